@@ -1,0 +1,53 @@
+// What every command needs, built once from the configuration: log, Docker client, store, tracker.
+import { loadConfig } from '../config/load';
+import { CONFIG_KEYS, type Config } from '../config/schema';
+import { createDockerClient, type DockerClient } from '../docker/client';
+import { errorText } from '../errors';
+import { createLog, type Log } from '../log';
+import { openStore, type Store } from '../state/store';
+import { createTracker, type Tracker } from '../tracking/tracker';
+
+export interface CommandContext {
+  config: Config;
+  log: Log;
+  docker: DockerClient;
+  store: Store;
+  tracker: Tracker;
+  clock: () => number;
+}
+
+/** Commander's camelCase option names back to config keys (`dockerHost` -> `docker-host`). */
+export function flagsFromOptions(options: Record<string, unknown>): Record<string, unknown> {
+  const flags: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const camel = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (options[camel] !== undefined) flags[key] = options[camel];
+  }
+  return flags;
+}
+
+/**
+ * Loads the configuration (throwing before anything touches Docker), then opens the edges.
+ * `service` sends logs to stdout for journald; one-shot commands keep stdout for their output.
+ */
+export async function openContext(options: Record<string, unknown>, service: boolean): Promise<CommandContext> {
+  const config = loadConfig({
+    configFile: options.config as string | undefined,
+    env: process.env,
+    flags: flagsFromOptions(options),
+  });
+  const log = createLog({ level: config.logLevel, format: config.logFormat, stream: service ? process.stdout : process.stderr });
+  const clock = () => Date.now();
+  const docker = createDockerClient(config.dockerHost);
+  const { store, movedAsideTo } = openStore(config.statePath, log, clock());
+  const tracker = createTracker({ docker, store, log });
+  if (movedAsideTo !== null) {
+    try {
+      const summary = await tracker.reconcile(clock());
+      log.warn('state_db_rebuilt', { path: config.statePath, images: summary.images, damagedCopy: movedAsideTo });
+    } catch (error) {
+      log.error('state_db_rebuild_deferred', { path: config.statePath, error: errorText(error) });
+    }
+  }
+  return { config, log, docker, store, tracker, clock };
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Command-line entry point: parses flags, maps errors to exit codes at the boundary.
+import { Command, Option } from 'commander';
+import { ConfigError, DockerUnreachableError, errorText, StateError } from '../errors';
+import { packageVersion } from '../paths';
+import { openContext } from './context';
+import { runCommand } from './run';
+import { statusCommand } from './status';
+
+const EXIT_CONFIG = 2;
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('image-evictor')
+    .description('Keeps the Docker image cache from filling the disk: evicts least-recently-used images, tracked from Docker events.')
+    .version(packageVersion())
+    .option('--config <file>', 'config file (default /etc/image-evictor/config.yaml if it exists)')
+    .option('--docker-host <url>', 'Docker daemon (default $DOCKER_HOST, else unix:///var/run/docker.sock)')
+    .option('--state <file>', 'state database (default /var/lib/image-evictor/state.db)')
+    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(['error', 'warn', 'info', 'debug']))
+    .addOption(new Option('--log-format <format>', 'log format (default json)').choices(['json', 'text']))
+    .option('--path <dir>', "filesystem to watch (default: Docker's DockerRootDir)")
+    .option('--interval <duration>', 'how often to reconcile and check free space (default 5m)');
+
+  program
+    .command('run')
+    .description('track image pulls and uses from Docker events and watch free space (long-running)')
+    .action(async (_options, command: Command) => setExit(await runCommand(await openContext(command.optsWithGlobals(), true))));
+
+  program
+    .command('status')
+    .description('show the disk and every tracked image, least recently used first')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { json?: boolean }, command: Command) =>
+      setExit(await statusCommand(await openContext(command.optsWithGlobals(), false), options.json === true)),
+    );
+  return program;
+}
+
+async function main(): Promise<void> {
+  let exitCode = 0;
+  try {
+    await buildProgram((code) => (exitCode = code)).parseAsync(process.argv);
+  } catch (error) {
+    exitCode = error instanceof ConfigError ? EXIT_CONFIG : 1;
+    const kind = error instanceof ConfigError ? 'config error: ' : '';
+    const known = error instanceof ConfigError || error instanceof DockerUnreachableError || error instanceof StateError;
+    process.stderr.write(`image-evictor: ${kind}${known ? (error as Error).message : errorText(error)}\n`);
+  }
+  process.exitCode = exitCode;
+}
+
+void main();

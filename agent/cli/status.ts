@@ -1,0 +1,93 @@
+// `status`: the disk and every tracked image, least recently used first. Reads, never writes.
+import { formatAgo, formatBytes, formatRatio } from '../config/units';
+import type { ContainerRef } from '../core/image';
+import { imageStatuses, shortId, type ImageStatus } from '../core/status';
+import { measureDisk, type DiskUsage } from '../disk/disk';
+import { errorText } from '../errors';
+import { escapeControl } from '../log';
+import type { CommandContext } from './context';
+import { renderTable } from './table';
+
+export interface StatusReport {
+  nowMs: number;
+  docker: { host: string; reachable: boolean; error?: string };
+  disk: DiskUsage | null;
+  images: ImageStatus[];
+}
+
+/** Gathers the report: stored knowledge, overlaid with Docker's live inventory when Docker answers. */
+export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
+  const nowMs = ctx.clock();
+  let records = ctx.store.images();
+  let containers: ContainerRef[] = [];
+  let docker: StatusReport['docker'] = { host: ctx.docker.host, reachable: true };
+  let dataRoot = ctx.config.dataRootPath;
+  try {
+    // Show Docker's truth even when the agent is not running; writing the store is left to the agent.
+    const survey = await ctx.tracker.preview(nowMs);
+    ({ records, containers } = survey);
+    dataRoot ??= await ctx.docker.dataRoot();
+  } catch (error) {
+    docker = { host: ctx.docker.host, reachable: false, error: errorText(error) };
+  }
+  const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
+  return { nowMs, docker, disk, images: imageStatuses(records.values(), containers) };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** The report as JSON-ready data with ISO timestamps. */
+export function statusJson(report: StatusReport): unknown {
+  return {
+    generatedAt: iso(report.nowMs),
+    docker: report.docker,
+    disk: report.disk,
+    images: report.images.map(({ record: r, dangling, containers }) => ({
+      id: r.id,
+      tags: r.repoTags,
+      digests: r.repoDigests,
+      dangling,
+      sizeBytes: r.sizeBytes,
+      createdAt: iso(r.createdMs),
+      firstSeenAt: iso(r.firstSeenMs),
+      lastPulledAt: iso(r.lastPulledMs),
+      lastUsedAt: iso(r.lastUsedMs),
+      useCount: r.useCount,
+      containers,
+    })),
+  };
+}
+
+/** The report as text for a terminal. */
+export function statusText(report: StatusReport): string {
+  const { disk, nowMs } = report;
+  const diskLine =
+    disk === null
+      ? 'disk: unknown (Docker unreachable and no --path given)'
+      : `disk ${disk.path}: ${formatBytes(disk.totalBytes)} total, ${formatBytes(disk.freeBytes)} free (${formatRatio(disk.freeRatio)}), inodes ${formatRatio(disk.freeInodesRatio)} free`;
+  const dockerLine = report.docker.reachable ? [] : [`docker ${report.docker.host}: unreachable (${report.docker.error ?? ''}); showing stored state`];
+  if (report.images.length === 0) return [diskLine, ...dockerLine, 'no images tracked'].join('\n');
+  const rows = report.images.map(({ record: r, containers }) => [
+    r.repoTags.length > 0 ? r.repoTags.map(escapeControl).join(',') : '<none>',
+    shortId(r.id),
+    formatBytes(r.sizeBytes),
+    formatAgo(r.lastPulledMs, nowMs),
+    formatAgo(r.lastUsedMs, nowMs),
+    String(r.useCount),
+    containers.length > 0 ? containers.map(escapeControl).join(',') : '-',
+  ]);
+  return [diskLine, ...dockerLine, renderTable(['TAGS', 'ID', 'SIZE', 'LAST PULLED', 'LAST USED', 'USES', 'CONTAINERS'], rows)].join('\n');
+}
+
+/** Runs `status`; exit code 1 when Docker could not be asked (the stored state is still printed). */
+export async function statusCommand(ctx: CommandContext, json: boolean): Promise<number> {
+  const report = await gatherStatus(ctx);
+  process.stdout.write(`${json ? JSON.stringify(statusJson(report), null, 2) : statusText(report)}\n`);
+  if (!report.docker.reachable) {
+    process.stderr.write(`image-evictor: cannot reach Docker at ${report.docker.host}: ${report.docker.error ?? ''}\n`);
+    return 1;
+  }
+  return 0;
+}

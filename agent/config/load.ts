@@ -1,0 +1,124 @@
+// Layers the configuration: defaults < config file < IMAGE_EVICTOR_* env vars < command-line flags.
+// Each layer is validated on its own so an error names the file and line, variable or flag.
+import { existsSync, readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, isScalar, type Pair } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors';
+import {
+  Config,
+  ConfigLayer,
+  CONFIG_KEYS,
+  DEFAULT_CONFIG_FILE,
+  DEFAULTS,
+  KEY_TO_FIELD,
+} from './schema';
+
+const ENV_PREFIX = 'IMAGE_EVICTOR_';
+/** Env vars under our prefix that are not config keys but loader inputs. */
+const ENV_CONFIG_FILE = `${ENV_PREFIX}CONFIG`;
+
+export interface LoadOptions {
+  /** `--config FILE`; when absent, IMAGE_EVICTOR_CONFIG, else the default path if it exists. */
+  configFile?: string;
+  env: NodeJS.ProcessEnv;
+  /** Flag values the user actually gave, keyed like the config file. */
+  flags: Record<string, unknown>;
+}
+
+/** Loads and validates the whole configuration, or throws a ConfigError naming the culprit. */
+export function loadConfig(options: LoadOptions): Config {
+  const merged: Record<string, unknown> = { ...DEFAULTS };
+  if (options.env.DOCKER_HOST) merged.dockerHost = options.env.DOCKER_HOST;
+
+  const file = options.configFile ?? options.env[ENV_CONFIG_FILE];
+  if (file !== undefined) {
+    if (!existsSync(file)) throw new ConfigError(file, 'config file does not exist');
+    applyLayer(merged, readConfigFile(file));
+  } else if (existsSync(DEFAULT_CONFIG_FILE)) {
+    applyLayer(merged, readConfigFile(DEFAULT_CONFIG_FILE));
+  }
+  applyLayer(merged, envLayer(options.env));
+  applyLayer(merged, flagLayer(options.flags));
+
+  const config = Config.parse(merged);
+  checkThresholds(config);
+  return config;
+}
+
+function applyLayer(merged: Record<string, unknown>, layer: ConfigLayer): void {
+  for (const key of CONFIG_KEYS) {
+    if (layer[key] !== undefined) merged[KEY_TO_FIELD[key]] = layer[key];
+  }
+}
+
+/** Validates one source; `locate` maps a key to its line where the source has lines. */
+function parseLayer(raw: unknown, source: string, locate: (key: string) => number | undefined): ConfigLayer {
+  const result = ConfigLayer.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] as string;
+    throw new ConfigError(source, `unknown key (known keys: ${CONFIG_KEYS.join(', ')})`, key, locate(key));
+  }
+  const key = String(issue.path[0] ?? '');
+  return throwValueError(source, key, issue, locate(key));
+}
+
+function throwValueError(source: string, key: string, issue: z.core.$ZodIssue, line?: number): never {
+  // zod's union errors say little; the custom messages from our parsers say what was expected.
+  const reason =
+    issue.code === 'invalid_union'
+      ? (issue.errors.flat().find((e) => e.code === 'custom')?.message ?? 'invalid value')
+      : issue.message;
+  throw new ConfigError(source, reason, key, line);
+}
+
+/** Reads a YAML config file; syntax errors and bad keys come back with their line. */
+export function readConfigFile(file: string): ConfigLayer {
+  const text = readFileSync(file, 'utf8');
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    throw new ConfigError(file, `YAML syntax error: ${syntax.message.split('\n')[0]}`, undefined, lines.linePos(syntax.pos[0]).line);
+  }
+  if (doc.contents === null) return {};
+  if (!isMap(doc.contents)) throw new ConfigError(file, 'the top level must be a mapping of key: value');
+  const keyLines = new Map<string, number>();
+  for (const pair of doc.contents.items as Pair[]) {
+    if (isScalar(pair.key) && pair.key.range) keyLines.set(String(pair.key.value), lines.linePos(pair.key.range[0]).line);
+  }
+  return parseLayer(doc.toJS(), file, (key) => keyLines.get(key));
+}
+
+/** IMAGE_EVICTOR_LOW_FREE=10% sets `low-free`; an unknown variable under our prefix is an error. */
+export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
+  const known = new Set<string>(CONFIG_KEYS);
+  const raw: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || name === ENV_CONFIG_FILE || value === undefined) continue;
+    const key = name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-');
+    if (!known.has(key)) throw new ConfigError(`environment variable ${name}`, `unknown setting (known keys: ${CONFIG_KEYS.join(', ')})`);
+    raw[key] = value;
+  }
+  return parseLayer(raw, 'environment', () => undefined);
+}
+
+function flagLayer(flags: Record<string, unknown>): ConfigLayer {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flags)) if (value !== undefined) raw[key] = value;
+  return parseLayer(raw, 'command line', () => undefined);
+}
+
+function checkThresholds(config: Config): void {
+  const { lowFree: low, targetFree: target } = config;
+  // Bytes against a percentage can only be compared on a real filesystem; the agent checks those.
+  const comparable = low.kind === target.kind;
+  const above = low.kind === 'ratio' ? target.kind === 'ratio' && target.ratio > low.ratio : target.kind === 'bytes' && target.bytes > low.bytes;
+  if (comparable && !above) {
+    throw new ConfigError('configuration', "must be above 'low-free' (eviction starts below low and stops at target)", 'target-free');
+  }
+  if (config.targetFreeInodesRatio <= config.lowFreeInodesRatio) {
+    throw new ConfigError('configuration', "must be above 'low-free-inodes'", 'target-free-inodes');
+  }
+}

@@ -1,0 +1,130 @@
+// The configuration's shape. One layer schema validates each source (file, env, flags) on its own,
+// so an error can name where the bad value came from; the merged result is a `Config`.
+import { z } from 'zod';
+import { parseDuration, parseSize, type SizeSpec } from './units';
+
+function fail(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+}
+
+const Text = z.union([z.string(), z.number()]).transform((v) => String(v));
+
+/** A duration written as text (`5m`); plain numbers are refused since their unit would be a guess. */
+const DurationField = Text.transform((text, ctx) => {
+  const ms = parseDuration(text);
+  return typeof ms === 'number' ? ms : fail(ctx, ms.error);
+});
+
+const SizeField = Text.transform((text, ctx): SizeSpec => {
+  const size = parseSize(text);
+  return 'error' in size ? fail(ctx, size.error) : size;
+});
+
+const RatioField = Text.transform((text, ctx) => {
+  const size = parseSize(text);
+  if ('error' in size) return fail(ctx, size.error);
+  return size.kind === 'ratio' ? size.ratio : fail(ctx, `'${text}' must be a percentage such as 10%`);
+});
+
+const BooleanField = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v)),
+]);
+
+/** A list given as a YAML sequence, or as comma-separated text in env vars and flags. */
+const ListField = z.union([
+  z.array(z.string().min(1)),
+  z.string().transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  ),
+]);
+
+export const LogLevel = z.enum(['error', 'warn', 'info', 'debug']);
+export type LogLevel = z.infer<typeof LogLevel>;
+export const LogFormat = z.enum(['json', 'text']);
+export type LogFormat = z.infer<typeof LogFormat>;
+
+/** Keys as operators write them in config.yaml, IMAGE_EVICTOR_* (upper snake case) and flags. */
+export const ConfigLayer = z
+  .strictObject({
+    'docker-host': z.string().min(1),
+    state: z.string().min(1),
+    'log-level': LogLevel,
+    'log-format': LogFormat,
+    interval: DurationField,
+    path: z.string().min(1),
+    'low-free': SizeField,
+    'target-free': SizeField,
+    'low-free-inodes': RatioField,
+    'target-free-inodes': RatioField,
+    'min-age': DurationField,
+    protect: ListField,
+    'dry-run': BooleanField,
+  })
+  .partial();
+export type ConfigLayer = z.infer<typeof ConfigLayer>;
+export type ConfigKey = keyof ConfigLayer;
+export const CONFIG_KEYS = Object.keys(ConfigLayer.shape) as ConfigKey[];
+
+const SizeSpecSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('bytes'), bytes: z.number().int().nonnegative() }),
+  z.object({ kind: z.literal('ratio'), ratio: z.number().min(0).max(1) }),
+]);
+
+export const Config = z.object({
+  dockerHost: z.string(),
+  statePath: z.string(),
+  logLevel: LogLevel,
+  logFormat: LogFormat,
+  intervalMs: z.number().int().positive(),
+  /** Filesystem to watch; null means Docker's own DockerRootDir. */
+  dataRootPath: z.string().nullable(),
+  lowFree: SizeSpecSchema,
+  targetFree: SizeSpecSchema,
+  lowFreeInodesRatio: z.number().min(0).max(1),
+  targetFreeInodesRatio: z.number().min(0).max(1),
+  minAgeMs: z.number().int().nonnegative(),
+  protect: z.array(z.string()),
+  dryRun: z.boolean(),
+});
+export type Config = z.infer<typeof Config>;
+
+/** Where each layer key lands in `Config`. */
+export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
+  'docker-host': 'dockerHost',
+  state: 'statePath',
+  'log-level': 'logLevel',
+  'log-format': 'logFormat',
+  interval: 'intervalMs',
+  path: 'dataRootPath',
+  'low-free': 'lowFree',
+  'target-free': 'targetFree',
+  'low-free-inodes': 'lowFreeInodesRatio',
+  'target-free-inodes': 'targetFreeInodesRatio',
+  'min-age': 'minAgeMs',
+  protect: 'protect',
+  'dry-run': 'dryRun',
+};
+
+/** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
+export const DEFAULTS: Config = {
+  dockerHost: 'unix:///var/run/docker.sock',
+  statePath: '/var/lib/image-evictor/state.db',
+  logLevel: 'info',
+  logFormat: 'json',
+  intervalMs: 5 * 60_000,
+  dataRootPath: null,
+  lowFree: { kind: 'ratio', ratio: 0.15 },
+  targetFree: { kind: 'ratio', ratio: 0.25 },
+  lowFreeInodesRatio: 0.05,
+  targetFreeInodesRatio: 0.1,
+  minAgeMs: 10 * 60_000,
+  protect: [],
+  dryRun: false,
+};
+
+export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

@@ -1,0 +1,108 @@
+// Pure transitions of image usage records: what an event or an inventory pass changes.
+// Timestamps only move forward (max), so a replayed event never rewrites newer knowledge.
+import type { ImageRecord, InventoryImage } from './image';
+
+function later(current: number | null, candidate: number): number {
+  return current === null ? candidate : Math.max(current, candidate);
+}
+
+/** A record brought up to date with Docker's current view of the image (tags, size). */
+export function observe(record: ImageRecord | undefined, image: InventoryImage, nowMs: number): ImageRecord {
+  return {
+    id: image.id,
+    repoTags: image.repoTags,
+    repoDigests: image.repoDigests,
+    sizeBytes: image.sizeBytes,
+    createdMs: image.createdMs,
+    firstSeenMs: record?.firstSeenMs ?? nowMs,
+    lastPulledMs: record?.lastPulledMs ?? null,
+    lastUsedMs: record?.lastUsedMs ?? null,
+    useCount: record?.useCount ?? 0,
+    removedMs: null,
+  };
+}
+
+/** The image arrived on the host (pull, load, import) at `atMs`. */
+export function arrived(record: ImageRecord | undefined, image: InventoryImage, atMs: number): ImageRecord {
+  const seen = observe(record, image, atMs);
+  return { ...seen, lastPulledMs: later(seen.lastPulledMs, atMs) };
+}
+
+/** A container was created or started from the image at `atMs`; starts count as uses. */
+export function used(record: ImageRecord, atMs: number, countsAsUse: boolean): ImageRecord {
+  return { ...record, lastUsedMs: later(record.lastUsedMs, atMs), useCount: record.useCount + (countsAsUse ? 1 : 0) };
+}
+
+/** Docker no longer has the image; a replayed delete older than the image's latest arrival is stale. */
+export function removed(record: ImageRecord, atMs: number): ImageRecord {
+  const lastArrivalMs = Math.max(record.firstSeenMs, record.lastPulledMs ?? 0);
+  return record.removedMs === null && lastArrivalMs <= atMs ? { ...record, removedMs: atMs } : record;
+}
+
+/** Other records that still list a tag `owner` now holds lose it: a tag names one image at a time. */
+export function releaseTags(records: Iterable<ImageRecord>, owner: ImageRecord): ImageRecord[] {
+  const claimed = new Set(owner.repoTags);
+  const changed: ImageRecord[] = [];
+  for (const record of records) {
+    if (record.id === owner.id || !record.repoTags.some((tag) => claimed.has(tag))) continue;
+    changed.push({ ...record, repoTags: record.repoTags.filter((tag) => !claimed.has(tag)) });
+  }
+  return changed;
+}
+
+/** True when the image is new to the records, or back after being removed. */
+function isArrival(record: ImageRecord | undefined): boolean {
+  return record === undefined || record.removedMs !== null;
+}
+
+/** Images the records do not hold live: the reconcile needs their inspect data (LastTagTime). */
+export function arrivedImageIds(records: Map<string, ImageRecord>, inventory: InventoryImage[]): string[] {
+  return inventory.filter((image) => isArrival(records.get(image.id))).map((image) => image.id);
+}
+
+export interface ReconcileInput {
+  records: Map<string, ImageRecord>;
+  /** Docker's images; `lastTagTimeMs` matters only for those `arrivedImageIds` names. */
+  inventory: InventoryImage[];
+  /** Image IDs of containers running now: they count as used now. */
+  runningImageIds: Set<string>;
+  nowMs: number;
+}
+
+/**
+ * Brings records in line with Docker's inventory: images that appeared while the agent was away
+ * get their arrival time from LastTagTime (else created time), vanished ones are marked removed.
+ * Returns only the records that changed.
+ */
+export function reconcile(input: ReconcileInput): ImageRecord[] {
+  const { records, inventory, runningImageIds, nowMs } = input;
+  const changed: ImageRecord[] = [];
+  const present = new Set<string>();
+  for (const image of inventory) {
+    present.add(image.id);
+    const before = records.get(image.id);
+    let after = observe(before, image, nowMs);
+    const arrivalMs = image.lastTagTimeMs ?? image.createdMs;
+    if (isArrival(before) && arrivalMs !== null) after = { ...after, lastPulledMs: later(after.lastPulledMs, arrivalMs) };
+    if (runningImageIds.has(image.id)) after = used(after, nowMs, false);
+    if (before === undefined || !sameRecord(before, after)) changed.push(after);
+  }
+  for (const record of records.values()) {
+    if (!present.has(record.id) && record.removedMs === null) changed.push(removed(record, nowMs));
+  }
+  return changed;
+}
+
+function sameRecord(a: ImageRecord, b: ImageRecord): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The time an image was last wanted: last used, else last pulled, else first seen. */
+export function recencyMs(record: ImageRecord): number {
+  return record.lastUsedMs ?? record.lastPulledMs ?? record.firstSeenMs;
+}
+
+/** Least recently wanted first; ties broken by image ID so the order is stable and reproducible. */
+export function compareLeastRecent(a: ImageRecord, b: ImageRecord): number {
+  return recencyMs(a) - recencyMs(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

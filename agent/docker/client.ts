@@ -1,0 +1,176 @@
+// The one place that talks to the Docker Engine API (through dockerode). Returns domain types only,
+// and tells failures apart by HTTP status (404 gone, 409 in use), never by message text.
+import Dockerode from 'dockerode';
+import { z } from 'zod';
+import { ContainerRef, DockerEvent, type InventoryImage } from '../core/image';
+import { DockerApiError, DockerUnreachableError, errorText } from '../errors';
+
+/** The Docker operations the agent needs. */
+export interface DockerClient {
+  readonly host: string;
+  /** DockerRootDir: the filesystem whose free space we guard. */
+  dataRoot(): Promise<string>;
+  /** All images; `lastTagTimeMs` is null here (only inspect reports it). */
+  listImages(): Promise<InventoryImage[]>;
+  /** An image by ID or reference, or null when Docker has no such image. */
+  inspectImage(ref: string): Promise<InventoryImage | null>;
+  /** All containers, running or stopped. */
+  listContainers(): Promise<ContainerRef[]>;
+  /** The image ID a container was created from, or null when the container is gone. */
+  containerImageId(containerId: string): Promise<string | null>;
+  /**
+   * Subscribes to image and container events since `sinceNano` (replayed from Docker's bounded
+   * buffer), then live ones; resolves once Docker accepted the subscription.
+   */
+  events(sinceNano: string | null, signal: AbortSignal): Promise<AsyncIterable<DockerEvent>>;
+}
+
+const TRACKED_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load', 'create', 'start'];
+
+/** dockerode connection options from a DOCKER_HOST-style URL. */
+export function connectionOptions(host: string): Dockerode.DockerOptions {
+  const url = new URL(host);
+  if (url.protocol === 'unix:') return { socketPath: url.pathname };
+  if (url.protocol === 'tcp:' || url.protocol === 'http:') {
+    return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
+  }
+  throw new DockerUnreachableError(host, `unsupported scheme '${url.protocol}' (use unix:// or tcp://)`);
+}
+
+function statusOf(error: unknown): number | null {
+  const status = (error as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : null;
+}
+
+/** Docker's tag placeholders for untagged images. */
+function realNames(names: string[] | null | undefined): string[] {
+  return (names ?? []).filter((name) => !name.startsWith('<none>'));
+}
+
+function timeMs(iso: string | undefined): number | null {
+  const ms = iso ? Date.parse(iso) : NaN;
+  // Go's zero time (0001-01-01) means "never tagged".
+  return Number.isFinite(ms) && ms > 0 ? ms : null;
+}
+
+const RawEvent = z.object({
+  Type: z.string(),
+  Action: z.string(),
+  Actor: z.object({ ID: z.string(), Attributes: z.record(z.string(), z.string()).nullish() }),
+});
+
+/** Parses one line of the events stream; null for lines that are not a tracked event. */
+export function parseEventLine(line: string): DockerEvent | null {
+  const raw = RawEvent.safeParse(safeJson(line));
+  // timeNano exceeds a double's precision: read its digits from the text itself.
+  const timeNano = /"timeNano"\s*:\s*(\d+)/.exec(line)?.[1];
+  if (!raw.success || timeNano === undefined) return null;
+  const event = DockerEvent.safeParse({
+    type: raw.data.Type,
+    action: raw.data.Action,
+    actorId: raw.data.Actor.ID,
+    attributes: raw.data.Actor.Attributes ?? {},
+    timeNano,
+  });
+  return event.success ? event.data : null;
+}
+
+function safeJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return null;
+  }
+}
+
+/** Docker's `since` takes seconds with a nanosecond fraction. */
+export function sinceParam(cursorNano: string): string {
+  const nano = BigInt(cursorNano);
+  return `${nano / 1_000_000_000n}.${(nano % 1_000_000_000n).toString().padStart(9, '0')}`;
+}
+
+/** A DockerClient backed by dockerode. */
+export function createDockerClient(host: string): DockerClient {
+  const docker = new Dockerode(connectionOptions(host));
+
+  async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === null) throw new DockerUnreachableError(host, errorText(error));
+      throw new DockerApiError(operation, status, errorText(error));
+    }
+  }
+
+  async function orNullIfGone<T>(operation: string, fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await call(operation, fn);
+    } catch (error) {
+      if (error instanceof DockerApiError && error.statusCode === 404) return null;
+      throw error;
+    }
+  }
+
+  return {
+    host,
+    dataRoot: async () => (await call('info', () => docker.info())).DockerRootDir as string,
+    listImages: async () =>
+      (await call('image list', () => docker.listImages({ all: false }))).map((image) => ({
+        id: image.Id,
+        repoTags: realNames(image.RepoTags),
+        repoDigests: realNames(image.RepoDigests),
+        sizeBytes: image.Size,
+        createdMs: image.Created * 1000,
+        lastTagTimeMs: null,
+      })),
+    inspectImage: async (ref) => {
+      const image = await orNullIfGone('image inspect', () => docker.getImage(ref).inspect());
+      if (image === null) return null;
+      const metadata = (image as { Metadata?: { LastTagTime?: string } }).Metadata;
+      return {
+        id: image.Id,
+        repoTags: realNames(image.RepoTags),
+        repoDigests: realNames(image.RepoDigests),
+        sizeBytes: image.Size,
+        createdMs: timeMs(image.Created),
+        lastTagTimeMs: timeMs(metadata?.LastTagTime),
+      };
+    },
+    listContainers: async () =>
+      (await call('container list', () => docker.listContainers({ all: true }))).map((c) =>
+        ContainerRef.parse({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), imageId: c.ImageID, state: c.State }),
+      ),
+    containerImageId: async (containerId) =>
+      (await orNullIfGone('container inspect', () => docker.getContainer(containerId).inspect()))?.Image ?? null,
+    events: (sinceNano, signal) => streamEvents(docker, call, sinceNano, signal),
+  };
+}
+
+async function streamEvents(
+  docker: Dockerode,
+  call: <T>(operation: string, fn: () => Promise<T>) => Promise<T>,
+  sinceNano: string | null,
+  signal: AbortSignal,
+): Promise<AsyncIterable<DockerEvent>> {
+  const options = {
+    ...(sinceNano === null ? {} : { since: sinceParam(sinceNano) }),
+    filters: { type: ['image', 'container'], event: TRACKED_EVENTS },
+    abortSignal: signal,
+  };
+  // The typings say `since` is a number; the API takes text, which keeps the nanoseconds a double would lose.
+  const stream = await call('events', () => docker.getEvents(options as unknown as Dockerode.GetEventsOptions));
+  return eventLines(stream);
+}
+
+async function* eventLines(stream: NodeJS.ReadableStream): AsyncGenerator<DockerEvent> {
+  let buffered = '';
+  for await (const chunk of stream) {
+    buffered += String(chunk);
+    for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
+      const event = parseEventLine(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      if (event) yield event;
+    }
+  }
+}

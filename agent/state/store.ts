@@ -1,0 +1,142 @@
+// The agent's durable state in SQLite (WAL): image usage records and the Docker event cursor.
+import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { ImageRecord } from '../core/image';
+import { errorText, StateError } from '../errors';
+import type { Log } from '../log';
+import { migrate, readMigrations } from './migrate';
+
+const CURSOR_KEY = 'event_cursor_nano';
+
+/** Persistence operations the agent needs; every write is one transaction. */
+export interface Store {
+  /** All records, removed ones included, keyed by image ID. */
+  images(): Map<string, ImageRecord>;
+  image(id: string): ImageRecord | undefined;
+  /** Writes records and, when given, the event cursor, atomically. */
+  save(records: ImageRecord[], cursorNano?: string): void;
+  /** Nanosecond timestamp of the last Docker event applied, or null before the first. */
+  cursor(): string | null;
+  close(): void;
+}
+
+interface ImageRow {
+  id: string;
+  repo_tags: string;
+  repo_digests: string;
+  size_bytes: number;
+  created_ms: number | null;
+  first_seen_ms: number;
+  last_pulled_ms: number | null;
+  last_used_ms: number | null;
+  use_count: number;
+  removed_ms: number | null;
+}
+
+function fromRow(row: ImageRow): ImageRecord {
+  return ImageRecord.parse({
+    id: row.id,
+    repoTags: JSON.parse(row.repo_tags),
+    repoDigests: JSON.parse(row.repo_digests),
+    sizeBytes: row.size_bytes,
+    createdMs: row.created_ms,
+    firstSeenMs: row.first_seen_ms,
+    lastPulledMs: row.last_pulled_ms,
+    lastUsedMs: row.last_used_ms,
+    useCount: row.use_count,
+    removedMs: row.removed_ms,
+  });
+}
+
+function createStore(db: Database): Store {
+  const selectAll = db.prepare('SELECT * FROM images');
+  const selectOne = db.prepare('SELECT * FROM images WHERE id = ?');
+  const upsert = db.prepare(`
+    INSERT INTO images (id, repo_tags, repo_digests, size_bytes, created_ms, first_seen_ms,
+                        last_pulled_ms, last_used_ms, use_count, removed_ms)
+    VALUES (@id, @repoTags, @repoDigests, @sizeBytes, @createdMs, @firstSeenMs,
+            @lastPulledMs, @lastUsedMs, @useCount, @removedMs)
+    ON CONFLICT (id) DO UPDATE SET
+      repo_tags = excluded.repo_tags, repo_digests = excluded.repo_digests,
+      size_bytes = excluded.size_bytes, created_ms = excluded.created_ms,
+      first_seen_ms = excluded.first_seen_ms, last_pulled_ms = excluded.last_pulled_ms,
+      last_used_ms = excluded.last_used_ms, use_count = excluded.use_count,
+      removed_ms = excluded.removed_ms`);
+  const selectMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
+  const upsertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+
+  const save = db.transaction((records: ImageRecord[], cursorNano?: string) => {
+    for (const r of records) {
+      upsert.run({ ...r, repoTags: JSON.stringify(r.repoTags), repoDigests: JSON.stringify(r.repoDigests) });
+    }
+    if (cursorNano !== undefined) upsertMeta.run(CURSOR_KEY, cursorNano);
+  });
+
+  return {
+    images: () => new Map((selectAll.all() as ImageRow[]).map((row) => [row.id, fromRow(row)])),
+    image: (id) => {
+      const row = selectOne.get(id) as ImageRow | undefined;
+      return row ? fromRow(row) : undefined;
+    },
+    save: (records, cursorNano) => save(records, cursorNano),
+    cursor: () => (selectMeta.get(CURSOR_KEY) as { value: string } | undefined)?.value ?? null,
+    close: () => db.close(),
+  };
+}
+
+/** Opens the database, checks it and applies migrations; throws on any damage. */
+function openChecked(path: string, nowMs: number): Database {
+  const db = new BetterSqlite3(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    const check = db.pragma('integrity_check', { simple: true });
+    if (check !== 'ok') throw new Error(`integrity_check: ${String(check)}`);
+    migrate(db, readMigrations(), nowMs);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/** Only damage is repaired by moving the file aside; a permission or disk problem must stay visible. */
+function isDamage(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    code === 'SQLITE_CORRUPT' ||
+    code === 'SQLITE_NOTADB' ||
+    (error instanceof Error && (error.message.startsWith('integrity_check') || error instanceof SyntaxError))
+  );
+}
+
+export interface OpenedStore {
+  store: Store;
+  /** Where a damaged database was moved, when it was; the caller rebuilds from Docker's inventory. */
+  movedAsideTo: string | null;
+}
+
+/** Opens (creating if needed) the state DB; a damaged one is renamed aside with a timestamp and started afresh. */
+export function openStore(path: string, log: Log, nowMs: number): OpenedStore {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+  let movedAsideTo: string | null = null;
+  let db: Database;
+  try {
+    db = openChecked(path, nowMs);
+  } catch (error) {
+    if (!isDamage(error)) throw new StateError(path, errorText(error));
+    movedAsideTo = `${path}.corrupt-${new Date(nowMs).toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) {
+      if (existsSync(path + suffix)) renameSync(path + suffix, movedAsideTo + suffix);
+    }
+    log.error('state_db_corrupt', { path, movedTo: movedAsideTo, error: errorText(error), action: 'rebuilding from Docker inventory' });
+    try {
+      db = openChecked(path, nowMs);
+    } catch (retryError) {
+      throw new StateError(path, errorText(retryError));
+    }
+  }
+  chmodSync(path, 0o600);
+  return { store: createStore(db), movedAsideTo };
+}

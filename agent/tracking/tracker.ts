@@ -1,0 +1,123 @@
+// Turns Docker events and inventory passes into usage records in the store.
+// All writes go through one queue: a reconcile working from a snapshot must not overwrite an event's update.
+import { eventTimeMs, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage } from '../core/image';
+import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, used } from '../core/usage';
+import type { DockerClient } from '../docker/client';
+import type { Log } from '../log';
+import type { Store } from '../state/store';
+
+export interface ReconcileSummary {
+  images: number;
+  changed: number;
+}
+
+/** Stored records overlaid with what Docker reports now, and its containers. */
+export interface Survey {
+  records: Map<string, ImageRecord>;
+  containers: ContainerRef[];
+  changed: ImageRecord[];
+  images: number;
+}
+
+/** Applies events and reconcile passes; each call is serialised with the others. */
+export interface Tracker {
+  /** Applies one event unless the cursor shows it was applied already; returns whether it was new. */
+  applyEvent(event: DockerEvent): Promise<boolean>;
+  reconcile(nowMs: number): Promise<ReconcileSummary>;
+  /** What a reconcile would make of the records now, without writing anything. */
+  preview(nowMs: number): Promise<Survey>;
+}
+
+export interface TrackerDeps {
+  docker: DockerClient;
+  store: Store;
+  log: Log;
+}
+
+/** Creates a tracker over a Docker client and a store. */
+export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
+  let queue: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const next = queue.then(task, task);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** A tag names one image at a time: a record that gains tags takes them from the others. */
+  function withTagsReleased(record: ImageRecord): ImageRecord[] {
+    if (record.repoTags.length === 0) return [record];
+    const live = [...store.images().values()].filter((r) => r.removedMs === null);
+    return [record, ...releaseTags(live, record)];
+  }
+
+  async function imageOfContainer(event: DockerEvent): Promise<InventoryImage | null> {
+    // The container knows its image ID exactly; the reference in the event may have moved since.
+    const imageId = await docker.containerImageId(event.actorId);
+    const ref = imageId ?? event.attributes.image;
+    return ref === undefined ? null : docker.inspectImage(ref);
+  }
+
+  async function changesFor(event: DockerEvent): Promise<ImageRecord[]> {
+    const atMs = eventTimeMs(event);
+    if (event.type === 'container') {
+      const image = await imageOfContainer(event);
+      if (image === null) return [];
+      const record = store.image(image.id);
+      return [used(record?.removedMs === null ? record : observe(record, image, atMs), atMs, event.action === 'start')];
+    }
+    switch (event.action) {
+      case 'pull':
+      case 'import':
+      case 'load': {
+        const image = await docker.inspectImage(event.actorId);
+        return image === null ? [] : withTagsReleased(arrived(store.image(image.id), image, atMs));
+      }
+      case 'tag':
+      case 'untag': {
+        const image = await docker.inspectImage(event.actorId);
+        return image === null ? [] : withTagsReleased(observe(store.image(image.id), image, atMs));
+      }
+      case 'delete': {
+        const record = store.image(event.actorId);
+        return record === undefined ? [] : [removed(record, atMs)];
+      }
+      default:
+        return [];
+    }
+  }
+
+  async function survey(nowMs: number): Promise<Survey> {
+    const [inventory, containers] = await Promise.all([docker.listImages(), docker.listContainers()]);
+    const records = store.images();
+    // Listings lack LastTagTime; only images new to the records need it, so only they are inspected.
+    const arrivedIds = new Set(arrivedImageIds(records, inventory));
+    const detailed = await Promise.all(
+      inventory.map(async (image) => (arrivedIds.has(image.id) ? ((await docker.inspectImage(image.id)) ?? image) : image)),
+    );
+    const runningImageIds = new Set(containers.filter((c) => c.state === 'running').map((c) => c.imageId));
+    const changed = reconcile({ records, inventory: detailed, runningImageIds, nowMs });
+    for (const record of changed) records.set(record.id, record);
+    return { records, containers, changed, images: inventory.length };
+  }
+
+  return {
+    applyEvent: (event) =>
+      exclusive(async () => {
+        const cursor = store.cursor();
+        if (cursor !== null && BigInt(event.timeNano) <= BigInt(cursor)) return false;
+        const changes = await changesFor(event);
+        store.save(changes, event.timeNano);
+        log.debug('docker_event', { type: event.type, action: event.action, actor: event.actorId, changed: changes.length });
+        return true;
+      }),
+
+    reconcile: (nowMs) =>
+      exclusive(async () => {
+        const { changed, images } = await survey(nowMs);
+        store.save(changed);
+        return { images, changed: changed.length };
+      }),
+
+    preview: (nowMs) => survey(nowMs),
+  };
+}
