@@ -67,6 +67,11 @@ export function parseDuration(text: string): number | { error: string } {
 
 const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
+/** `1.50` -> `1.5`, `2.00` -> `2`. */
+function trimZeros(fixed: string): string {
+  return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
+}
+
 /** Formats bytes in binary units with three significant digits: `12.5 GiB`, `980 MiB`, `512 B`. */
 export function formatBytes(bytes: number): string {
   const sign = bytes < 0 ? '-' : '';
@@ -77,12 +82,12 @@ export function formatBytes(bytes: number): string {
     unit += 1;
   }
   const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${sign}${value.toFixed(digits).replace(/\.0+$/, '')} ${BINARY_UNITS[unit]}`;
+  return `${sign}${trimZeros(value.toFixed(digits))} ${BINARY_UNITS[unit]}`;
 }
 
 /** Formats a ratio as a percentage: 0.153 -> `15.3%`. */
 export function formatRatio(ratio: number): string {
-  return `${(ratio * 100).toFixed(1).replace(/\.0$/, '')}%`;
+  return `${trimZeros((ratio * 100).toFixed(1))}%`;
 }
 
 /** Formats a size spec the way a user would write it. */

@@ -97,9 +97,13 @@ function sameRecord(a: ImageRecord, b: ImageRecord): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** The time an image was last wanted: last used, else last pulled, else first seen. */
+/**
+ * The time an image was last wanted: the later of last used and last pulled, else first seen.
+ * A pull counts as demand, so a re-pulled image is not ranked by an older use (docuum #177).
+ */
 export function recencyMs(record: ImageRecord): number {
-  return record.lastUsedMs ?? record.lastPulledMs ?? record.firstSeenMs;
+  const wanted = Math.max(record.lastUsedMs ?? -Infinity, record.lastPulledMs ?? -Infinity);
+  return Number.isFinite(wanted) ? wanted : record.firstSeenMs;
 }
 
 /** Least recently wanted first; ties broken by image ID so the order is stable and reproducible. */

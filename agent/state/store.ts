@@ -119,7 +119,11 @@ export interface OpenedStore {
 
 /** Opens (creating if needed) the state DB; a damaged one is renamed aside with a timestamp and started afresh. */
 export function openStore(path: string, log: Log, nowMs: number): OpenedStore {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+  } catch (error) {
+    throw new StateError(path, `cannot create its directory: ${errorText(error)}`);
+  }
   let movedAsideTo: string | null = null;
   let db: Database;
   try {

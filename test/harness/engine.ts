@@ -1,0 +1,91 @@
+// A private Docker engine for one test file: its own dockerd, sockets and data root on a
+// loop-mounted ext4 of a chosen size, so disk pressure is real. Started and stopped by PID.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { run, runOk, stopPid, waitFor } from './proc';
+
+/** The docker CLI from Debian's docker.io, matching the daemon it drives. */
+export const DOCKER_CLI = '/usr/bin/docker';
+
+export interface Engine {
+  /** unix:///... for DOCKER_HOST and --docker-host. */
+  host: string;
+  dataRoot: string;
+  workDir: string;
+  pid: number;
+  /** Runs the docker CLI against this engine; throws on failure. */
+  docker(args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Size of the ext4 filesystem holding the data root. */
+  diskBytes: number;
+  label: string;
+}
+
+/** Environment for the docker CLI: this engine, no user config, the classic builder. */
+export function dockerEnv(host: string, workDir: string): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: workDir, DOCKER_HOST: host, DOCKER_CONFIG: join(workDir, 'cli'), DOCKER_BUILDKIT: '0' };
+}
+
+/** Starts dockerd on a fresh loop-mounted ext4; throws loudly (with the daemon's log) if it cannot. */
+export async function startEngine(options: EngineOptions): Promise<Engine> {
+  // Short paths: unix socket paths are limited to 108 bytes.
+  const workDir = mkdtempSync(`/tmp/ie-${options.label}-`);
+  const dataRoot = join(workDir, 'data');
+  const execRoot = join(workDir, 'exec');
+  const image = join(workDir, 'disk.img');
+  mkdirSync(dataRoot);
+  mkdirSync(execRoot);
+  await runOk('truncate', ['-s', String(options.diskBytes), image]);
+  // No reserved blocks: free space seen by root and by statfs' bavail is the same.
+  await runOk('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
+  await runOk('mount', ['-o', 'loop', image, dataRoot]);
+  const configFile = join(workDir, 'daemon.json');
+  writeFileSync(configFile, '{}');
+  const socket = join(workDir, 'docker.sock');
+  const logFile = join(workDir, 'dockerd.log');
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(
+    'dockerd',
+    [
+      '--config-file', configFile,
+      '--data-root', dataRoot,
+      '--exec-root', execRoot,
+      '-H', `unix://${socket}`,
+      '--pidfile', join(workDir, 'docker.pid'),
+      '--bridge=none',
+      '--iptables=false',
+      '--ip-masq=false',
+      '--userland-proxy=false',
+    ],
+    { stdio: ['ignore', logFd, logFd] },
+  );
+  closeSync(logFd);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('dockerd could not be spawned');
+  const host = `unix://${socket}`;
+  const env = dockerEnv(host, workDir);
+  const docker = (args: string[]) => runOk(DOCKER_CLI, args, { env });
+  try {
+    await waitFor('dockerd to answer', async () => ((await run(DOCKER_CLI, ['version'], { env })).code === 0 ? true : undefined), 60_000);
+  } catch (error) {
+    await cleanup(pid, dataRoot, workDir);
+    throw new Error(`private dockerd failed to start: ${String(error)}\n--- dockerd log ---\n${readFileSync(logFile, 'utf8').slice(-4000)}`);
+  }
+  return { host, dataRoot, workDir, pid, docker, stop: () => cleanup(pid, dataRoot, workDir) };
+}
+
+async function cleanup(pid: number, dataRoot: string, workDir: string): Promise<void> {
+  await stopPid(pid, 20_000);
+  // The kernel may hold the mount briefly after containerd exits.
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const result = await run('umount', [dataRoot]);
+    if (result.code === 0 || /not mounted/.test(result.stderr)) break;
+    await sleep(250);
+  }
+  rmSync(workDir, { recursive: true, force: true });
+}

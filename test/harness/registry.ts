@@ -1,0 +1,70 @@
+// A local Docker registry (Debian's docker-registry) on 127.0.0.1 for real pushes and pulls.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { stopPid, waitFor } from './proc';
+
+export interface Registry {
+  /** host:port, usable in image references. */
+  address: string;
+  pid: number;
+  workDir: string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts the registry and waits until its /v2/ endpoint answers. */
+export async function startRegistry(): Promise<Registry> {
+  const workDir = mkdtempSync('/tmp/ie-registry-');
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const config = join(workDir, 'config.yml');
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(workDir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: ${address}`,
+      '',
+    ].join('\n'),
+  );
+  const logFile = join(workDir, 'registry.log');
+  const logFd = openSync(logFile, 'a');
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('docker-registry could not be spawned');
+  const stop = async () => {
+    await stopPid(pid);
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor('the registry to answer', async () => ((await fetch(`http://${address}/v2/`)).ok ? true : undefined), 30_000);
+  } catch (error) {
+    const log = readFileSync(logFile, 'utf8').slice(-3000);
+    await stop();
+    throw new Error(`local registry failed to start: ${String(error)}\n--- registry log ---\n${log}`);
+  }
+  return { address, pid, workDir, stop };
+}

@@ -1,0 +1,134 @@
+// Usage tracking on a real engine: pulls and uses recorded live, events replayed after a restart,
+// and a tag moved by a pull. Every image reaches the engine under test by a real pull.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { cli, startAgent, type AgentProcess } from '../harness/cli';
+import { startEngine, type Engine } from '../harness/engine';
+import { buildImage, type BuiltImage } from '../harness/images';
+import { waitFor } from '../harness/proc';
+
+interface ImageJson {
+  id: string;
+  tags: string[];
+  dangling: boolean;
+  lastPulledAt: string | null;
+  lastUsedAt: string | null;
+  firstSeenAt: string;
+  useCount: number;
+}
+
+let engine: Engine;
+let statePath: string;
+let agent: AgentProcess | undefined;
+const images: Record<'a' | 'b' | 'c', BuiltImage> = {} as Record<'a' | 'b' | 'c', BuiltImage>;
+
+async function status(): Promise<ImageJson[]> {
+  const result = await cli(['--docker-host', engine.host, '--state', statePath, 'status', '--json']);
+  if (result.code !== 0) throw new Error(`status exited ${result.code}: ${result.stderr}`);
+  return (JSON.parse(result.stdout) as { images: ImageJson[] }).images;
+}
+
+async function imageById(id: string): Promise<ImageJson | undefined> {
+  return (await status()).find((i) => i.id === id);
+}
+
+function ms(iso: string | null): number {
+  if (iso === null) throw new Error('expected a timestamp, got null');
+  return Date.parse(iso);
+}
+
+async function startTracking(): Promise<AgentProcess> {
+  const started = startAgent(['--docker-host', engine.host, '--state', statePath, '--interval', '1s']);
+  await started.waitForLog('docker_events_connected');
+  return started;
+}
+
+beforeAll(async () => {
+  engine = await startEngine({ diskBytes: 1024 * 2 ** 20, label: 'tracking' });
+  statePath = join(mkdtempSync('/tmp/ie-state-'), 'state.db');
+  images.a = await buildImage({ name: 'tracking/a', layerBytes: [2 * 2 ** 20] });
+  images.b = await buildImage({ name: 'tracking/b', layerBytes: [3 * 2 ** 20] });
+  images.c = await buildImage({ name: 'tracking/c', layerBytes: [1 * 2 ** 20] });
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await engine?.stop();
+  rmSync(dirname(statePath), { recursive: true, force: true });
+});
+
+describe('usage tracking from Docker events', () => {
+  let pulledA: number;
+  let pulledB: number;
+  let usedA: number;
+  let before: Map<string, ImageJson>;
+
+  test('records pulls and uses within seconds, and no use for an image never run', async () => {
+    agent = await startTracking();
+    pulledA = Date.now();
+    await engine.docker(['pull', '-q', images.a.ref]);
+    pulledB = Date.now();
+    await engine.docker(['pull', '-q', images.b.ref]);
+    usedA = Date.now();
+    await engine.docker(['run', '--rm', '--network', 'none', images.a.ref]);
+
+    const a = await waitFor('a use recorded', async () => {
+      const found = await imageById(images.a.id);
+      return found?.lastUsedAt ? found : undefined;
+    });
+    const b = await waitFor('b tracked', () => imageById(images.b.id));
+    expect(Math.abs(ms(a.lastPulledAt) - pulledA)).toBeLessThan(3000);
+    expect(Math.abs(ms(a.lastUsedAt) - usedA)).toBeLessThan(3000);
+    expect(a.useCount).toBe(1);
+    expect(a.tags).toEqual([images.a.ref]);
+    expect(Math.abs(ms(b.lastPulledAt) - pulledB)).toBeLessThan(3000);
+    expect(b.lastUsedAt).toBeNull();
+    expect(b.useCount).toBe(0);
+    before = new Map((await status()).map((i) => [i.id, i]));
+  });
+
+  test('replays the pull and use it missed while stopped; earlier timestamps stay', async () => {
+    expect(await agent?.stop()).toBe(0);
+    agent = undefined;
+    const pulledC = Date.now();
+    await engine.docker(['pull', '-q', images.c.ref]);
+    const usedB = Date.now();
+    // --rm: the container is gone before the agent returns, so only the replayed events can tell.
+    await engine.docker(['run', '--rm', '--network', 'none', images.b.ref]);
+
+    agent = await startTracking();
+    const b = await waitFor('b use replayed', async () => {
+      const found = await imageById(images.b.id);
+      return found?.lastUsedAt ? found : undefined;
+    });
+    const c = await waitFor('c tracked', () => imageById(images.c.id));
+    expect(Math.abs(ms(b.lastUsedAt) - usedB)).toBeLessThan(3000);
+    expect(b.useCount).toBe(1);
+    expect(Math.abs(ms(c.lastPulledAt) - pulledC)).toBeLessThan(3000);
+    const a = await imageById(images.a.id);
+    expect(a).toEqual(before.get(images.a.id));
+    expect(b.lastPulledAt).toBe(before.get(images.b.id)?.lastPulledAt);
+    expect(b.firstSeenAt).toBe(before.get(images.b.id)?.firstSeenAt);
+  });
+
+  test('a pull that moves a tag: the new ID gets the pull time, the old ID is dangling', async () => {
+    const v1 = await buildImage({ name: 'tracking/moving', layerBytes: [2 ** 20] });
+    await engine.docker(['pull', '-q', v1.ref]);
+    await waitFor('v1 tracked', () => imageById(v1.id));
+    const v2 = await buildImage({ name: 'tracking/moving', layerBytes: [2 ** 20] });
+    expect(v2.id).not.toBe(v1.id);
+    expect(v2.ref).toBe(v1.ref);
+
+    const pulledV2 = Date.now();
+    await engine.docker(['pull', '-q', v2.ref]);
+    const fresh = await waitFor('v2 tracked', () => imageById(v2.id));
+    const old = await waitFor('v1 dangling', async () => {
+      const found = await imageById(v1.id);
+      return found?.dangling ? found : undefined;
+    });
+    expect(fresh.tags).toEqual([v2.ref]);
+    expect(Math.abs(ms(fresh.lastPulledAt) - pulledV2)).toBeLessThan(3000);
+    expect(old.tags).toEqual([]);
+    expect(ms(old.lastPulledAt)).toBeLessThan(pulledV2);
+  });
+});

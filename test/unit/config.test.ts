@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../../agent/config/load';
+import { DEFAULTS } from '../../agent/config/schema';
+import { ConfigError } from '../../agent/errors';
+
+const dir = mkdtempSync('/tmp/ie-config-unit-');
+let fileCount = 0;
+function file(text: string): string {
+  const path = join(dir, `config-${(fileCount += 1)}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+function errorOf(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig layering', () => {
+  it('uses defaults when nothing is given', () => {
+    // An explicit empty file keeps the machine's /etc/image-evictor/config.yaml out of the test.
+    expect(loadConfig({ configFile: file(''), env: {}, flags: {} })).toEqual(DEFAULTS);
+  });
+
+  it('takes DOCKER_HOST as the default Docker host', () => {
+    expect(loadConfig({ configFile: file(''), env: { DOCKER_HOST: 'tcp://127.0.0.1:2375' }, flags: {} }).dockerHost).toBe('tcp://127.0.0.1:2375');
+  });
+
+  it('orders defaults < file < env < flags', () => {
+    const config = file('interval: 1m\nstate: /from/file.db\nlog-level: debug\nlow-free: 10GiB\ntarget-free: 20GiB\n');
+    const env = { IMAGE_EVICTOR_STATE: '/from/env.db', IMAGE_EVICTOR_LOG_LEVEL: 'warn', DOCKER_HOST: 'unix:///from/docker-host.sock' };
+    const loaded = loadConfig({ configFile: config, env, flags: { 'log-level': 'error' } });
+    expect(loaded.intervalMs).toBe(60_000);
+    expect(loaded.statePath).toBe('/from/env.db');
+    expect(loaded.logLevel).toBe('error');
+    expect(loaded.dockerHost).toBe('unix:///from/docker-host.sock');
+    expect(loaded.lowFree).toEqual({ kind: 'bytes', bytes: 10 * 2 ** 30 });
+    expect(loaded.minAgeMs).toBe(DEFAULTS.minAgeMs);
+  });
+
+  it('reads IMAGE_EVICTOR_CONFIG as the config file', () => {
+    expect(loadConfig({ env: { IMAGE_EVICTOR_CONFIG: file('interval: 2m\n') }, flags: {} }).intervalMs).toBe(120_000);
+  });
+
+  it('accepts lists as YAML sequences and as comma-separated text', () => {
+    expect(loadConfig({ configFile: file('protect:\n  - "registry.freedesktop.org/mesa/**"\n'), env: {}, flags: {} }).protect).toEqual([
+      'registry.freedesktop.org/mesa/**',
+    ]);
+    expect(loadConfig({ configFile: file(''), env: { IMAGE_EVICTOR_PROTECT: 'a/**, b:*' }, flags: {} }).protect).toEqual(['a/**', 'b:*']);
+  });
+});
+
+describe('loadConfig errors name the source, line and key', () => {
+  it.each([
+    ['unknown key', 'state: /x.db\nintervall: 5m\n', 2, 'intervall', /unknown key/],
+    ['bad size', 'low-free: 12XB\n', 1, 'low-free', /unknown size unit/],
+    ['bad duration', '\n\ninterval: soon\n', 3, 'interval', /invalid duration 'soon'/],
+    ['bare number duration', 'interval: 300\n', 1, 'interval', /invalid duration '300'/],
+    ['bad enum', 'log-level: loud\n', 1, 'log-level', /./],
+    ['inodes not a percentage', 'low-free-inodes: 5GB\n', 1, 'low-free-inodes', /must be a percentage/],
+  ])('%s', (_name, text, line, key, reason) => {
+    const path = file(text);
+    const error = errorOf(() => loadConfig({ configFile: path, env: {}, flags: {} }));
+    expect(error.source).toBe(path);
+    expect(error.line).toBe(line);
+    expect(error.key).toBe(key);
+    expect(error.reason).toMatch(reason);
+    expect(error.message).toBe(`${path}:${line}: key '${key}': ${error.reason}`);
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    const path = file('state: /x.db\ninterval: [5m\n');
+    const error = errorOf(() => loadConfig({ configFile: path, env: {}, flags: {} }));
+    expect(error.reason).toMatch(/YAML syntax error/);
+    expect(error.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses a top level that is not a mapping', () => {
+    expect(errorOf(() => loadConfig({ configFile: file('- a\n- b\n'), env: {}, flags: {} })).reason).toMatch(/mapping/);
+  });
+
+  it('names an unknown environment variable', () => {
+    const error = errorOf(() => loadConfig({ configFile: file(''), env: { IMAGE_EVICTOR_LOWFREE: '5%' }, flags: {} }));
+    expect(error.source).toBe('environment variable IMAGE_EVICTOR_LOWFREE');
+  });
+
+  it('names a bad flag value', () => {
+    const error = errorOf(() => loadConfig({ configFile: file(''), env: {}, flags: { interval: '5 minutes' } }));
+    expect(error.source).toBe('command line');
+    expect(error.key).toBe('interval');
+  });
+
+  it.each([
+    ['low-free: 30%\ntarget-free: 20%\n', 'target-free'],
+    ['low-free: 10GB\ntarget-free: 10GB\n', 'target-free'],
+    ['low-free-inodes: 20%\ntarget-free-inodes: 10%\n', 'target-free-inodes'],
+  ])('refuses target not above low: %j', (text, key) => {
+    expect(errorOf(() => loadConfig({ configFile: file(text), env: {}, flags: {} })).key).toBe(key);
+  });
+
+  it('leaves bytes-versus-percent thresholds to the agent, which knows the disk', () => {
+    expect(() => loadConfig({ configFile: file('low-free: 20%\ntarget-free: 5GB\n'), env: {}, flags: {} })).not.toThrow();
+  });
+});

@@ -1,0 +1,42 @@
+import { imageStatuses, shortId } from '../../agent/core/status';
+import { statusText } from '../../agent/cli/status';
+import { DAY, HOUR, record, T0 } from './fixtures';
+
+describe('status', () => {
+  const records = [
+    record('sha256:aaaaaaaaaaaaaaaa', { lastUsedMs: T0 + HOUR, repoTags: ['r/a:1'] }),
+    record('sha256:bbbbbbbbbbbbbbbb', { repoTags: [] }),
+    record('sha256:cccccccccccccccc', { removedMs: T0 }),
+  ];
+  const containers = [{ id: 'c1', name: 'job-1', imageId: 'sha256:aaaaaaaaaaaaaaaa', state: 'exited' }];
+
+  it('lists live images least recently used first, with their containers', () => {
+    const rows = imageStatuses(records, containers);
+    expect(rows.map((r) => [shortId(r.record.id), r.dangling, r.containers])).toEqual([
+      ['bbbbbbbbbbbb', true, []],
+      ['aaaaaaaaaaaa', false, ['job-1']],
+    ]);
+  });
+
+  it('prints a disk line, then a row per image with relative times', () => {
+    const text = statusText({
+      nowMs: T0 + DAY + 4 * HOUR,
+      docker: { host: 'unix:///x', reachable: true },
+      disk: { path: '/var/lib/docker', totalBytes: 100 * 2 ** 30, freeBytes: 12.5 * 2 ** 30, freeRatio: 0.125, totalInodes: 100, freeInodes: 90, freeInodesRatio: 0.9 },
+      images: imageStatuses(records, containers),
+    });
+    expect(text.split('\n')).toEqual([
+      'disk /var/lib/docker: 100 GiB total, 12.5 GiB free (12.5%), inodes 90% free',
+      'TAGS    ID            SIZE    LAST PULLED  LAST USED  USES  CONTAINERS',
+      '<none>  bbbbbbbbbbbb  1000 B  1d 4h ago    never      0     -',
+      'r/a:1   aaaaaaaaaaaa  1000 B  1d 4h ago    1d 3h ago  0     job-1',
+    ]);
+  });
+
+  it('escapes control characters in untrusted names', () => {
+    const evil = record('sha256:eeeeeeeeeeee', { repoTags: ['r/x\u001b[31m:latest'] });
+    const text = statusText({ nowMs: T0, docker: { host: 'h', reachable: true }, disk: null, images: imageStatuses([evil], []) });
+    expect(text).toContain('r/x\\u001b[31m:latest');
+    expect(text).not.toContain('\u001b');
+  });
+});

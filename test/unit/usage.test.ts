@@ -1,0 +1,112 @@
+import { arrived, arrivedImageIds, compareLeastRecent, observe, reconcile, releaseTags, removed, used } from '../../agent/core/usage';
+import { DAY, HOUR, inventoryImage, MINUTE, record, T0 } from './fixtures';
+
+describe('event transitions', () => {
+  it('a first pull creates a record seen and pulled at the event time', () => {
+    const r = arrived(undefined, inventoryImage('a'), T0 + HOUR);
+    expect(r).toMatchObject({ id: 'a', firstSeenMs: T0 + HOUR, lastPulledMs: T0 + HOUR, lastUsedMs: null, useCount: 0, removedMs: null });
+  });
+
+  it('a later pull moves lastPulled forward and keeps first seen and uses', () => {
+    const before = record('a', { firstSeenMs: T0, lastPulledMs: T0, lastUsedMs: T0 + MINUTE, useCount: 3 });
+    expect(arrived(before, inventoryImage('a'), T0 + DAY)).toMatchObject({ firstSeenMs: T0, lastPulledMs: T0 + DAY, lastUsedMs: T0 + MINUTE, useCount: 3 });
+  });
+
+  it('a replayed older event never moves timestamps back', () => {
+    const before = record('a', { lastPulledMs: T0 + DAY, lastUsedMs: T0 + DAY });
+    expect(arrived(before, inventoryImage('a'), T0).lastPulledMs).toBe(T0 + DAY);
+    expect(used(before, T0, false).lastUsedMs).toBe(T0 + DAY);
+  });
+
+  it.each([
+    [true, 1],
+    [false, 0],
+  ])('use counts only container starts (countsAsUse=%s adds %d)', (counts, added) => {
+    const r = used(record('a', { useCount: 2 }), T0 + HOUR, counts);
+    expect(r.lastUsedMs).toBe(T0 + HOUR);
+    expect(r.useCount).toBe(2 + added);
+  });
+
+  it('delete marks removed once; a delete older than the latest arrival is stale', () => {
+    const live = record('a', { lastPulledMs: T0 + HOUR });
+    expect(removed(live, T0 + 2 * HOUR).removedMs).toBe(T0 + 2 * HOUR);
+    expect(removed(removed(live, T0 + 2 * HOUR), T0 + 3 * HOUR).removedMs).toBe(T0 + 2 * HOUR);
+    expect(removed(live, T0 + MINUTE).removedMs).toBeNull();
+  });
+
+  it('observe of a removed image revives it with its history', () => {
+    const gone = record('a', { removedMs: T0 + HOUR, useCount: 4 });
+    expect(observe(gone, inventoryImage('a'), T0 + DAY)).toMatchObject({ removedMs: null, useCount: 4, firstSeenMs: T0 });
+  });
+
+  it('a tag moved to a new image is released by the old one', () => {
+    const old = record('old', { repoTags: ['r/app:latest', 'r/app:v1'] });
+    const other = record('other', { repoTags: ['r/other:latest'] });
+    const owner = record('new', { repoTags: ['r/app:latest'] });
+    expect(releaseTags([old, other, owner], owner)).toEqual([{ ...old, repoTags: ['r/app:v1'] }]);
+  });
+});
+
+describe('reconcile', () => {
+  const nowMs = T0 + DAY;
+
+  it('an image that appeared while away gets its pull time from LastTagTime, else created time', () => {
+    const changed = reconcile({
+      records: new Map(),
+      inventory: [inventoryImage('tagged', { lastTagTimeMs: T0 + HOUR }), inventoryImage('untagged', { createdMs: T0 - DAY })],
+      runningImageIds: new Set(),
+      nowMs,
+    });
+    expect(changed.find((r) => r.id === 'tagged')).toMatchObject({ lastPulledMs: T0 + HOUR, firstSeenMs: nowMs, lastUsedMs: null });
+    expect(changed.find((r) => r.id === 'untagged')).toMatchObject({ lastPulledMs: T0 - DAY });
+  });
+
+  it('marks vanished images removed, leaves already-removed ones, counts running images as used now', () => {
+    const records = new Map([
+      ['kept', record('kept')],
+      ['gone', record('gone')],
+      ['old-gone', record('old-gone', { removedMs: T0 + HOUR })],
+      ['running', record('running')],
+    ]);
+    const changed = reconcile({ records, inventory: [inventoryImage('kept'), inventoryImage('running')], runningImageIds: new Set(['running']), nowMs });
+    expect(changed.map((r) => r.id).sort()).toEqual(['gone', 'running']);
+    expect(changed.find((r) => r.id === 'gone')?.removedMs).toBe(nowMs);
+    expect(changed.find((r) => r.id === 'running')).toMatchObject({ lastUsedMs: nowMs, useCount: 0 });
+  });
+
+  it('returns nothing when records already match Docker', () => {
+    const records = new Map([['a', record('a')]]);
+    expect(reconcile({ records, inventory: [inventoryImage('a')], runningImageIds: new Set(), nowMs })).toEqual([]);
+  });
+
+  it('asks for inspect data only for images new to the records', () => {
+    const records = new Map([
+      ['known', record('known')],
+      ['back', record('back', { removedMs: T0 })],
+    ]);
+    expect(arrivedImageIds(records, [inventoryImage('known'), inventoryImage('back'), inventoryImage('new')])).toEqual(['back', 'new']);
+  });
+});
+
+describe('least-recent order', () => {
+  it('uses the later of last used and last pulled, else first seen; ties by image ID', () => {
+    const rows = [
+      record('used-late', { lastUsedMs: T0 + 3 * HOUR }),
+      record('pulled-only', { lastPulledMs: T0 + 2 * HOUR }),
+      record('seen-only', { lastPulledMs: null, firstSeenMs: T0 + HOUR }),
+      record('never-pulled-but-used', { lastPulledMs: null, lastUsedMs: T0 + 150 * MINUTE }),
+      record('tie-b', { lastUsedMs: T0 + 4 * HOUR }),
+      record('tie-a', { lastUsedMs: T0 + 4 * HOUR }),
+      record('used-early-pulled-late', { lastPulledMs: T0 + 5 * HOUR, lastUsedMs: T0 + 30 * MINUTE }),
+    ];
+    expect([...rows].sort(compareLeastRecent).map((r) => r.id)).toEqual([
+      'seen-only',
+      'pulled-only',
+      'never-pulled-but-used',
+      'used-late',
+      'tie-a',
+      'tie-b',
+      'used-early-pulled-late',
+    ]);
+  });
+});
