@@ -37,6 +37,7 @@ export const ContainerRef = z.object({
   name: z.string(),
   imageId: z.string(),
   state: z.string(),
+  createdMs: z.number().int(),
 });
 export type ContainerRef = z.infer<typeof ContainerRef>;
 

@@ -1,6 +1,6 @@
 // Pure transitions of image usage records: what an event or an inventory pass changes.
 // Timestamps only move forward (max), so a replayed event never rewrites newer knowledge.
-import type { ImageRecord, InventoryImage } from './image';
+import type { ContainerRef, ImageRecord, InventoryImage } from './image';
 
 function later(current: number | null, candidate: number): number {
   return current === null ? candidate : Math.max(current, candidate);
@@ -64,18 +64,24 @@ export interface ReconcileInput {
   records: Map<string, ImageRecord>;
   /** Docker's images; `lastTagTimeMs` matters only for those `arrivedImageIds` names. */
   inventory: InventoryImage[];
-  /** Image IDs of containers running now: they count as used now. */
-  runningImageIds: Set<string>;
+  /** Containers, running or stopped: each was a use when created; running ones count as used now. */
+  containers: ContainerRef[];
   nowMs: number;
 }
 
 /**
  * Brings records in line with Docker's inventory: images that appeared while the agent was away
- * get their arrival time from LastTagTime (else created time), vanished ones are marked removed.
+ * get their arrival time from LastTagTime (else created time), vanished ones are marked removed,
+ * and a container's creation counts as a use of its image (missed events cannot hide it).
  * Returns only the records that changed.
  */
 export function reconcile(input: ReconcileInput): ImageRecord[] {
-  const { records, inventory, runningImageIds, nowMs } = input;
+  const { records, inventory, containers, nowMs } = input;
+  const lastUseByImage = new Map<string, number>();
+  for (const c of containers) {
+    const atMs = c.state === 'running' ? nowMs : c.createdMs;
+    lastUseByImage.set(c.imageId, Math.max(atMs, lastUseByImage.get(c.imageId) ?? atMs));
+  }
   const changed: ImageRecord[] = [];
   const present = new Set<string>();
   for (const image of inventory) {
@@ -84,7 +90,8 @@ export function reconcile(input: ReconcileInput): ImageRecord[] {
     let after = observe(before, image, nowMs);
     const arrivalMs = image.lastTagTimeMs ?? image.createdMs;
     if (isArrival(before) && arrivalMs !== null) after = { ...after, lastPulledMs: later(after.lastPulledMs, arrivalMs) };
-    if (runningImageIds.has(image.id)) after = used(after, nowMs, false);
+    const lastUseMs = lastUseByImage.get(image.id);
+    if (lastUseMs !== undefined) after = used(after, lastUseMs, false);
     if (before === undefined || !sameRecord(before, after)) changed.push(after);
   }
   for (const record of records.values()) {

@@ -139,7 +139,13 @@ export function createDockerClient(host: string): DockerClient {
     },
     listContainers: async () =>
       (await call('container list', () => docker.listContainers({ all: true }))).map((c) =>
-        ContainerRef.parse({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), imageId: c.ImageID, state: c.State }),
+        ContainerRef.parse({
+          id: c.Id,
+          name: (c.Names[0] ?? '').replace(/^\//, ''),
+          imageId: c.ImageID,
+          state: c.State,
+          createdMs: c.Created * 1000,
+        }),
       ),
     containerImageId: async (containerId) =>
       (await orNullIfGone('container inspect', () => docker.getContainer(containerId).inspect()))?.Image ?? null,

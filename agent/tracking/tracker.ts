@@ -94,8 +94,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     const detailed = await Promise.all(
       inventory.map(async (image) => (arrivedIds.has(image.id) ? ((await docker.inspectImage(image.id)) ?? image) : image)),
     );
-    const runningImageIds = new Set(containers.filter((c) => c.state === 'running').map((c) => c.imageId));
-    const changed = reconcile({ records, inventory: detailed, runningImageIds, nowMs });
+    const changed = reconcile({ records, inventory: detailed, containers, nowMs });
     for (const record of changed) records.set(record.id, record);
     return { records, containers, changed, images: inventory.length };
   }

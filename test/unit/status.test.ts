@@ -8,7 +8,7 @@ describe('status', () => {
     record('sha256:bbbbbbbbbbbbbbbb', { repoTags: [] }),
     record('sha256:cccccccccccccccc', { removedMs: T0 }),
   ];
-  const containers = [{ id: 'c1', name: 'job-1', imageId: 'sha256:aaaaaaaaaaaaaaaa', state: 'exited' }];
+  const containers = [{ id: 'c1', name: 'job-1', imageId: 'sha256:aaaaaaaaaaaaaaaa', state: 'exited', createdMs: T0 }];
 
   it('lists live images least recently used first, with their containers', () => {
     const rows = imageStatuses(records, containers);

@@ -54,29 +54,37 @@ describe('reconcile', () => {
     const changed = reconcile({
       records: new Map(),
       inventory: [inventoryImage('tagged', { lastTagTimeMs: T0 + HOUR }), inventoryImage('untagged', { createdMs: T0 - DAY })],
-      runningImageIds: new Set(),
+      containers: [],
       nowMs,
     });
     expect(changed.find((r) => r.id === 'tagged')).toMatchObject({ lastPulledMs: T0 + HOUR, firstSeenMs: nowMs, lastUsedMs: null });
     expect(changed.find((r) => r.id === 'untagged')).toMatchObject({ lastPulledMs: T0 - DAY });
   });
 
-  it('marks vanished images removed, leaves already-removed ones, counts running images as used now', () => {
+  it('marks vanished images removed, leaves already-removed ones, counts containers as uses', () => {
     const records = new Map([
       ['kept', record('kept')],
       ['gone', record('gone')],
       ['old-gone', record('old-gone', { removedMs: T0 + HOUR })],
       ['running', record('running')],
+      ['stopped', record('stopped', { lastUsedMs: T0 })],
     ]);
-    const changed = reconcile({ records, inventory: [inventoryImage('kept'), inventoryImage('running')], runningImageIds: new Set(['running']), nowMs });
-    expect(changed.map((r) => r.id).sort()).toEqual(['gone', 'running']);
+    const containers = [
+      { id: 'c1', name: 'job', imageId: 'running', state: 'running', createdMs: T0 + HOUR },
+      { id: 'c2', name: 'old-job', imageId: 'stopped', state: 'exited', createdMs: T0 + 2 * HOUR },
+      { id: 'c3', name: 'older-job', imageId: 'stopped', state: 'exited', createdMs: T0 + HOUR },
+    ];
+    const inventory = ['kept', 'running', 'stopped'].map((id) => inventoryImage(id));
+    const changed = reconcile({ records, inventory, containers, nowMs });
+    expect(changed.map((r) => r.id).sort()).toEqual(['gone', 'running', 'stopped']);
     expect(changed.find((r) => r.id === 'gone')?.removedMs).toBe(nowMs);
     expect(changed.find((r) => r.id === 'running')).toMatchObject({ lastUsedMs: nowMs, useCount: 0 });
+    expect(changed.find((r) => r.id === 'stopped')).toMatchObject({ lastUsedMs: T0 + 2 * HOUR, useCount: 0 });
   });
 
   it('returns nothing when records already match Docker', () => {
     const records = new Map([['a', record('a')]]);
-    expect(reconcile({ records, inventory: [inventoryImage('a')], runningImageIds: new Set(), nowMs })).toEqual([]);
+    expect(reconcile({ records, inventory: [inventoryImage('a')], containers: [], nowMs })).toEqual([]);
   });
 
   it('asks for inspect data only for images new to the records', () => {
