@@ -4,6 +4,8 @@ import { Command, Option } from 'commander';
 import { ConfigError, DockerUnreachableError, errorText, StateError } from '../errors';
 import { packageVersion } from '../paths';
 import { openContext } from './context';
+import { planCommand } from './plan';
+import { purgeCommand } from './purge';
 import { runCommand } from './run';
 import { statusCommand } from './status';
 
@@ -19,12 +21,40 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(['error', 'warn', 'info', 'debug']))
     .addOption(new Option('--log-format <format>', 'log format (default json)').choices(['json', 'text']))
     .option('--path <dir>', "filesystem to watch (default: Docker's DockerRootDir)")
-    .option('--interval <duration>', 'how often to reconcile and check free space (default 5m)');
+    .option('--interval <duration>', 'how often to reconcile and check free space (default 5m)')
+    .option('--low-free <size>', 'evict when free space falls below this: bytes or % (default 15%)')
+    .option('--target-free <size>', 'evict until this much is free: bytes or % (default 25%)')
+    .option('--low-free-inodes <percent>', 'evict when free inodes fall below this (default 5%)')
+    .option('--target-free-inodes <percent>', 'evict until this share of inodes is free (default 10%)')
+    .option('--min-age <duration>', 'never evict images pulled or used more recently (default 10m)')
+    .option('--protect <globs>', 'comma-separated repo:tag globs evicted only in emergency mode');
 
   program
     .command('run')
-    .description('track image pulls and uses from Docker events and watch free space (long-running)')
+    .description('track image usage from Docker events; evict least-recently-used images below the low threshold (long-running)')
+    .option('--dry-run', 'log what would be removed; remove nothing')
     .action(async (_options, command: Command) => setExit(await runCommand(await openContext(command.optsWithGlobals(), true))));
+
+  program
+    .command('plan')
+    .description('show the evictions the agent would carry out now, in order, with estimates (removes nothing)')
+    .option('--json', 'print the plan as JSON')
+    .action(async (options: { json?: boolean }, command: Command) =>
+      setExit(await planCommand(await openContext(command.optsWithGlobals(), false), options.json === true)),
+    );
+
+  program
+    .command('purge')
+    .description('evict now until --target-free is free (exit 3 if it cannot be reached)')
+    .option('--emergency', 'include protected images, after all others')
+    .option('--dry-run', 'print the plan only')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { emergency?: boolean; dryRun?: boolean; json?: boolean }, command: Command) => {
+      // purge's --dry-run prints a plan; it is not the agent's dry-run setting.
+      const { dryRun, ...globals } = command.optsWithGlobals();
+      const ctx = await openContext(globals, false);
+      setExit(await purgeCommand(ctx, { emergency: options.emergency === true, dryRun: dryRun === true, json: options.json === true }));
+    });
 
   program
     .command('status')

@@ -1,10 +1,12 @@
 // `status`: the disk and every tracked image, least recently used first. Reads, never writes.
 import { formatAgo, formatBytes, formatRatio } from '../config/units';
-import type { ContainerRef } from '../core/image';
+import { plan, type EvictionRecord, type RankedImage } from '../core/planner';
+import { planInput } from '../eviction/inputs';
 import { imageStatuses, shortId, type ImageStatus } from '../core/status';
 import { measureDisk, type DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';
 import { escapeControl } from '../log';
+import type { Survey } from '../tracking/tracker';
 import type { CommandContext } from './context';
 import { renderTable } from './table';
 
@@ -13,25 +15,41 @@ export interface StatusReport {
   docker: { host: string; reachable: boolean; error?: string };
   disk: DiskUsage | null;
   images: ImageStatus[];
+  /** Class and eviction rank per image ID. */
+  ranking: Map<string, RankedImage>;
+  evictions: { total: number; emergency: number; lastEmergencyMs: number | null };
+}
+
+function evictionSummary(evictions: EvictionRecord[]): StatusReport['evictions'] {
+  const emergency = evictions.filter((e) => e.mode === 'emergency');
+  return { total: evictions.length, emergency: emergency.length, lastEmergencyMs: emergency[emergency.length - 1]?.atMs ?? null };
 }
 
 /** Gathers the report: stored knowledge, overlaid with Docker's live inventory when Docker answers. */
 export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
   const nowMs = ctx.clock();
-  let records = ctx.store.images();
-  let containers: ContainerRef[] = [];
+  let survey: Survey = { records: ctx.store.images(), containers: [], layers: ctx.store.layers(), changed: [], newLayers: [], images: 0 };
   let docker: StatusReport['docker'] = { host: ctx.docker.host, reachable: true };
   let dataRoot = ctx.config.dataRootPath;
   try {
     // Show Docker's truth even when the agent is not running; writing the store is left to the agent.
-    const survey = await ctx.tracker.preview(nowMs);
-    ({ records, containers } = survey);
+    survey = await ctx.tracker.preview(nowMs);
     dataRoot ??= await ctx.docker.dataRoot();
   } catch (error) {
     docker = { host: ctx.docker.host, reachable: false, error: errorText(error) };
   }
   const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
-  return { nowMs, docker, disk, images: imageStatuses(records.values(), containers) };
+  // Classes and ranks do not depend on the disk; a zero disk stands in when it is unknown.
+  const figures = disk ?? { path: '', totalBytes: 0, freeBytes: 0, freeRatio: 0, totalInodes: 0, freeInodes: 0, freeInodesRatio: 1 };
+  const { ranking } = plan(planInput(ctx.config, survey, figures, nowMs, { mode: 'purge', includeProtected: true }));
+  return {
+    nowMs,
+    docker,
+    disk,
+    images: imageStatuses(survey.records.values(), survey.containers),
+    ranking: new Map(ranking.map((r) => [r.imageId, r])),
+    evictions: evictionSummary(ctx.store.evictions()),
+  };
 }
 
 function iso(ms: number | null): string | null {
@@ -44,8 +62,11 @@ export function statusJson(report: StatusReport): unknown {
     generatedAt: iso(report.nowMs),
     docker: report.docker,
     disk: report.disk,
+    evictions: { ...report.evictions, lastEmergencyAt: iso(report.evictions.lastEmergencyMs) },
     images: report.images.map(({ record: r, dangling, containers }) => ({
       id: r.id,
+      class: report.ranking.get(r.id)?.class ?? null,
+      rank: report.ranking.get(r.id)?.rank ?? null,
       tags: r.repoTags,
       digests: r.repoDigests,
       dangling,
@@ -67,9 +88,15 @@ export function statusText(report: StatusReport): string {
     disk === null
       ? 'disk: unknown (Docker unreachable and no --path given)'
       : `disk ${disk.path}: ${formatBytes(disk.totalBytes)} total, ${formatBytes(disk.freeBytes)} free (${formatRatio(disk.freeRatio)}), inodes ${formatRatio(disk.freeInodesRatio)} free`;
-  const dockerLine = report.docker.reachable ? [] : [`docker ${report.docker.host}: unreachable (${report.docker.error ?? ''}); showing stored state`];
-  if (report.images.length === 0) return [diskLine, ...dockerLine, 'no images tracked'].join('\n');
+  const notes = report.docker.reachable ? [] : [`docker ${report.docker.host}: unreachable (${report.docker.error ?? ''}); showing stored state`];
+  const { evictions } = report;
+  if (evictions.emergency > 0) {
+    notes.push(`emergency evictions: ${evictions.emergency} (last ${formatAgo(evictions.lastEmergencyMs, nowMs)}), ${evictions.total} evictions in all`);
+  }
+  if (report.images.length === 0) return [diskLine, ...notes, 'no images tracked'].join('\n');
   const rows = report.images.map(({ record: r, containers }) => [
+    String(report.ranking.get(r.id)?.rank ?? '-'),
+    report.ranking.get(r.id)?.class ?? '-',
     r.repoTags.length > 0 ? r.repoTags.map(escapeControl).join(',') : '<none>',
     shortId(r.id),
     formatBytes(r.sizeBytes),
@@ -78,7 +105,7 @@ export function statusText(report: StatusReport): string {
     String(r.useCount),
     containers.length > 0 ? containers.map(escapeControl).join(',') : '-',
   ]);
-  return [diskLine, ...dockerLine, renderTable(['TAGS', 'ID', 'SIZE', 'LAST PULLED', 'LAST USED', 'USES', 'CONTAINERS'], rows)].join('\n');
+  return [diskLine, ...notes, renderTable(['RANK', 'CLASS', 'TAGS', 'ID', 'SIZE', 'LAST PULLED', 'LAST USED', 'USES', 'CONTAINERS'], rows)].join('\n');
 }
 
 /** Runs `status`; exit code 1 when Docker could not be asked (the stored state is still printed). */

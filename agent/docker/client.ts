@@ -1,8 +1,10 @@
 // The one place that talks to the Docker Engine API (through dockerode). Returns domain types only,
 // and tells failures apart by HTTP status (404 gone, 409 in use), never by message text.
+import { createHash } from 'node:crypto';
 import Dockerode from 'dockerode';
 import { z } from 'zod';
 import { ContainerRef, DockerEvent, type InventoryImage } from '../core/image';
+import type { Layer } from '../core/planner';
 import { DockerApiError, DockerUnreachableError, errorText } from '../errors';
 
 /** The Docker operations the agent needs. */
@@ -16,6 +18,12 @@ export interface DockerClient {
   inspectImage(ref: string): Promise<InventoryImage | null>;
   /** All containers, running or stopped. */
   listContainers(): Promise<ContainerRef[]>;
+  /** The image's layers by chain ID with their sizes, or null when Docker has no such image. */
+  imageLayers(imageId: string): Promise<Layer[] | null>;
+  /** Removes an image reference, never forced: `conflict` (409) means in use or referenced elsewhere. */
+  removeImage(ref: string): Promise<'removed' | 'gone' | 'conflict'>;
+  /** Puts a `repo:tag` back on an image (undoing a partial removal). */
+  tagImage(imageId: string, repoTag: string): Promise<void>;
   /** The image ID a container was created from, or null when the container is gone. */
   containerImageId(containerId: string): Promise<string | null>;
   /**
@@ -83,6 +91,27 @@ function safeJson(line: string): unknown {
   }
 }
 
+/** Chain IDs of a layer stack: the first is its diff ID, each next one hashes the previous with its own. */
+export function chainIds(diffIds: string[]): string[] {
+  const chain: string[] = [];
+  for (const diffId of diffIds) {
+    const previous = chain[chain.length - 1];
+    chain.push(previous === undefined ? diffId : `sha256:${createHash('sha256').update(`${previous} ${diffId}`).digest('hex')}`);
+  }
+  return chain;
+}
+
+/**
+ * Pairs layers with sizes from the image history (oldest first). History gives a size only to
+ * steps that made a layer, so steps with a size are matched to layers in order. When some layers
+ * are empty (size 0) the pairing can shift a size to a neighbouring layer; totals stay right.
+ */
+export function pairLayerSizes(diffIds: string[], historySizesOldestFirst: number[]): Layer[] {
+  const chain = chainIds(diffIds);
+  const sizes = historySizesOldestFirst.filter((size) => size > 0);
+  return chain.map((chainId, i) => ({ chainId, sizeBytes: sizes[i] ?? 0 }));
+}
+
 /** Docker's `since` takes seconds with a nanosecond fraction. */
 export function sinceParam(cursorNano: string): string {
   const nano = BigInt(cursorNano);
@@ -147,6 +176,30 @@ export function createDockerClient(host: string): DockerClient {
           createdMs: c.Created * 1000,
         }),
       ),
+    imageLayers: async (imageId) => {
+      const image = await orNullIfGone('image inspect', () => docker.getImage(imageId).inspect());
+      const history = await orNullIfGone('image history', () => docker.getImage(imageId).history());
+      if (image === null || history === null) return null;
+      const sizes = (history as Array<{ Size: number }>).map((h) => h.Size).reverse();
+      return pairLayerSizes(image.RootFS.Layers ?? [], sizes);
+    },
+    removeImage: async (ref) => {
+      try {
+        await call('image remove', () => docker.getImage(ref).remove({ force: false, noprune: false }));
+        return 'removed';
+      } catch (error) {
+        if (error instanceof DockerApiError && error.statusCode === 404) return 'gone';
+        if (error instanceof DockerApiError && error.statusCode === 409) return 'conflict';
+        throw error;
+      }
+    },
+    tagImage: async (imageId, repoTag) => {
+      // The tag is whatever follows the last colon after the last slash (registry ports have colons too).
+      const slash = repoTag.lastIndexOf('/');
+      const colon = repoTag.lastIndexOf(':');
+      const [repo, tag] = colon > slash ? [repoTag.slice(0, colon), repoTag.slice(colon + 1)] : [repoTag, 'latest'];
+      await call('image tag', () => docker.getImage(imageId).tag({ repo, tag }));
+    },
     containerImageId: async (containerId) =>
       (await orNullIfGone('container inspect', () => docker.getContainer(containerId).inspect()))?.Image ?? null,
     events: (sinceNano, signal) => streamEvents(docker, call, sinceNano, signal),

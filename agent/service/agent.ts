@@ -1,7 +1,11 @@
-// The long-running agent: follows Docker events and, every interval, reconciles and measures the disk.
+// The long-running agent: follows Docker events and, every interval and soon after pulls, reconciles,
+// measures the disk and evicts while free space is below the low threshold.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema';
 import { formatBytes, formatRatio } from '../config/units';
+import { plan } from '../core/planner';
+import { executePlan } from '../eviction/evictor';
+import { planInput } from '../eviction/inputs';
 import type { DiskUsage, MeasureDisk } from '../disk/disk';
 import type { DockerClient } from '../docker/client';
 import { errorText } from '../errors';
@@ -47,6 +51,12 @@ export function logDisk(log: Log, disk: DiskUsage): void {
   });
 }
 
+/** Checks requested by events are held this long, so a burst of pulls costs one check. */
+const EVENT_CHECK_DEBOUNCE_MS = 1000;
+/** Re-plans after a run that left the disk below low, for when estimates were too hopeful. */
+const MAX_ROUNDS = 3;
+const CHECK_EVENTS = new Set(['image:pull', 'image:load', 'image:import', 'container:create']);
+
 /** Runs the agent until `signal` aborts. */
 export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<void> {
   const { config, tracker, log } = deps;
@@ -54,32 +64,84 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   if (dataRoot === null) return;
   log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: config.intervalMs, state: config.statePath });
 
-  async function reconcile(): Promise<void> {
-    const summary = await tracker.reconcile(deps.clock());
-    log.info('reconcile', { images: summary.images, changed: summary.changed });
+  async function reconcile() {
+    const survey = await tracker.reconcile(deps.clock());
+    log.info('reconcile', { images: survey.images, changed: survey.changed.length });
+    return survey;
   }
 
-  async function cycle(): Promise<void> {
-    try {
-      await reconcile();
-    } catch (error) {
-      log.warn('reconcile_failed', { error: errorText(error) });
-    }
-    try {
-      logDisk(log, await deps.measureDisk(dataRoot as string));
-    } catch (error) {
-      log.error('disk_measure_failed', { path: dataRoot, error: errorText(error) });
+  /** Reconciles, measures, and evicts while below low; returns when back above low or out of options. */
+  async function check(): Promise<void> {
+    for (let round = 1; round <= MAX_ROUNDS; round += 1) {
+      const survey = await reconcile();
+      const disk = await deps.measureDisk(dataRoot as string);
+      logDisk(log, disk);
+      const nowMs = deps.clock();
+      const thePlan = plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }));
+      if (!thePlan.underPressure) return;
+      log.warn('pressure', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, targetBytes: thePlan.targetBytes, freeInodes: disk.freeInodes, lowInodes: thePlan.lowInodes, plannedSteps: thePlan.steps.length, estimatedFreeAfterBytes: thePlan.estimatedFreeAfterBytes, round });
+      if (thePlan.emergency) {
+        log.warn('emergency', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, protectedSteps: thePlan.steps.filter((s) => s.mode === 'emergency').length });
+      }
+      if (thePlan.steps.length === 0) {
+        log.error('pressure_unrelieved', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, reason: 'no evictable image' });
+        return;
+      }
+      const report = await executePlan(thePlan, {
+        docker: deps.docker,
+        store: deps.store,
+        log,
+        measureDisk: () => deps.measureDisk(dataRoot as string),
+        clock: deps.clock,
+        minAgeMs: config.minAgeMs,
+        dryRun: config.dryRun,
+      });
+      log.info('eviction_run', { freedBytes: report.freedBytes, freeBytes: report.disk.freeBytes, removed: report.outcomes.filter((o) => o.result === 'removed').length, stoppedBecause: report.stoppedBecause, dryRun: config.dryRun });
+      if (config.dryRun || report.disk.freeBytes >= thePlan.lowBytes || report.outcomes.every((o) => o.result !== 'removed')) return;
     }
   }
+
+  // One check at a time; a request during a check runs one more check after it.
+  let checking: Promise<void> | null = null;
+  let again = false;
+  function requestCheck(): Promise<void> {
+    if (checking) {
+      again = true;
+      return checking;
+    }
+    checking = (async () => {
+      do {
+        again = false;
+        try {
+          await check();
+        } catch (error) {
+          log.warn('check_failed', { error: errorText(error) });
+        }
+      } while (again && !signal.aborted);
+      checking = null;
+    })();
+    return checking;
+  }
+
+  let debounce: NodeJS.Timeout | null = null;
+  const onEvent = (event: { type: string; action: string }) => {
+    if (!CHECK_EVENTS.has(`${event.type}:${event.action}`) || debounce) return;
+    debounce = setTimeout(() => {
+      debounce = null;
+      void requestCheck();
+    }, EVENT_CHECK_DEBOUNCE_MS);
+  };
 
   const following = followEvents(
-    { docker: deps.docker, store: deps.store, tracker, log, clock: deps.clock, onConnected: reconcile },
+    { docker: deps.docker, store: deps.store, tracker, log, clock: deps.clock, onConnected: async () => void (await reconcile()), onEvent },
     signal,
   );
   while (!signal.aborted) {
-    await cycle();
+    await requestCheck();
     await sleep(config.intervalMs, undefined, { signal }).catch(() => undefined);
   }
+  if (debounce) clearTimeout(debounce);
+  await checking;
   await following;
   log.info('agent_stopped', {});
 }

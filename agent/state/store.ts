@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { ImageRecord } from '../core/image';
+import { EvictionRecord, type Layer } from '../core/planner';
 import { errorText, StateError } from '../errors';
 import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';
@@ -16,6 +17,12 @@ export interface Store {
   image(id: string): ImageRecord | undefined;
   /** Writes records and, when given, the event cursor, atomically. */
   save(records: ImageRecord[], cursorNano?: string): void;
+  /** Layers of every image that has them stored, by image ID. */
+  layers(): Map<string, Layer[]>;
+  saveLayers(entries: Array<[string, Layer[]]>): void;
+  recordEviction(eviction: EvictionRecord): void;
+  /** Evictions, oldest first. */
+  evictions(): EvictionRecord[];
   /** Nanosecond timestamp of the last Docker event applied, or null before the first. */
   cursor(): string | null;
   close(): void;
@@ -66,6 +73,21 @@ function createStore(db: Database): Store {
   const selectMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
   const upsertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
 
+  const selectLayers = db.prepare('SELECT image_id, chain_id, size_bytes FROM image_layers ORDER BY image_id, position');
+  const deleteLayers = db.prepare('DELETE FROM image_layers WHERE image_id = ?');
+  const insertLayer = db.prepare('INSERT INTO image_layers (image_id, position, chain_id, size_bytes) VALUES (?, ?, ?, ?)');
+  const insertEviction = db.prepare(`
+    INSERT INTO evictions (at_ms, image_id, tags, last_used_ms, estimated_bytes, measured_bytes, mode, dry_run)
+    VALUES (@atMs, @imageId, @tags, @lastUsedMs, @estimatedBytes, @measuredBytes, @mode, @dryRun)`);
+  const selectEvictions = db.prepare('SELECT * FROM evictions ORDER BY id');
+
+  const saveLayers = db.transaction((entries: Array<[string, Layer[]]>) => {
+    for (const [imageId, layers] of entries) {
+      deleteLayers.run(imageId);
+      layers.forEach((layer, position) => insertLayer.run(imageId, position, layer.chainId, layer.sizeBytes));
+    }
+  });
+
   const save = db.transaction((records: ImageRecord[], cursorNano?: string) => {
     for (const r of records) {
       upsert.run({ ...r, repoTags: JSON.stringify(r.repoTags), repoDigests: JSON.stringify(r.repoDigests) });
@@ -80,6 +102,32 @@ function createStore(db: Database): Store {
       return row ? fromRow(row) : undefined;
     },
     save: (records, cursorNano) => save(records, cursorNano),
+    layers: () => {
+      const byImage = new Map<string, Layer[]>();
+      for (const row of selectLayers.all() as Array<{ image_id: string; chain_id: string; size_bytes: number }>) {
+        const layers = byImage.get(row.image_id) ?? [];
+        layers.push({ chainId: row.chain_id, sizeBytes: row.size_bytes });
+        byImage.set(row.image_id, layers);
+      }
+      return byImage;
+    },
+    saveLayers: (entries) => saveLayers(entries),
+    recordEviction: (e) => {
+      insertEviction.run({ ...e, tags: JSON.stringify(e.tags), dryRun: e.dryRun ? 1 : 0 });
+    },
+    evictions: () =>
+      (selectEvictions.all() as Array<Record<string, unknown>>).map((row) =>
+        EvictionRecord.parse({
+          atMs: row.at_ms,
+          imageId: row.image_id,
+          tags: JSON.parse(row.tags as string),
+          lastUsedMs: row.last_used_ms,
+          estimatedBytes: row.estimated_bytes,
+          measuredBytes: row.measured_bytes,
+          mode: row.mode,
+          dryRun: row.dry_run === 1,
+        }),
+      ),
     cursor: () => (selectMeta.get(CURSOR_KEY) as { value: string } | undefined)?.value ?? null,
     close: () => db.close(),
   };

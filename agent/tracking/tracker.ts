@@ -2,20 +2,20 @@
 // All writes go through one queue: a reconcile working from a snapshot must not overwrite an event's update.
 import { eventTimeMs, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage } from '../core/image';
 import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, used } from '../core/usage';
+import type { Layer } from '../core/planner';
 import type { DockerClient } from '../docker/client';
 import type { Log } from '../log';
 import type { Store } from '../state/store';
 
-export interface ReconcileSummary {
-  images: number;
-  changed: number;
-}
-
-/** Stored records overlaid with what Docker reports now, and its containers. */
+/** Stored records overlaid with what Docker reports now, its containers, and image layers. */
 export interface Survey {
   records: Map<string, ImageRecord>;
   containers: ContainerRef[];
+  /** Layers of live images, stored or freshly fetched. */
+  layers: Map<string, Layer[]>;
   changed: ImageRecord[];
+  /** Layers fetched in this survey (not yet stored). */
+  newLayers: Array<[string, Layer[]]>;
   images: number;
 }
 
@@ -23,7 +23,8 @@ export interface Survey {
 export interface Tracker {
   /** Applies one event unless the cursor shows it was applied already; returns whether it was new. */
   applyEvent(event: DockerEvent): Promise<boolean>;
-  reconcile(nowMs: number): Promise<ReconcileSummary>;
+  /** Brings the store in line with Docker (records and layers) and returns what it saw. */
+  reconcile(nowMs: number): Promise<Survey>;
   /** What a reconcile would make of the records now, without writing anything. */
   preview(nowMs: number): Promise<Survey>;
 }
@@ -96,7 +97,15 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     );
     const changed = reconcile({ records, inventory: detailed, containers, nowMs });
     for (const record of changed) records.set(record.id, record);
-    return { records, containers, changed, images: inventory.length };
+    const layers = store.layers();
+    const newLayers: Array<[string, Layer[]]> = [];
+    for (const image of inventory.filter((i) => !layers.has(i.id))) {
+      const fetched = await docker.imageLayers(image.id);
+      if (fetched === null) continue;
+      layers.set(image.id, fetched);
+      newLayers.push([image.id, fetched]);
+    }
+    return { records, containers, layers, changed, newLayers, images: inventory.length };
   }
 
   return {
@@ -112,9 +121,10 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
 
     reconcile: (nowMs) =>
       exclusive(async () => {
-        const { changed, images } = await survey(nowMs);
-        store.save(changed);
-        return { images, changed: changed.length };
+        const seen = await survey(nowMs);
+        store.save(seen.changed);
+        store.saveLayers(seen.newLayers);
+        return seen;
       }),
 
     preview: (nowMs) => survey(nowMs),

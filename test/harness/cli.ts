@@ -30,9 +30,9 @@ export interface AgentProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `image-evictor run` with JSON logs captured line by line. */
-export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [CLI, ...args, 'run'], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `image-evictor [args] run [runArgs]` with JSON logs captured line by line. */
+export function startAgent(args: string[], runArgs: string[] = [], env: NodeJS.ProcessEnv = {}): AgentProcess {
+  const child = spawn(process.execPath, [CLI, ...args, 'run', ...runArgs], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   let partial = '';

@@ -24,18 +24,28 @@ describe('status', () => {
       docker: { host: 'unix:///x', reachable: true },
       disk: { path: '/var/lib/docker', totalBytes: 100 * 2 ** 30, freeBytes: 12.5 * 2 ** 30, freeRatio: 0.125, totalInodes: 100, freeInodes: 90, freeInodesRatio: 0.9 },
       images: imageStatuses(records, containers),
+      ranking: new Map([['sha256:bbbbbbbbbbbbbbbb', { imageId: 'sha256:bbbbbbbbbbbbbbbb', class: 'candidate' as const, rank: 1 }]]),
+      evictions: { total: 3, emergency: 1, lastEmergencyMs: T0 + DAY },
     });
     expect(text.split('\n')).toEqual([
       'disk /var/lib/docker: 100 GiB total, 12.5 GiB free (12.5%), inodes 90% free',
-      'TAGS    ID            SIZE    LAST PULLED  LAST USED  USES  CONTAINERS',
-      '<none>  bbbbbbbbbbbb  1000 B  1d 4h ago    never      0     -',
-      'r/a:1   aaaaaaaaaaaa  1000 B  1d 4h ago    1d 3h ago  0     job-1',
+      'emergency evictions: 1 (last 4h ago), 3 evictions in all',
+      'RANK  CLASS      TAGS    ID            SIZE    LAST PULLED  LAST USED  USES  CONTAINERS',
+      '1     candidate  <none>  bbbbbbbbbbbb  1000 B  1d 4h ago    never      0     -',
+      '-     -          r/a:1   aaaaaaaaaaaa  1000 B  1d 4h ago    1d 3h ago  0     job-1',
     ]);
   });
 
   it('escapes control characters in untrusted names', () => {
     const evil = record('sha256:eeeeeeeeeeee', { repoTags: ['r/x\u001b[31m:latest'] });
-    const text = statusText({ nowMs: T0, docker: { host: 'h', reachable: true }, disk: null, images: imageStatuses([evil], []) });
+    const text = statusText({
+      nowMs: T0,
+      docker: { host: 'h', reachable: true },
+      disk: null,
+      images: imageStatuses([evil], []),
+      ranking: new Map(),
+      evictions: { total: 0, emergency: 0, lastEmergencyMs: null },
+    });
     expect(text).toContain('r/x\\u001b[31m:latest');
     expect(text).not.toContain('\u001b');
   });

@@ -1,0 +1,88 @@
+// `plan`: the ordered evictions the agent would carry out now, with reasons and estimates. Writes nothing.
+import { formatAgo, formatBytes, formatRatio } from '../config/units';
+import { plan, type Plan } from '../core/planner';
+import { shortId } from '../core/status';
+import { measureDisk } from '../disk/disk';
+import { planInput, type PlanRequest } from '../eviction/inputs';
+import { escapeControl } from '../log';
+import type { CommandContext } from './context';
+import { renderTable } from './table';
+
+/** Surveys Docker (without writing), measures the disk and plans. */
+export async function currentPlan(ctx: CommandContext, request: PlanRequest, persist: boolean): Promise<Plan> {
+  const nowMs = ctx.clock();
+  const survey = persist ? await ctx.tracker.reconcile(nowMs) : await ctx.tracker.preview(nowMs);
+  const disk = await measureDisk(ctx.config.dataRootPath ?? (await ctx.docker.dataRoot()));
+  return plan(planInput(ctx.config, survey, disk, nowMs, request));
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** A plan as JSON-ready data. */
+export function planJson(p: Plan): unknown {
+  return {
+    generatedAt: iso(p.nowMs),
+    mode: p.mode,
+    underPressure: p.underPressure,
+    emergency: p.emergency,
+    totalBytes: p.totalBytes,
+    freeBytes: p.freeBytes,
+    lowBytes: p.lowBytes,
+    targetBytes: p.targetBytes,
+    freeInodes: p.freeInodes,
+    lowInodes: p.lowInodes,
+    targetInodes: p.targetInodes,
+    estimatedFreeAfterBytes: p.estimatedFreeAfterBytes,
+    steps: p.steps.map((s, i) => ({
+      rank: i + 1,
+      imageId: s.imageId,
+      tags: s.tags,
+      mode: s.mode,
+      reason: s.reason,
+      lastWantedAt: iso(s.recencyMs),
+      lastUsedAt: iso(s.lastUsedMs),
+      estimatedBytes: s.estimatedBytes,
+      untilFreeBytes: s.untilFreeBytes,
+    })),
+  };
+}
+
+/** The headline: free space against the thresholds. */
+export function planHeadline(p: Plan): string {
+  const pct = (bytes: number) => `${formatBytes(bytes)} (${formatRatio(bytes / p.totalBytes)})`;
+  const state = p.mode === 'purge' ? 'purge' : p.underPressure ? 'below low: evicting' : 'above low: nothing to evict now';
+  return `free ${pct(p.freeBytes)}, low ${pct(p.lowBytes)}, target ${pct(p.targetBytes)}: ${state}`;
+}
+
+/** The plan's steps as a table. */
+export function planText(p: Plan): string {
+  const lines = [planHeadline(p)];
+  if (p.emergency) lines.push('EMERGENCY: other images cannot free enough; protected images will go, least recently used first');
+  if (p.steps.length > 0) {
+    lines.push(
+      renderTable(
+        ['#', 'MODE', 'REASON', 'TAGS', 'ID', 'LAST WANTED', 'ESTIMATE'],
+        p.steps.map((s, i) => [
+          String(i + 1),
+          s.mode,
+          s.reason,
+          s.tags.length > 0 ? s.tags.map(escapeControl).join(',') : '<none>',
+          shortId(s.imageId),
+          formatAgo(s.recencyMs, p.nowMs),
+          formatBytes(s.estimatedBytes),
+        ]),
+      ),
+    );
+    lines.push(`estimated free after: ${formatBytes(p.estimatedFreeAfterBytes)} (${formatRatio(p.estimatedFreeAfterBytes / p.totalBytes)})`);
+  }
+  return lines.join('\n');
+}
+
+/** Runs `plan`. */
+export async function planCommand(ctx: CommandContext, json: boolean): Promise<number> {
+  const p = await currentPlan(ctx, { mode: 'auto', includeProtected: false }, false);
+  process.stdout.write(`${json ? JSON.stringify(planJson(p), null, 2) : planText(p)}\n`);
+  return 0;
+}

@@ -1,0 +1,66 @@
+// `purge`: evict now until the target is free, for emergencies or before big image builds.
+import { formatBytes, formatRatio } from '../config/units';
+import { shortId } from '../core/status';
+import { measureDisk } from '../disk/disk';
+import { executePlan, type EvictionReport } from '../eviction/evictor';
+import { escapeControl } from '../log';
+import type { CommandContext } from './context';
+import { currentPlan, planJson, planText } from './plan';
+import { renderTable } from './table';
+
+/** Exit code when the purge ran but could not reach the target. */
+export const EXIT_TARGET_NOT_REACHED = 3;
+
+function reportJson(report: EvictionReport, targetBytes: number): unknown {
+  return {
+    freedBytes: report.freedBytes,
+    freeBytes: report.disk.freeBytes,
+    targetBytes,
+    targetReached: report.disk.freeBytes >= targetBytes,
+    outcomes: report.outcomes,
+  };
+}
+
+function reportText(report: EvictionReport, targetBytes: number): string {
+  const rows = report.outcomes.map((o) => [
+    o.result,
+    o.mode,
+    o.tags.length > 0 ? o.tags.map(escapeControl).join(',') : '<none>',
+    shortId(o.imageId),
+    formatBytes(o.estimatedBytes),
+    o.measuredBytes === null ? '-' : formatBytes(o.measuredBytes),
+  ]);
+  const total = report.disk.totalBytes;
+  return [
+    rows.length > 0 ? renderTable(['RESULT', 'MODE', 'TAGS', 'ID', 'ESTIMATE', 'FREED'], rows) : 'nothing removed',
+    `freed ${formatBytes(report.freedBytes)}; free now ${formatBytes(report.disk.freeBytes)} (${formatRatio(report.disk.freeBytes / total)}), target ${formatBytes(targetBytes)} (${formatRatio(targetBytes / total)})`,
+  ].join('\n');
+}
+
+/** Runs `purge`; exit 0 when the target is reached, 3 when it could not be. */
+export async function purgeCommand(ctx: CommandContext, options: { emergency: boolean; dryRun: boolean; json: boolean }): Promise<number> {
+  const p = await currentPlan(ctx, { mode: 'purge', includeProtected: options.emergency }, !options.dryRun);
+  const skippedProtected = p.ranking.filter((r) => r.class === 'protected').length;
+  if (options.dryRun) {
+    process.stdout.write(`${options.json ? JSON.stringify(planJson(p), null, 2) : planText(p)}\n`);
+    return 0;
+  }
+  const dataRoot = ctx.config.dataRootPath ?? (await ctx.docker.dataRoot());
+  const report = await executePlan(p, {
+    docker: ctx.docker,
+    store: ctx.store,
+    log: ctx.log,
+    measureDisk: () => measureDisk(dataRoot),
+    clock: ctx.clock,
+    minAgeMs: ctx.config.minAgeMs,
+    dryRun: false,
+  });
+  process.stdout.write(`${options.json ? JSON.stringify(reportJson(report, p.targetBytes), null, 2) : reportText(report, p.targetBytes)}\n`);
+  const reached = report.disk.freeBytes >= p.targetBytes;
+  if (!reached && !options.emergency && skippedProtected > 0) {
+    process.stderr.write(`image-evictor: target not reached; ${skippedProtected} protected image(s) were kept (add --emergency to include them)\n`);
+  } else if (!reached) {
+    process.stderr.write('image-evictor: target not reached: nothing else can be evicted (in use, or younger than min-age)\n');
+  }
+  return reached ? 0 : EXIT_TARGET_NOT_REACHED;
+}

@@ -1,0 +1,227 @@
+// The eviction planner: which images to remove, in what order, and when emergency mode starts.
+// Pure: plain data in (images, disk figures, thresholds, nowMs), a plan out.
+import { z } from 'zod';
+import type { SizeSpec } from '../config/units';
+import { isDangling, type ImageRecord } from './image';
+import { protectionMatcher } from './protect';
+import { compareLeastRecent, recencyMs } from './usage';
+
+export const ImageClass = z.enum(['candidate', 'protected', 'in-use', 'too-young']);
+export type ImageClass = z.infer<typeof ImageClass>;
+export const EvictionMode = z.enum(['normal', 'emergency', 'purge']);
+export type EvictionMode = z.infer<typeof EvictionMode>;
+
+/** One removal, as the evictions table keeps it. */
+export const EvictionRecord = z.object({
+  atMs: z.number().int(),
+  imageId: z.string(),
+  tags: z.array(z.string()),
+  lastUsedMs: z.number().int().nullable(),
+  estimatedBytes: z.number().int(),
+  /** Free space after minus before the removal, as measured; null in a dry run. */
+  measuredBytes: z.number().int().nullable(),
+  mode: EvictionMode,
+  dryRun: z.boolean(),
+});
+export type EvictionRecord = z.infer<typeof EvictionRecord>;
+
+export interface Layer {
+  chainId: string;
+  sizeBytes: number;
+}
+
+export interface PlannerImage {
+  record: ImageRecord;
+  /** Layers by chain ID; unknown layers are stood in for by one layer of the image's whole size. */
+  layers: Layer[] | null;
+  /** Containers, running or stopped, created from the image. */
+  containerCount: number;
+}
+
+export interface Thresholds {
+  lowFree: SizeSpec;
+  targetFree: SizeSpec;
+  lowFreeInodesRatio: number;
+  targetFreeInodesRatio: number;
+}
+
+export interface DiskFigures {
+  totalBytes: number;
+  freeBytes: number;
+  totalInodes: number;
+  freeInodes: number;
+}
+
+export interface PlanInput {
+  nowMs: number;
+  images: PlannerImage[];
+  disk: DiskFigures;
+  thresholds: Thresholds;
+  minAgeMs: number;
+  protect: string[];
+  /** `auto`: act only below low, stop at target, protected images only in emergency (until low). `purge`: act now, until target. */
+  mode: 'auto' | 'purge';
+  /** Purge only: protected images too, after all others. */
+  includeProtected: boolean;
+}
+
+export interface PlanStep {
+  imageId: string;
+  tags: string[];
+  reason: 'dangling' | 'least-recently-used' | 'protected';
+  mode: EvictionMode;
+  recencyMs: number;
+  lastUsedMs: number | null;
+  /** Bytes this removal frees, given the removals before it: layers no remaining image holds. */
+  estimatedBytes: number;
+  /** The step is skipped, and the run ends, once free space is at least this... */
+  untilFreeBytes: number;
+  /** ...and free inodes at least this. */
+  untilFreeInodes: number;
+}
+
+export interface RankedImage {
+  imageId: string;
+  class: ImageClass;
+  /** Position in the eviction order (1 = first to go); null for in-use and too-young images. */
+  rank: number | null;
+}
+
+export interface Plan {
+  nowMs: number;
+  mode: 'auto' | 'purge';
+  totalBytes: number;
+  lowBytes: number;
+  targetBytes: number;
+  lowInodes: number;
+  targetInodes: number;
+  freeBytes: number;
+  freeInodes: number;
+  /** Below the low threshold (bytes or inodes); a purge acts without it. */
+  underPressure: boolean;
+  /** Estimated: protected images must go to get back to low. */
+  emergency: boolean;
+  steps: PlanStep[];
+  estimatedFreeAfterBytes: number;
+  ranking: RankedImage[];
+}
+
+/** Absolute bytes of a threshold on a filesystem of `totalBytes`. */
+export function thresholdBytes(spec: SizeSpec, totalBytes: number): number {
+  return spec.kind === 'bytes' ? spec.bytes : Math.ceil(spec.ratio * totalBytes);
+}
+
+/** Candidates first-to-go first: dangling images, then least recently wanted; ties by image ID. */
+export function compareEvictionOrder(a: ImageRecord, b: ImageRecord): number {
+  return Number(isDangling(b)) - Number(isDangling(a)) || compareLeastRecent(a, b);
+}
+
+/** Classifies an image; in use beats protected beats too young. */
+export function classify(image: PlannerImage, isProtected: boolean, nowMs: number, minAgeMs: number): ImageClass {
+  if (image.containerCount > 0) return 'in-use';
+  // A clock that jumped backwards makes recency lie in the future: too young, which is the safe side.
+  if (recencyMs(image.record) > nowMs - minAgeMs) return 'too-young';
+  return isProtected ? 'protected' : 'candidate';
+}
+
+/** Reference counts of layers across images, for estimating what a removal frees. */
+function layerCounts(images: PlannerImage[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const image of images) for (const layer of layersOf(image)) counts.set(layer.chainId, (counts.get(layer.chainId) ?? 0) + 1);
+  return counts;
+}
+
+function layersOf(image: PlannerImage): Layer[] {
+  const layers = image.layers ?? [{ chainId: `image:${image.record.id}`, sizeBytes: image.record.sizeBytes }];
+  // A chain ID names a whole prefix, so it cannot repeat within one image; dedupe defensively anyway.
+  return [...new Map(layers.map((l) => [l.chainId, l])).values()];
+}
+
+/** Plans evictions for the disk and images given. */
+export function plan(input: PlanInput): Plan {
+  const { nowMs, disk, thresholds } = input;
+  const live = input.images.filter((i) => i.record.removedMs === null);
+  const isProtected = protectionMatcher(input.protect);
+  const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
+  // A byte target below a percentage low (possible only on some disks) would stop before low: lift it.
+  const targetBytes = Math.max(thresholdBytes(thresholds.targetFree, disk.totalBytes), lowBytes);
+  const lowInodes = Math.ceil(thresholds.lowFreeInodesRatio * disk.totalInodes);
+  const targetInodes = Math.ceil(thresholds.targetFreeInodesRatio * disk.totalInodes);
+  const underPressure = disk.freeBytes < lowBytes || disk.freeInodes < lowInodes;
+
+  const classes = new Map(live.map((i) => [i.record.id, classify(i, isProtected(i.record.repoTags), nowMs, input.minAgeMs)]));
+  const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compareEvictionOrder(a.record, b.record));
+  const candidates = ofClass('candidate');
+  const protectedImages = ofClass('protected');
+  const ranking: RankedImage[] = [
+    ...[...candidates, ...protectedImages].map((i, index) => ({ imageId: i.record.id, class: classes.get(i.record.id) as ImageClass, rank: index + 1 })),
+    ...live.filter((i) => ['in-use', 'too-young'].includes(classes.get(i.record.id) as string)).map((i) => ({ imageId: i.record.id, class: classes.get(i.record.id) as ImageClass, rank: null })),
+  ];
+
+  const counts = layerCounts(live);
+  const steps: PlanStep[] = [];
+  let estimatedFree = disk.freeBytes;
+  const take = (image: PlannerImage, mode: EvictionMode, untilFreeBytes: number, untilFreeInodes: number) => {
+    let freed = 0;
+    for (const layer of layersOf(image)) {
+      const left = (counts.get(layer.chainId) ?? 1) - 1;
+      counts.set(layer.chainId, left);
+      if (left === 0) freed += layer.sizeBytes;
+    }
+    estimatedFree += freed;
+    const { record } = image;
+    steps.push({
+      imageId: record.id,
+      tags: record.repoTags,
+      reason: classes.get(record.id) === 'protected' ? 'protected' : isDangling(record) ? 'dangling' : 'least-recently-used',
+      mode,
+      recencyMs: recencyMs(record),
+      lastUsedMs: record.lastUsedMs,
+      estimatedBytes: freed,
+      untilFreeBytes,
+      untilFreeInodes,
+    });
+  };
+  // Inode savings cannot be estimated: while inodes are short, every candidate stays in the plan
+  // and the evictor stops on the measured figures.
+  const inodesShort = (until: number) => disk.freeInodes < until;
+
+  const acting = input.mode === 'purge' || underPressure;
+  if (acting) {
+    const normalMode: EvictionMode = input.mode === 'purge' ? 'purge' : 'normal';
+    for (const image of candidates) {
+      if (estimatedFree >= targetBytes && !inodesShort(targetInodes)) break;
+      take(image, normalMode, targetBytes, targetInodes);
+    }
+  }
+  // Emergency: the others are exhausted and free space is still below low. Protected images go,
+  // least recently used first, only until low (a purge with --emergency: until target).
+  const emergencyUntilBytes = input.mode === 'purge' ? targetBytes : lowBytes;
+  const emergencyUntilInodes = input.mode === 'purge' ? targetInodes : lowInodes;
+  const emergency =
+    (input.mode === 'auto' && acting) || (input.mode === 'purge' && input.includeProtected)
+      ? estimatedFree < emergencyUntilBytes || inodesShort(emergencyUntilInodes)
+      : false;
+  if (emergency) {
+    for (const image of protectedImages) {
+      if (estimatedFree >= emergencyUntilBytes && !inodesShort(emergencyUntilInodes)) break;
+      take(image, input.mode === 'purge' ? 'purge' : 'emergency', emergencyUntilBytes, emergencyUntilInodes);
+    }
+  }
+  return {
+    nowMs,
+    mode: input.mode,
+    totalBytes: disk.totalBytes,
+    lowBytes,
+    targetBytes,
+    lowInodes,
+    targetInodes,
+    freeBytes: disk.freeBytes,
+    freeInodes: disk.freeInodes,
+    underPressure,
+    emergency: emergency && steps.some((s) => s.reason === 'protected'),
+    steps,
+    estimatedFreeAfterBytes: estimatedFree,
+    ranking,
+  };
+}

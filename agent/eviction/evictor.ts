@@ -1,0 +1,123 @@
+// Carries out a plan: the only code that deletes images. Never forced; re-checks each image just
+// before removing it; measures real free space after each removal and stops on the real figure.
+import type { EvictionMode, Plan, PlanStep } from '../core/planner';
+import { recencyMs } from '../core/usage';
+import type { DiskUsage } from '../disk/disk';
+import type { DockerClient } from '../docker/client';
+import { errorText } from '../errors';
+import type { Log } from '../log';
+import type { Store } from '../state/store';
+
+export type StepResult = 'removed' | 'gone' | 'in-use' | 'too-young' | 'would-remove' | 'failed';
+
+export interface StepOutcome {
+  imageId: string;
+  tags: string[];
+  mode: EvictionMode;
+  result: StepResult;
+  estimatedBytes: number;
+  measuredBytes: number | null;
+  error?: string;
+}
+
+export interface EvictionReport {
+  outcomes: StepOutcome[];
+  /** Measured free bytes gained over the run (estimated in a dry run). */
+  freedBytes: number;
+  disk: DiskUsage;
+  /** `target`: the thresholds were met; `plan-exhausted`: every step was tried. */
+  stoppedBecause: 'target' | 'plan-exhausted';
+}
+
+export interface EvictorDeps {
+  docker: DockerClient;
+  store: Store;
+  log: Log;
+  measureDisk: () => Promise<DiskUsage>;
+  clock: () => number;
+  minAgeMs: number;
+  dryRun: boolean;
+}
+
+/**
+ * Removes every reference of an image without force. Tags are removed one by one (Docker refuses
+ * an unforced delete by ID of an image tagged in several repositories); the last one deletes the
+ * image. If Docker refuses that last one, the tags already removed are put back.
+ */
+async function removeAllReferences(docker: DockerClient, step: PlanStep): Promise<'removed' | 'gone' | 'conflict'> {
+  if (step.tags.length === 0) return docker.removeImage(step.imageId);
+  const untagged: string[] = [];
+  let refused = false;
+  for (const tag of step.tags.slice(0, -1)) {
+    const result = await docker.removeImage(tag);
+    refused = result === 'conflict';
+    if (refused) break;
+    if (result === 'removed') untagged.push(tag);
+  }
+  const last = refused ? 'conflict' : await docker.removeImage(step.tags[step.tags.length - 1] as string);
+  if (last === 'conflict') {
+    for (const tag of untagged) await docker.tagImage(step.imageId, tag);
+    return 'conflict';
+  }
+  // The last tag may have moved to another image since planning: make sure ours is gone.
+  return (await docker.inspectImage(step.imageId)) === null ? last : docker.removeImage(step.imageId);
+}
+
+function reached(disk: DiskUsage, step: PlanStep): boolean {
+  return disk.freeBytes >= step.untilFreeBytes && disk.freeInodes >= step.untilFreeInodes;
+}
+
+/** Executes the plan's steps in order until free space is back where the plan aims. */
+export async function executePlan(plan: Plan, deps: EvictorDeps): Promise<EvictionReport> {
+  const { docker, store, log } = deps;
+  let disk = await deps.measureDisk();
+  const startFree = disk.freeBytes;
+  let simulatedFree = disk.freeBytes;
+  const outcomes: StepOutcome[] = [];
+  for (const step of plan.steps) {
+    const view = deps.dryRun ? { ...disk, freeBytes: simulatedFree } : disk;
+    if (reached(view, step)) return { outcomes, freedBytes: view.freeBytes - startFree, disk, stoppedBecause: 'target' };
+    const outcome: StepOutcome = { imageId: step.imageId, tags: step.tags, mode: step.mode, result: 'failed', estimatedBytes: step.estimatedBytes, measuredBytes: null };
+    outcomes.push(outcome);
+    try {
+      // Re-check just before removal: a job may have pulled or started it since the plan was made.
+      const record = store.image(step.imageId);
+      if (record !== undefined && recencyMs(record) > deps.clock() - deps.minAgeMs) {
+        outcome.result = 'too-young';
+      } else if ((await docker.listContainers()).some((c) => c.imageId === step.imageId)) {
+        outcome.result = 'in-use';
+      } else if (deps.dryRun) {
+        outcome.result = 'would-remove';
+        simulatedFree += step.estimatedBytes;
+      } else {
+        const result = await removeAllReferences(docker, step);
+        outcome.result = result === 'conflict' ? 'in-use' : result;
+        if (result !== 'conflict') {
+          const after = await deps.measureDisk();
+          outcome.measuredBytes = after.freeBytes - disk.freeBytes;
+          disk = after;
+          const atMs = deps.clock();
+          if (record !== undefined) store.save([{ ...record, removedMs: record.removedMs ?? atMs }]);
+          store.recordEviction({
+            atMs,
+            imageId: step.imageId,
+            tags: step.tags,
+            lastUsedMs: step.lastUsedMs,
+            estimatedBytes: step.estimatedBytes,
+            measuredBytes: outcome.measuredBytes,
+            mode: step.mode,
+            dryRun: false,
+          });
+        }
+      }
+    } catch (error) {
+      outcome.error = errorText(error);
+    }
+    const fields = { imageId: step.imageId, tags: step.tags, mode: step.mode, reason: step.reason, result: outcome.result, estimatedBytes: step.estimatedBytes, measuredBytes: outcome.measuredBytes, freeBytes: disk.freeBytes };
+    if (outcome.result === 'failed') log.warn('eviction_failed', { ...fields, error: outcome.error });
+    else if (outcome.result === 'removed' || outcome.result === 'would-remove') log.info(deps.dryRun ? 'eviction_dry_run' : 'eviction', fields);
+    else log.info('eviction_skipped', fields);
+  }
+  const final = deps.dryRun ? { ...disk, freeBytes: simulatedFree } : disk;
+  return { outcomes, freedBytes: final.freeBytes - startFree, disk, stoppedBecause: plan.steps.length > 0 && reached(final, plan.steps[plan.steps.length - 1] as PlanStep) ? 'target' : 'plan-exhausted' };
+}
