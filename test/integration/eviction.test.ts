@@ -44,8 +44,8 @@ function evictionRows(): EvictionRow[] {
   }
 }
 
-function agentArgs(extra: string[]): string[] {
-  return ['--docker-host', engine.host, '--state', statePath, '--interval', '1s', '--protect', PROTECT, ...extra];
+function agentArgs(extra: string[], interval = '1s'): string[] {
+  return ['--docker-host', engine.host, '--state', statePath, '--interval', interval, '--protect', PROTECT, ...extra];
 }
 
 /** Thresholds as absolute bytes above the current free space. */
@@ -173,5 +173,27 @@ describe('the agent under disk pressure', () => {
     expect(report.evictions.emergency).toBe(2);
     expect(report.images.find((i) => i.id === img.a2?.id)?.class).toBe('in-use');
     expect(report.images.find((i) => i.id === img['mesa-p3']?.id)?.class).toBe('protected');
+  });
+
+  test('a pull between two polls triggers a check within seconds', async () => {
+    for (const name of ['a3', 'a4']) await engine.docker(['pull', '-q', (img[name] as BuiltImage).ref]);
+    const pulledMs = Date.now();
+    await waitFor('min-age to pass since the pulls', () => (Date.now() > pulledMs + 2500 ? true : undefined));
+    // Not under pressure now; one more pull of LAYER bytes will be. The interval is an hour, so only
+    // the check that follows the pull event can act.
+    const free = await freeBytes();
+    const agent = startAgent(agentArgs(['--min-age', '2s', '--low-free', String(free - 0.5 * LAYER), '--target-free', String(free + 0.5 * LAYER)], '1h'));
+    try {
+      await agent.waitForLog('reconcile');
+      expect(agent.logs.some((l) => l.message === 'pressure')).toBe(false);
+      const pullAt = Date.now();
+      await engine.docker(['pull', '-q', img.a1?.ref as string]);
+      const eviction = await agent.waitForLog('eviction', () => true, 15_000);
+      expect(eviction.imageId).toBe(img.a3?.id);
+      expect(Date.parse(String(eviction.timestamp)) - pullAt).toBeLessThan(10_000);
+      expect(await present(img.a1 as BuiltImage)).toBe(true);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
   });
 });
