@@ -44,7 +44,7 @@ export interface EvictorDeps {
  * an unforced delete by ID of an image tagged in several repositories); the last one deletes the
  * image. If Docker refuses that last one, the tags already removed are put back.
  */
-async function removeAllReferences(docker: DockerClient, step: PlanStep): Promise<'removed' | 'gone' | 'conflict'> {
+export async function removeAllReferences(docker: DockerClient, step: PlanStep): Promise<'removed' | 'gone' | 'conflict'> {
   if (step.tags.length === 0) return docker.removeImage(step.imageId);
   const untagged: string[] = [];
   let refused = false;
