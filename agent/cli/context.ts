@@ -16,6 +16,11 @@ export interface CommandContext {
   clock: () => number;
 }
 
+/** The filesystem to watch: the configured path, else Docker's data root. */
+export async function dataRootOf(ctx: CommandContext): Promise<string> {
+  return ctx.config.dataRootPath ?? ctx.docker.dataRoot();
+}
+
 /** Commander's camelCase option names back to config keys (`dockerHost` -> `docker-host`). */
 export function flagsFromOptions(options: Record<string, unknown>): Record<string, unknown> {
   const flags: Record<string, unknown> = {};

@@ -1,29 +1,25 @@
 // `plan`: the ordered evictions the agent would carry out now, with reasons and estimates. Writes nothing.
-import { formatAgo, formatBytes, formatRatio } from '../config/units';
+import { formatAgo, formatBytes, formatRatio, isoTime } from '../config/units';
 import { plan, type Plan } from '../core/planner';
 import { shortId } from '../core/status';
 import { measureDisk } from '../disk/disk';
 import { planInput, type PlanRequest } from '../eviction/inputs';
 import { escapeControl } from '../log';
-import type { CommandContext } from './context';
+import { dataRootOf, type CommandContext } from './context';
 import { renderTable } from './table';
 
 /** Surveys Docker (without writing), measures the disk and plans. */
 export async function currentPlan(ctx: CommandContext, request: PlanRequest, persist: boolean): Promise<Plan> {
   const nowMs = ctx.clock();
   const survey = persist ? await ctx.tracker.reconcile(nowMs) : await ctx.tracker.preview(nowMs);
-  const disk = await measureDisk(ctx.config.dataRootPath ?? (await ctx.docker.dataRoot()));
+  const disk = await measureDisk(await dataRootOf(ctx));
   return plan(planInput(ctx.config, survey, disk, nowMs, request));
-}
-
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
 }
 
 /** A plan as JSON-ready data. */
 export function planJson(p: Plan): unknown {
   return {
-    generatedAt: iso(p.nowMs),
+    generatedAt: isoTime(p.nowMs),
     mode: p.mode,
     underPressure: p.underPressure,
     emergency: p.emergency,
@@ -41,8 +37,8 @@ export function planJson(p: Plan): unknown {
       tags: s.tags,
       mode: s.mode,
       reason: s.reason,
-      lastWantedAt: iso(s.recencyMs),
-      lastUsedAt: iso(s.lastUsedMs),
+      lastWantedAt: isoTime(s.recencyMs),
+      lastUsedAt: isoTime(s.lastUsedMs),
       estimatedBytes: s.estimatedBytes,
       untilFreeBytes: s.untilFreeBytes,
     })),

@@ -4,7 +4,7 @@ import { shortId } from '../core/status';
 import { measureDisk } from '../disk/disk';
 import { executePlan, type EvictionReport } from '../eviction/evictor';
 import { escapeControl } from '../log';
-import type { CommandContext } from './context';
+import { dataRootOf, type CommandContext } from './context';
 import { currentPlan, planJson, planText } from './plan';
 import { renderTable } from './table';
 
@@ -45,7 +45,7 @@ export async function purgeCommand(ctx: CommandContext, options: { emergency: bo
     process.stdout.write(`${options.json ? JSON.stringify(planJson(p), null, 2) : planText(p)}\n`);
     return 0;
   }
-  const dataRoot = ctx.config.dataRootPath ?? (await ctx.docker.dataRoot());
+  const dataRoot = await dataRootOf(ctx);
   const report = await executePlan(p, {
     docker: ctx.docker,
     store: ctx.store,

@@ -1,5 +1,5 @@
 // `status`: the disk and every tracked image, least recently used first. Reads, never writes.
-import { formatAgo, formatBytes, formatRatio } from '../config/units';
+import { formatAgo, formatBytes, formatRatio, isoTime } from '../config/units';
 import { plan, type EvictionRecord, type RankedImage } from '../core/planner';
 import { planInput } from '../eviction/inputs';
 import { imageStatuses, shortId, type ImageStatus } from '../core/status';
@@ -52,17 +52,13 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
   };
 }
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
 /** The report as JSON-ready data with ISO timestamps. */
 export function statusJson(report: StatusReport): unknown {
   return {
-    generatedAt: iso(report.nowMs),
+    generatedAt: isoTime(report.nowMs),
     docker: report.docker,
     disk: report.disk,
-    evictions: { ...report.evictions, lastEmergencyAt: iso(report.evictions.lastEmergencyMs) },
+    evictions: { ...report.evictions, lastEmergencyAt: isoTime(report.evictions.lastEmergencyMs) },
     images: report.images.map(({ record: r, dangling, containers }) => ({
       id: r.id,
       class: report.ranking.get(r.id)?.class ?? null,
@@ -71,10 +67,10 @@ export function statusJson(report: StatusReport): unknown {
       digests: r.repoDigests,
       dangling,
       sizeBytes: r.sizeBytes,
-      createdAt: iso(r.createdMs),
-      firstSeenAt: iso(r.firstSeenMs),
-      lastPulledAt: iso(r.lastPulledMs),
-      lastUsedAt: iso(r.lastUsedMs),
+      createdAt: isoTime(r.createdMs),
+      firstSeenAt: isoTime(r.firstSeenMs),
+      lastPulledAt: isoTime(r.lastPulledMs),
+      lastUsedAt: isoTime(r.lastUsedMs),
       useCount: r.useCount,
       containers,
     })),

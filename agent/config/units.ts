@@ -113,6 +113,11 @@ export function formatDuration(ms: number): string {
   return next && smallCount > 0 ? `${bigCount}${bigName} ${smallCount}${next[0]}` : `${bigCount}${bigName}`;
 }
 
+/** An epoch-milliseconds time as ISO 8601 text; null stays null. */
+export function isoTime(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
 /** Formats how long ago `thenMs` was: `3d 4h ago`, `never` when unknown. */
 export function formatAgo(thenMs: number | null, nowMs: number): string {
   if (thenMs === null) return 'never';

@@ -25,8 +25,8 @@ export interface EvictionReport {
   /** Measured free bytes gained over the run (estimated in a dry run). */
   freedBytes: number;
   disk: DiskUsage;
-  /** `target`: the thresholds were met; `plan-exhausted`: every step was tried. */
-  stoppedBecause: 'target' | 'plan-exhausted';
+  /** `target`: the thresholds were met; `plan-exhausted`: every step was tried; `aborted`: shutdown. */
+  stoppedBecause: 'target' | 'plan-exhausted' | 'aborted';
 }
 
 export interface EvictorDeps {
@@ -37,6 +37,8 @@ export interface EvictorDeps {
   clock: () => number;
   minAgeMs: number;
   dryRun: boolean;
+  /** Once aborted, the run ends after the removal in flight. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -67,57 +69,81 @@ function reached(disk: DiskUsage, step: PlanStep): boolean {
   return disk.freeBytes >= step.untilFreeBytes && disk.freeInodes >= step.untilFreeInodes;
 }
 
+/** Tries one step; returns its outcome and the disk figures after it. */
+async function runStep(step: PlanStep, disk: DiskUsage, deps: EvictorDeps): Promise<[StepOutcome, DiskUsage]> {
+  const { docker, store } = deps;
+  const outcome: StepOutcome = { imageId: step.imageId, tags: step.tags, mode: step.mode, result: 'failed', estimatedBytes: step.estimatedBytes, measuredBytes: null };
+  try {
+    // Re-check just before removal: a job may have pulled or started it since the plan was made.
+    const record = store.image(step.imageId);
+    if (record !== undefined && recencyMs(record) > deps.clock() - deps.minAgeMs) {
+      outcome.result = 'too-young';
+      return [outcome, disk];
+    }
+    if ((await docker.listContainers()).some((c) => c.imageId === step.imageId)) {
+      outcome.result = 'in-use';
+      return [outcome, disk];
+    }
+    if (deps.dryRun) {
+      outcome.result = 'would-remove';
+      return [outcome, { ...disk, freeBytes: disk.freeBytes + step.estimatedBytes }];
+    }
+    const result = await removeAllReferences(docker, step);
+    outcome.result = result === 'conflict' ? 'in-use' : result;
+    if (result === 'conflict') return [outcome, disk];
+    const atMs = deps.clock();
+    if (record !== undefined) store.save([{ ...record, removedMs: record.removedMs ?? atMs }]);
+    if (result === 'gone') return [outcome, disk];
+    const after = await deps.measureDisk();
+    outcome.measuredBytes = after.freeBytes - disk.freeBytes;
+    store.recordEviction({
+      atMs,
+      imageId: step.imageId,
+      tags: step.tags,
+      lastUsedMs: step.lastUsedMs,
+      estimatedBytes: step.estimatedBytes,
+      measuredBytes: outcome.measuredBytes,
+      mode: step.mode,
+      dryRun: false,
+    });
+    return [outcome, after];
+  } catch (error) {
+    outcome.error = errorText(error);
+    return [outcome, disk];
+  }
+}
+
+function logOutcome(log: Log, step: PlanStep, outcome: StepOutcome, disk: DiskUsage, dryRun: boolean): void {
+  const fields = {
+    imageId: step.imageId,
+    tags: step.tags,
+    mode: step.mode,
+    reason: step.reason,
+    result: outcome.result,
+    estimatedBytes: step.estimatedBytes,
+    measuredBytes: outcome.measuredBytes,
+    freeBytes: disk.freeBytes,
+  };
+  if (outcome.result === 'failed') log.warn('eviction_failed', { ...fields, error: outcome.error });
+  else if (outcome.result === 'removed' || outcome.result === 'would-remove') log.info(dryRun ? 'eviction_dry_run' : 'eviction', fields);
+  else log.info('eviction_skipped', fields);
+}
+
 /** Executes the plan's steps in order until free space is back where the plan aims. */
 export async function executePlan(plan: Plan, deps: EvictorDeps): Promise<EvictionReport> {
-  const { docker, store, log } = deps;
+  // In a dry run the disk figures advance by the estimates instead of by measurement.
   let disk = await deps.measureDisk();
   const startFree = disk.freeBytes;
-  let simulatedFree = disk.freeBytes;
   const outcomes: StepOutcome[] = [];
+  const report = (stoppedBecause: EvictionReport['stoppedBecause']): EvictionReport => ({ outcomes, freedBytes: disk.freeBytes - startFree, disk, stoppedBecause });
   for (const step of plan.steps) {
-    const view = deps.dryRun ? { ...disk, freeBytes: simulatedFree } : disk;
-    if (reached(view, step)) return { outcomes, freedBytes: view.freeBytes - startFree, disk, stoppedBecause: 'target' };
-    const outcome: StepOutcome = { imageId: step.imageId, tags: step.tags, mode: step.mode, result: 'failed', estimatedBytes: step.estimatedBytes, measuredBytes: null };
+    if (reached(disk, step)) return report('target');
+    if (deps.signal?.aborted) return report('aborted');
+    const [outcome, after] = await runStep(step, disk, deps);
+    disk = after;
     outcomes.push(outcome);
-    try {
-      // Re-check just before removal: a job may have pulled or started it since the plan was made.
-      const record = store.image(step.imageId);
-      if (record !== undefined && recencyMs(record) > deps.clock() - deps.minAgeMs) {
-        outcome.result = 'too-young';
-      } else if ((await docker.listContainers()).some((c) => c.imageId === step.imageId)) {
-        outcome.result = 'in-use';
-      } else if (deps.dryRun) {
-        outcome.result = 'would-remove';
-        simulatedFree += step.estimatedBytes;
-      } else {
-        const result = await removeAllReferences(docker, step);
-        outcome.result = result === 'conflict' ? 'in-use' : result;
-        if (result !== 'conflict') {
-          const after = await deps.measureDisk();
-          outcome.measuredBytes = after.freeBytes - disk.freeBytes;
-          disk = after;
-          const atMs = deps.clock();
-          if (record !== undefined) store.save([{ ...record, removedMs: record.removedMs ?? atMs }]);
-          store.recordEviction({
-            atMs,
-            imageId: step.imageId,
-            tags: step.tags,
-            lastUsedMs: step.lastUsedMs,
-            estimatedBytes: step.estimatedBytes,
-            measuredBytes: outcome.measuredBytes,
-            mode: step.mode,
-            dryRun: false,
-          });
-        }
-      }
-    } catch (error) {
-      outcome.error = errorText(error);
-    }
-    const fields = { imageId: step.imageId, tags: step.tags, mode: step.mode, reason: step.reason, result: outcome.result, estimatedBytes: step.estimatedBytes, measuredBytes: outcome.measuredBytes, freeBytes: disk.freeBytes };
-    if (outcome.result === 'failed') log.warn('eviction_failed', { ...fields, error: outcome.error });
-    else if (outcome.result === 'removed' || outcome.result === 'would-remove') log.info(deps.dryRun ? 'eviction_dry_run' : 'eviction', fields);
-    else log.info('eviction_skipped', fields);
+    logOutcome(deps.log, step, outcome, disk, deps.dryRun);
   }
-  const final = deps.dryRun ? { ...disk, freeBytes: simulatedFree } : disk;
-  return { outcomes, freedBytes: final.freeBytes - startFree, disk, stoppedBecause: plan.steps.length > 0 && reached(final, plan.steps[plan.steps.length - 1] as PlanStep) ? 'target' : 'plan-exhausted' };
+  const last = plan.steps[plan.steps.length - 1];
+  return report(last !== undefined && reached(disk, last) ? 'target' : 'plan-exhausted');
 }

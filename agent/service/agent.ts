@@ -60,23 +60,24 @@ const CHECK_EVENTS = new Set(['image:pull', 'image:load', 'image:import', 'conta
 /** Runs the agent until `signal` aborts. */
 export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<void> {
   const { config, tracker, log } = deps;
-  const dataRoot = await resolveDataRoot(deps, signal);
-  if (dataRoot === null) return;
+  const resolved = await resolveDataRoot(deps, signal);
+  if (resolved === null) return;
+  const dataRoot: string = resolved;
   log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: config.intervalMs, state: config.statePath });
 
-  async function reconcile() {
-    const survey = await tracker.reconcile(deps.clock());
+  async function reconcile(nowMs: number) {
+    const survey = await tracker.reconcile(nowMs);
     log.info('reconcile', { images: survey.images, changed: survey.changed.length });
     return survey;
   }
 
   /** Reconciles, measures, and evicts while below low; returns when back above low or out of options. */
   async function check(): Promise<void> {
-    for (let round = 1; round <= MAX_ROUNDS; round += 1) {
-      const survey = await reconcile();
-      const disk = await deps.measureDisk(dataRoot as string);
-      logDisk(log, disk);
+    for (let round = 1; round <= MAX_ROUNDS && !signal.aborted; round += 1) {
       const nowMs = deps.clock();
+      const survey = await reconcile(nowMs);
+      const disk = await deps.measureDisk(dataRoot);
+      logDisk(log, disk);
       const thePlan = plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }));
       if (!thePlan.underPressure) return;
       log.warn('pressure', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, targetBytes: thePlan.targetBytes, freeInodes: disk.freeInodes, lowInodes: thePlan.lowInodes, plannedSteps: thePlan.steps.length, estimatedFreeAfterBytes: thePlan.estimatedFreeAfterBytes, round });
@@ -91,10 +92,11 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
         docker: deps.docker,
         store: deps.store,
         log,
-        measureDisk: () => deps.measureDisk(dataRoot as string),
+        measureDisk: () => deps.measureDisk(dataRoot),
         clock: deps.clock,
         minAgeMs: config.minAgeMs,
         dryRun: config.dryRun,
+        signal,
       });
       log.info('eviction_run', { freedBytes: report.freedBytes, freeBytes: report.disk.freeBytes, removed: report.outcomes.filter((o) => o.result === 'removed').length, stoppedBecause: report.stoppedBecause, dryRun: config.dryRun });
       if (config.dryRun || report.disk.freeBytes >= thePlan.lowBytes || report.outcomes.every((o) => o.result !== 'removed')) return;
@@ -133,7 +135,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   };
 
   const following = followEvents(
-    { docker: deps.docker, store: deps.store, tracker, log, clock: deps.clock, onConnected: async () => void (await reconcile()), onEvent },
+    { docker: deps.docker, store: deps.store, tracker, log, clock: deps.clock, onConnected: async () => void (await reconcile(deps.clock())), onEvent },
     signal,
   );
   while (!signal.aborted) {
