@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs image-evictor under /opt/image-evictor, links /usr/local/bin/image-evictor, writes a
-# default config if none exists, and enables and starts the systemd service (or says how to run it).
+# default config if none exists, and enables and (re)starts the systemd service (or says how to run
+# it). Running it again upgrades in place; the state DB and config are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=/opt/image-evictor
@@ -27,10 +28,12 @@ image-evictor --config /etc/image-evictor/config.yaml --docker-host unix:///dev/
   || [ $? -ne 2 ] || { echo "install.sh: /etc/image-evictor/config.yaml is invalid:" >&2; \
        image-evictor --config /etc/image-evictor/config.yaml status >&2 || true; exit 1; }
 
-cp systemd/image-evictor.service /etc/systemd/system/image-evictor.service
+cp systemd/image-evictor.service systemd/image-evictor-purge.service /etc/systemd/system/
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
-  systemctl enable --now image-evictor.service
+  # An upgrade restarts a running agent; a first install starts it.
+  systemctl enable image-evictor.service
+  systemctl restart image-evictor.service
   systemctl --no-pager status image-evictor.service || true
 else
   echo "install.sh: systemd is not running here; start the agent with: image-evictor run"

@@ -17,6 +17,9 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v losetup >/dev/null || missing+=(mount)
+# The service tests verify the unit files and the alert rules.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test/run.sh: installing ${missing[*]}"
   apt-get update -q

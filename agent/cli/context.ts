@@ -14,6 +14,8 @@ export interface CommandContext {
   store: Store;
   tracker: Tracker;
   clock: () => number;
+  /** Loads the configuration again from the same file, environment and flags (throws if invalid). */
+  reloadConfig: () => Config;
 }
 
 /** The filesystem to watch: the configured path, else Docker's data root. */
@@ -36,11 +38,9 @@ export function flagsFromOptions(options: Record<string, unknown>): Record<strin
  * `service` sends logs to stdout for journald; one-shot commands keep stdout for their output.
  */
 export async function openContext(options: Record<string, unknown>, service: boolean): Promise<CommandContext> {
-  const config = loadConfig({
-    configFile: options.config as string | undefined,
-    env: process.env,
-    flags: flagsFromOptions(options),
-  });
+  const reloadConfig = () =>
+    loadConfig({ configFile: options.config as string | undefined, env: process.env, flags: flagsFromOptions(options) });
+  const config = reloadConfig();
   const log = createLog({ level: config.logLevel, format: config.logFormat, stream: service ? process.stdout : process.stderr });
   const clock = () => Date.now();
   const docker = createDockerClient(config.dockerHost);
@@ -54,5 +54,5 @@ export async function openContext(options: Record<string, unknown>, service: boo
       log.error('state_db_rebuild_deferred', { path: config.statePath, error: errorText(error) });
     }
   }
-  return { config, log, docker, store, tracker, clock };
+  return { config, log, docker, store, tracker, clock, reloadConfig };
 }

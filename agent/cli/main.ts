@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Command-line entry point: parses flags, maps errors to exit codes at the boundary.
 import { Command, Option } from 'commander';
-import { ConfigError, DockerUnreachableError, errorText, StateError } from '../errors';
+import { ConfigError, errorText } from '../errors';
+import { LockHeldError } from '../state/lock';
 import { packageVersion } from '../paths';
 import { openContext } from './context';
 import { planCommand } from './plan';
@@ -10,6 +11,7 @@ import { runCommand } from './run';
 import { statusCommand } from './status';
 
 const EXIT_CONFIG = 2;
+const EXIT_LOCKED = 4;
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('image-evictor')
@@ -33,6 +35,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('run')
     .description('track image usage from Docker events; evict least-recently-used images below the low threshold (long-running)')
     .option('--dry-run', 'log what would be removed; remove nothing')
+    .option('--metrics-listen <addr>', 'serve Prometheus metrics at /metrics: a port (loopback) or host:port')
     .action(async (_options, command: Command) => setExit(await runCommand(await openContext(command.optsWithGlobals(), true))));
 
   program
@@ -71,10 +74,10 @@ async function main(): Promise<void> {
   try {
     await buildProgram((code) => (exitCode = code)).parseAsync(process.argv);
   } catch (error) {
-    exitCode = error instanceof ConfigError ? EXIT_CONFIG : 1;
+    exitCode = error instanceof ConfigError ? EXIT_CONFIG : error instanceof LockHeldError ? EXIT_LOCKED : 1;
     const kind = error instanceof ConfigError ? 'config error: ' : '';
-    const known = error instanceof ConfigError || error instanceof DockerUnreachableError || error instanceof StateError;
-    process.stderr.write(`image-evictor: ${kind}${known ? (error as Error).message : errorText(error)}\n`);
+    const hint = error instanceof LockHeldError ? ' (another image-evictor run or purge is active on this host)' : '';
+    process.stderr.write(`image-evictor: ${kind}${errorText(error)}${hint}\n`);
   }
   process.exitCode = exitCode;
 }

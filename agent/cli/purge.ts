@@ -4,12 +4,15 @@ import { shortId } from '../core/status';
 import { measureDisk } from '../disk/disk';
 import { executePlan, type EvictionReport } from '../eviction/evictor';
 import { escapeControl } from '../log';
+import { acquireLock, evictionLockPath } from '../state/lock';
 import { dataRootOf, type CommandContext } from './context';
 import { currentPlan, planJson, planText } from './plan';
 import { renderTable } from './table';
 
 /** Exit code when the purge ran but could not reach the target. */
 export const EXIT_TARGET_NOT_REACHED = 3;
+/** How long a purge waits for a running agent to finish its own eviction run. */
+const LOCK_WAIT_MS = 60_000;
 
 function reportJson(report: EvictionReport, targetBytes: number): unknown {
   return {
@@ -39,12 +42,23 @@ function reportText(report: EvictionReport, targetBytes: number): string {
 
 /** Runs `purge`; exit 0 when the target is reached, 3 when it could not be. */
 export async function purgeCommand(ctx: CommandContext, options: { emergency: boolean; dryRun: boolean; json: boolean }): Promise<number> {
-  const p = await currentPlan(ctx, { mode: 'purge', includeProtected: options.emergency }, !options.dryRun);
-  const skippedProtected = p.ranking.filter((r) => r.class === 'protected').length;
   if (options.dryRun) {
+    const p = await currentPlan(ctx, { mode: 'purge', includeProtected: options.emergency }, false);
     process.stdout.write(`${options.json ? JSON.stringify(planJson(p), null, 2) : planText(p)}\n`);
     return 0;
   }
+  // Plan only once the lock is ours: what a running agent just removed is then already known.
+  const lock = acquireLock(evictionLockPath(ctx.config.statePath), LOCK_WAIT_MS);
+  try {
+    return await purgeLocked(ctx, options.emergency, options.json);
+  } finally {
+    lock.release();
+  }
+}
+
+async function purgeLocked(ctx: CommandContext, emergency: boolean, json: boolean): Promise<number> {
+  const p = await currentPlan(ctx, { mode: 'purge', includeProtected: emergency }, true);
+  const skippedProtected = p.ranking.filter((r) => r.class === 'protected').length;
   const dataRoot = await dataRootOf(ctx);
   const report = await executePlan(p, {
     docker: ctx.docker,
@@ -55,9 +69,9 @@ export async function purgeCommand(ctx: CommandContext, options: { emergency: bo
     minAgeMs: ctx.config.minAgeMs,
     dryRun: false,
   });
-  process.stdout.write(`${options.json ? JSON.stringify(reportJson(report, p.targetBytes), null, 2) : reportText(report, p.targetBytes)}\n`);
+  process.stdout.write(`${json ? JSON.stringify(reportJson(report, p.targetBytes), null, 2) : reportText(report, p.targetBytes)}\n`);
   const reached = report.disk.freeBytes >= p.targetBytes;
-  if (!reached && !options.emergency && skippedProtected > 0) {
+  if (!reached && !emergency && skippedProtected > 0) {
     process.stderr.write(`image-evictor: target not reached; ${skippedProtected} protected image(s) were kept (add --emergency to include them)\n`);
   } else if (!reached) {
     process.stderr.write('image-evictor: target not reached: nothing else can be evicted (in use, or younger than min-age)\n');

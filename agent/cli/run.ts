@@ -1,10 +1,16 @@
-// `run`: the long-running agent, stopped cleanly by SIGTERM or SIGINT.
+// `run`: the long-running agent, stopped cleanly by SIGTERM or SIGINT, reloaded by SIGHUP.
+import type { Server } from 'node:http';
 import { measureDisk } from '../disk/disk';
 import { runAgent } from '../service/agent';
+import { createMetrics, serveMetrics, type AgentMetrics } from '../service/metrics';
+import { acquireLock, instanceLockPath } from '../state/lock';
+import { errorText } from '../errors';
 import type { CommandContext } from './context';
 
 /** Runs the agent until a termination signal; returns the exit code. */
 export async function runCommand(ctx: CommandContext): Promise<number> {
+  // Held until exit; the kernel releases it if the process dies.
+  const instance = acquireLock(instanceLockPath(ctx.config.statePath), 0);
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     ctx.log.info('shutdown_requested', { signal });
@@ -12,10 +18,32 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let config = ctx.config;
+  process.on('SIGHUP', () => {
+    try {
+      const next = ctx.reloadConfig();
+      // The Docker connection and the state DB are opened once; they change only with a restart.
+      const needRestart = (['dockerHost', 'statePath', 'dataRootPath'] as const).filter((key) => next[key] !== config[key]);
+      if (needRestart.length > 0) ctx.log.warn('config_reload_needs_restart', { keys: needRestart });
+      config = next;
+      ctx.log.info('config_reloaded', { protect: next.protect, lowFree: next.lowFree, targetFree: next.targetFree, intervalMs: next.intervalMs });
+    } catch (error) {
+      ctx.log.error('config_reload_failed', { error: errorText(error), action: 'keeping the configuration in force' });
+    }
+  });
+  let metrics: AgentMetrics | undefined;
+  let server: Server | undefined;
   try {
-    await runAgent({ ...ctx, measureDisk }, stop.signal);
+    if (ctx.config.metricsListen !== null) {
+      const created = createMetrics();
+      metrics = created.metrics;
+      server = await serveMetrics(created.registry, ctx.config.metricsListen, ctx.log);
+    }
+    await runAgent({ ...ctx, config: () => config, measureDisk, metrics }, stop.signal);
   } finally {
+    server?.close();
     ctx.store.close();
+    instance.release();
   }
   return 0;
 }

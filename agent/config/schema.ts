@@ -43,6 +43,9 @@ const ListField = z.union([
   ),
 ]);
 
+/** `9707`, `:9707`, `127.0.0.1:9707`, `[::1]:9707`: the metrics endpoint. */
+const ListenField = z.string().regex(/^(?:(?:\[[^\]]+\]|[^:\s[\]]*):)?\d{1,5}$/, 'expected a port or host:port, e.g. 9707 or 127.0.0.1:9707');
+
 export const LogLevel = z.enum(['error', 'warn', 'info', 'debug']);
 export type LogLevel = z.infer<typeof LogLevel>;
 export const LogFormat = z.enum(['json', 'text']);
@@ -64,6 +67,7 @@ export const ConfigLayer = z
     'min-age': DurationField,
     protect: ListField,
     'dry-run': BooleanField,
+    'metrics-listen': ListenField,
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -90,6 +94,8 @@ export const Config = z.object({
   minAgeMs: z.number().int().nonnegative(),
   protect: z.array(z.string()),
   dryRun: z.boolean(),
+  /** Where to serve Prometheus metrics; null: not at all. */
+  metricsListen: z.string().nullable(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -108,6 +114,7 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'min-age': 'minAgeMs',
   protect: 'protect',
   'dry-run': 'dryRun',
+  'metrics-listen': 'metricsListen',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -125,6 +132,7 @@ export const DEFAULTS: Config = {
   minAgeMs: 10 * 60_000,
   protect: [],
   dryRun: false,
+  metricsListen: null,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

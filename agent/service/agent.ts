@@ -5,17 +5,21 @@ import type { Config } from '../config/schema';
 import { formatBytes, formatRatio } from '../config/units';
 import { plan } from '../core/planner';
 import { executePlan } from '../eviction/evictor';
+import { acquireLock, evictionLockPath, LockHeldError } from '../state/lock';
 import { planInput } from '../eviction/inputs';
 import type { DiskUsage, MeasureDisk } from '../disk/disk';
 import type { DockerClient } from '../docker/client';
-import { errorText } from '../errors';
+import { eventTimeMs, type DockerEvent } from '../core/image';
+import { DockerUnreachableError, errorText } from '../errors';
 import type { Log } from '../log';
 import type { Store } from '../state/store';
 import { followEvents } from '../tracking/events';
+import { noMetrics, type AgentMetrics } from './metrics';
 import type { Tracker } from '../tracking/tracker';
 
 export interface AgentDeps {
-  config: Config;
+  /** The configuration in force; read once per check, so a reload applies from the next one. */
+  config: () => Config;
   docker: DockerClient;
   store: Store;
   tracker: Tracker;
@@ -23,11 +27,13 @@ export interface AgentDeps {
   measureDisk: MeasureDisk;
   /** Epoch milliseconds; read once per cycle and passed down. */
   clock: () => number;
+  metrics?: AgentMetrics;
 }
 
 /** Resolves the filesystem to watch, waiting for Docker when the path comes from it. */
 async function resolveDataRoot(deps: AgentDeps, signal: AbortSignal): Promise<string | null> {
-  if (deps.config.dataRootPath !== null) return deps.config.dataRootPath;
+  const configured = deps.config().dataRootPath;
+  if (configured !== null) return configured;
   for (let delayMs = 500; !signal.aborted; delayMs = Math.min(delayMs * 2, 30_000)) {
     try {
       return await deps.docker.dataRoot();
@@ -59,11 +65,13 @@ const CHECK_EVENTS = new Set(['image:pull', 'image:load', 'image:import', 'conta
 
 /** Runs the agent until `signal` aborts. */
 export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<void> {
-  const { config, tracker, log } = deps;
+  const { tracker, log } = deps;
+  const metrics = deps.metrics ?? noMetrics;
   const resolved = await resolveDataRoot(deps, signal);
   if (resolved === null) return;
   const dataRoot: string = resolved;
-  log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: config.intervalMs, state: config.statePath });
+  const started = deps.config();
+  log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: started.intervalMs, state: started.statePath });
 
   async function reconcile(nowMs: number) {
     const survey = await tracker.reconcile(nowMs);
@@ -73,12 +81,15 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
 
   /** Reconciles, measures, and evicts while below low; returns when back above low or out of options. */
   async function check(): Promise<void> {
+    const config = deps.config();
     for (let round = 1; round <= MAX_ROUNDS && !signal.aborted; round += 1) {
       const nowMs = deps.clock();
       const survey = await reconcile(nowMs);
+      metrics.setDockerReachable(true);
       const disk = await deps.measureDisk(dataRoot);
       logDisk(log, disk);
       const thePlan = plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }));
+      metrics.observeCheck(nowMs, disk, thePlan, survey.images);
       if (!thePlan.underPressure) return;
       log.warn('pressure', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, targetBytes: thePlan.targetBytes, freeInodes: disk.freeInodes, lowInodes: thePlan.lowInodes, plannedSteps: thePlan.steps.length, estimatedFreeAfterBytes: thePlan.estimatedFreeAfterBytes, round });
       if (thePlan.emergency) {
@@ -88,16 +99,31 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
         log.error('pressure_unrelieved', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, reason: 'no evictable image' });
         return;
       }
-      const report = await executePlan(thePlan, {
-        docker: deps.docker,
-        store: deps.store,
-        log,
-        measureDisk: () => deps.measureDisk(dataRoot),
-        clock: deps.clock,
-        minAgeMs: config.minAgeMs,
-        dryRun: config.dryRun,
-        signal,
-      });
+      let lock;
+      try {
+        lock = config.dryRun ? null : acquireLock(evictionLockPath(config.statePath), 0);
+      } catch (error) {
+        if (!(error instanceof LockHeldError)) throw error;
+        // A purge is evicting; its results show at the next check.
+        log.info('eviction_deferred', { reason: 'another process holds the eviction lock', lock: error.path });
+        return;
+      }
+      let report;
+      try {
+        report = await executePlan(thePlan, {
+          docker: deps.docker,
+          store: deps.store,
+          log,
+          measureDisk: () => deps.measureDisk(dataRoot),
+          clock: deps.clock,
+          minAgeMs: config.minAgeMs,
+          dryRun: config.dryRun,
+          signal,
+        });
+      } finally {
+        lock?.release();
+      }
+      metrics.observeOutcomes(report.outcomes);
       log.info('eviction_run', { freedBytes: report.freedBytes, freeBytes: report.disk.freeBytes, removed: report.outcomes.filter((o) => o.result === 'removed').length, stoppedBecause: report.stoppedBecause, dryRun: config.dryRun });
       if (config.dryRun || report.disk.freeBytes >= thePlan.lowBytes || report.outcomes.every((o) => o.result !== 'removed')) return;
     }
@@ -117,6 +143,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
         try {
           await check();
         } catch (error) {
+          if (error instanceof DockerUnreachableError) metrics.setDockerReachable(false);
           log.warn('check_failed', { error: errorText(error) });
         }
       } while (again && !signal.aborted);
@@ -126,7 +153,8 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   }
 
   let debounce: NodeJS.Timeout | null = null;
-  const onEvent = (event: { type: string; action: string }) => {
+  const onEvent = (event: DockerEvent) => {
+    metrics.observeEventLag(deps.clock() - eventTimeMs(event));
     if (!CHECK_EVENTS.has(`${event.type}:${event.action}`) || debounce) return;
     debounce = setTimeout(() => {
       debounce = null;
@@ -140,7 +168,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   );
   while (!signal.aborted) {
     await requestCheck();
-    await sleep(config.intervalMs, undefined, { signal }).catch(() => undefined);
+    await sleep(deps.config().intervalMs, undefined, { signal }).catch(() => undefined);
   }
   if (debounce) clearTimeout(debounce);
   await checking;

@@ -1,0 +1,100 @@
+// Prometheus metrics (prom-client) and the small HTTP endpoint that serves them.
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { EvictionMode, Plan } from '../core/planner';
+import type { DiskUsage } from '../disk/disk';
+import type { StepOutcome } from '../eviction/evictor';
+import type { Log } from '../log';
+
+/** What the agent reports; the no-op version stands in when metrics are off. */
+export interface AgentMetrics {
+  observeCheck(nowMs: number, disk: DiskUsage, plan: Plan, trackedImages: number): void;
+  observeOutcomes(outcomes: StepOutcome[]): void;
+  setDockerReachable(reachable: boolean): void;
+  observeEventLag(lagMs: number): void;
+}
+
+export const noMetrics: AgentMetrics = {
+  observeCheck: () => {},
+  observeOutcomes: () => {},
+  setDockerReachable: () => {},
+  observeEventLag: () => {},
+};
+
+const MODES: EvictionMode[] = ['normal', 'emergency', 'purge'];
+
+/** A registry with the agent's metrics and Node's process metrics. */
+export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const gauge = (name: string, help: string) => new Gauge({ name: `image_evictor_${name}`, help, registers: [registry] });
+  const freeBytes = gauge('free_bytes', 'Free bytes on the Docker data-root filesystem');
+  const freeRatio = gauge('free_ratio', 'Free share (0-1) of the Docker data-root filesystem');
+  const freeInodesRatio = gauge('free_inodes_ratio', 'Free share (0-1) of inodes on the Docker data-root filesystem');
+  const lowBytes = gauge('low_free_bytes', 'Free bytes below which eviction starts');
+  const targetBytes = gauge('target_free_bytes', 'Free bytes at which eviction stops');
+  const tracked = gauge('tracked_images', 'Images present in Docker and tracked');
+  const protectedImages = gauge('protected_images', 'Evictable images kept for emergencies (protected)');
+  const emergency = gauge('emergency_active', '1 while the last check needed protected images to get back to low');
+  const lastCheck = gauge('last_check_timestamp_seconds', 'When the last check ran (Unix time)');
+  const reachable = gauge('docker_reachable', '1 if the last check reached Docker');
+  const eventLag = gauge('event_lag_seconds', 'Delay between the last Docker event and its application');
+  const evictions = new Counter({ name: 'image_evictor_evictions_total', help: 'Images removed, by mode', labelNames: ['mode'], registers: [registry] });
+  const reclaimed = new Counter({ name: 'image_evictor_reclaimed_bytes_total', help: 'Free bytes gained by removals (measured), by mode', labelNames: ['mode'], registers: [registry] });
+  // Zero series from the start, so rate() and alerts work before the first eviction.
+  for (const mode of MODES) {
+    evictions.inc({ mode }, 0);
+    reclaimed.inc({ mode }, 0);
+  }
+  const metrics: AgentMetrics = {
+    observeCheck: (nowMs, disk, plan, trackedImages) => {
+      freeBytes.set(disk.freeBytes);
+      freeRatio.set(disk.freeRatio);
+      freeInodesRatio.set(disk.freeInodesRatio);
+      lowBytes.set(plan.lowBytes);
+      targetBytes.set(plan.targetBytes);
+      tracked.set(trackedImages);
+      protectedImages.set(plan.ranking.filter((r) => r.class === 'protected').length);
+      emergency.set(plan.emergency ? 1 : 0);
+      lastCheck.set(nowMs / 1000);
+    },
+    observeOutcomes: (outcomes) => {
+      for (const o of outcomes.filter((x) => x.result === 'removed')) {
+        evictions.inc({ mode: o.mode });
+        reclaimed.inc({ mode: o.mode }, Math.max(0, o.measuredBytes ?? 0));
+      }
+    },
+    setDockerReachable: (ok) => reachable.set(ok ? 1 : 0),
+    observeEventLag: (lagMs) => eventLag.set(Math.max(0, lagMs) / 1000),
+  };
+  return { metrics, registry };
+}
+
+/** `9707` or `:9707` mean loopback; `0.0.0.0:9707` or `[::]:9707` must be written out to listen wider. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(listen.trim());
+  if (!match) throw new Error(`invalid listen address '${listen}' (expected e.g. 9707, 127.0.0.1:9707, [::1]:9707)`);
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '127.0.0.1' : host, port: Number(match[3]) };
+}
+
+/** Serves /metrics until closed. */
+export async function serveMetrics(registry: Registry, listen: string, log: Log): Promise<Server> {
+  const { host, port } = parseListen(listen);
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('see /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+      (error: unknown) => res.writeHead(500).end(String(error)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  log.info('metrics_listening', { address: `${host}:${port}` });
+  return server;
+}
