@@ -21,7 +21,8 @@ export const noMetrics: AgentMetrics = {
   observeEventLag: () => {},
 };
 
-const MODES: EvictionMode[] = ['normal', 'emergency', 'purge'];
+/** The agent's own modes; purges run in their own process and are counted in the evictions table. */
+const AGENT_MODES: EvictionMode[] = ['normal', 'emergency'];
 
 /** A registry with the agent's metrics and Node's process metrics. */
 export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
@@ -42,7 +43,7 @@ export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
   const evictions = new Counter({ name: 'image_evictor_evictions_total', help: 'Images removed, by mode', labelNames: ['mode'], registers: [registry] });
   const reclaimed = new Counter({ name: 'image_evictor_reclaimed_bytes_total', help: 'Free bytes gained by removals (measured), by mode', labelNames: ['mode'], registers: [registry] });
   // Zero series from the start, so rate() and alerts work before the first eviction.
-  for (const mode of MODES) {
+  for (const mode of AGENT_MODES) {
     evictions.inc({ mode }, 0);
     reclaimed.inc({ mode }, 0);
   }
