@@ -13,11 +13,26 @@ export interface Log {
   debug(event: string, fields?: LogFields): void;
 }
 
+function unicodeEscape(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
 /** Replaces control characters so untrusted text (image names, labels) cannot forge log lines. */
 export function escapeControl(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, unicodeEscape);
 }
+
+const MESSAGE = Symbol.for('message');
+
+/** JSON escapes C0 controls itself; DEL, C1 controls and line separators it leaves raw. */
+const escapeRawInJson = winston.format((info) => {
+  const line = (info as unknown as Record<symbol, unknown>)[MESSAGE];
+  if (typeof line === 'string') {
+    (info as unknown as Record<symbol, unknown>)[MESSAGE] = line.replace(/[\u007f-\u009f\u2028\u2029]/g, unicodeEscape);
+  }
+  return info;
+});
 
 const textLine = winston.format.printf((info) => {
   const { level, message, timestamp, ...fields } = info;
@@ -40,7 +55,7 @@ export function createLog(options: LogOptions): Log {
     level: options.level,
     format: winston.format.combine(
       winston.format.timestamp(),
-      options.format === 'json' ? winston.format.json() : textLine,
+      ...(options.format === 'json' ? [winston.format.json(), escapeRawInJson()] : [textLine]),
     ),
     transports: [new winston.transports.Stream({ stream: options.stream })],
   });
