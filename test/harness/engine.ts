@@ -14,9 +14,11 @@ export interface Engine {
   host: string;
   dataRoot: string;
   workDir: string;
-  pid: number;
+  readonly pid: number;
   /** Runs the docker CLI against this engine; throws on failure. */
   docker(args: string[]): Promise<string>;
+  /** Stops dockerd (by PID) and starts it again on the same data root. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,18 +46,44 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // No reserved blocks: free space seen by root and by statfs' bavail is the same.
   await runOk('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
   await runOk('mount', ['-o', 'loop', image, dataRoot]);
-  const configFile = join(workDir, 'daemon.json');
-  writeFileSync(configFile, '{}');
-  const socket = join(workDir, 'docker.sock');
+  writeFileSync(join(workDir, 'daemon.json'), '{}');
+  const host = `unix://${join(workDir, 'docker.sock')}`;
+  const env = dockerEnv(host, workDir);
+  const docker = (args: string[]) => runOk(DOCKER_CLI, args, { env });
+  let pid: number;
+  try {
+    pid = await spawnDaemon(workDir, env);
+  } catch (error) {
+    await cleanup(undefined, dataRoot, workDir);
+    throw error;
+  }
+  return {
+    host,
+    dataRoot,
+    workDir,
+    get pid() {
+      return pid;
+    },
+    docker,
+    restart: async () => {
+      await stopPid(pid, 20_000);
+      pid = await spawnDaemon(workDir, env);
+    },
+    stop: () => cleanup(pid, dataRoot, workDir),
+  };
+}
+
+/** Starts dockerd for `workDir` and waits until it answers; throws with its log if it does not. */
+async function spawnDaemon(workDir: string, env: NodeJS.ProcessEnv): Promise<number> {
   const logFile = join(workDir, 'dockerd.log');
   const logFd = openSync(logFile, 'a');
   const child = spawn(
     'dockerd',
     [
-      '--config-file', configFile,
-      '--data-root', dataRoot,
-      '--exec-root', execRoot,
-      '-H', `unix://${socket}`,
+      '--config-file', join(workDir, 'daemon.json'),
+      '--data-root', join(workDir, 'data'),
+      '--exec-root', join(workDir, 'exec'),
+      '-H', `unix://${join(workDir, 'docker.sock')}`,
       '--pidfile', join(workDir, 'docker.pid'),
       '--bridge=none',
       '--iptables=false',
@@ -67,20 +95,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   closeSync(logFd);
   const pid = child.pid;
   if (pid === undefined) throw new Error('dockerd could not be spawned');
-  const host = `unix://${socket}`;
-  const env = dockerEnv(host, workDir);
-  const docker = (args: string[]) => runOk(DOCKER_CLI, args, { env });
   try {
     await waitFor('dockerd to answer', async () => ((await run(DOCKER_CLI, ['version'], { env })).code === 0 ? true : undefined), 60_000);
   } catch (error) {
-    await cleanup(pid, dataRoot, workDir);
+    await stopPid(pid);
     throw new Error(`private dockerd failed to start: ${String(error)}\n--- dockerd log ---\n${readFileSync(logFile, 'utf8').slice(-4000)}`);
   }
-  return { host, dataRoot, workDir, pid, docker, stop: () => cleanup(pid, dataRoot, workDir) };
+  return pid;
 }
 
-async function cleanup(pid: number, dataRoot: string, workDir: string): Promise<void> {
-  await stopPid(pid, 20_000);
+async function cleanup(pid: number | undefined, dataRoot: string, workDir: string): Promise<void> {
+  if (pid !== undefined) await stopPid(pid, 20_000);
   // The kernel may hold the mount briefly after containerd exits.
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const result = await run('umount', [dataRoot]);

@@ -131,4 +131,24 @@ describe('usage tracking from Docker events', () => {
     expect(old.tags).toEqual([]);
     expect(ms(old.lastPulledAt)).toBeLessThan(pulledV2);
   });
+
+  test('Docker restarts under the agent: disconnect logged, reconnect replays, no duplicate counts', async () => {
+    const before = new Map((await status()).map((i) => [i.id, i]));
+    const mark = agent!.logs.length;
+    await engine.restart();
+    // Right away, likely before the agent's back-off lets it resubscribe: only the replay from
+    // the cursor can then deliver this use.
+    const usedC = Date.now();
+    await engine.docker(['run', '--rm', '--network', 'none', images.c.ref]);
+    await agent!.waitForLog('docker_disconnected', (l) => agent!.logs.indexOf(l) >= mark);
+    await agent!.waitForLog('docker_reconnected', (l) => agent!.logs.indexOf(l) >= mark);
+    const c = await waitFor('c use recorded after the restart', async () => {
+      const found = await imageById(images.c.id);
+      return found?.lastUsedAt ? found : undefined;
+    });
+    expect(c.useCount).toBe((before.get(images.c.id)?.useCount ?? 0) + 1);
+    expect(Math.abs(ms(c.lastUsedAt) - usedC)).toBeLessThan(3000);
+    for (const id of [images.a.id, images.b.id]) expect((await imageById(id))?.useCount).toBe(before.get(id)?.useCount);
+    expect(agent!.child.exitCode).toBeNull();
+  });
 });
