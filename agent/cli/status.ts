@@ -1,7 +1,7 @@
 // `status`: the disk and every tracked image, least recently used first. Reads, never writes.
 import { formatAgo, formatBytes, formatRatio, isoTime } from '../config/units';
-import { plan, type EvictionRecord, type RankedImage } from '../core/planner';
-import { planInput } from '../eviction/inputs';
+import { rankImages, type EvictionRecord, type RankedImage } from '../core/planner';
+import { plannerImages } from '../eviction/inputs';
 import { imageStatuses, shortId, type ImageStatus } from '../core/status';
 import { measureDisk, type DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';
@@ -39,9 +39,7 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
     docker = { host: ctx.docker.host, reachable: false, error: errorText(error) };
   }
   const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
-  // Classes and ranks do not depend on the disk; a zero disk stands in when it is unknown.
-  const figures = disk ?? { path: '', totalBytes: 0, freeBytes: 0, freeRatio: 0, totalInodes: 0, freeInodes: 0, freeInodesRatio: 1 };
-  const { ranking } = plan(planInput(ctx.config, survey, figures, nowMs, { mode: 'purge', includeProtected: true }));
+  const { ranking } = rankImages(plannerImages(survey), ctx.config.protect, nowMs, ctx.config.minAgeMs);
   return {
     nowMs,
     docker,

@@ -137,26 +137,44 @@ function layersOf(image: PlannerImage): Layer[] {
   return [...new Map(layers.map((l) => [l.chainId, l])).values()];
 }
 
+export interface Ranked {
+  /** Images not removed. */
+  live: PlannerImage[];
+  classes: Map<string, ImageClass>;
+  /** Candidates in eviction order. */
+  candidates: PlannerImage[];
+  /** Protected images in eviction order. */
+  protectedImages: PlannerImage[];
+  /** Every live image: candidates, then protected ones, ranked; in-use and too-young ones unranked. */
+  ranking: RankedImage[];
+}
+
+/** Classifies images and puts them in eviction order; needs no disk figures. */
+export function rankImages(images: PlannerImage[], protect: string[], nowMs: number, minAgeMs: number): Ranked {
+  const live = images.filter((i) => i.record.removedMs === null);
+  const isProtected = protectionMatcher(protect);
+  const classes = new Map(live.map((i) => [i.record.id, classify(i, isProtected(i.record.repoTags), nowMs, minAgeMs)]));
+  const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compareEvictionOrder(a.record, b.record));
+  const candidates = ofClass('candidate');
+  const protectedImages = ofClass('protected');
+  const classOf = (i: PlannerImage) => classes.get(i.record.id) as ImageClass;
+  const ranking: RankedImage[] = [
+    ...[...candidates, ...protectedImages].map((i, index) => ({ imageId: i.record.id, class: classOf(i), rank: index + 1 })),
+    ...live.filter((i) => classOf(i) === 'in-use' || classOf(i) === 'too-young').map((i) => ({ imageId: i.record.id, class: classOf(i), rank: null })),
+  ];
+  return { live, classes, candidates, protectedImages, ranking };
+}
+
 /** Plans evictions for the disk and images given. */
 export function plan(input: PlanInput): Plan {
   const { nowMs, disk, thresholds } = input;
-  const live = input.images.filter((i) => i.record.removedMs === null);
-  const isProtected = protectionMatcher(input.protect);
+  const { live, classes, candidates, protectedImages, ranking } = rankImages(input.images, input.protect, nowMs, input.minAgeMs);
   const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
   // A byte target below a percentage low (possible only on some disks) would stop before low: lift it.
   const targetBytes = Math.max(thresholdBytes(thresholds.targetFree, disk.totalBytes), lowBytes);
   const lowInodes = Math.ceil(thresholds.lowFreeInodesRatio * disk.totalInodes);
   const targetInodes = Math.ceil(thresholds.targetFreeInodesRatio * disk.totalInodes);
   const underPressure = disk.freeBytes < lowBytes || disk.freeInodes < lowInodes;
-
-  const classes = new Map(live.map((i) => [i.record.id, classify(i, isProtected(i.record.repoTags), nowMs, input.minAgeMs)]));
-  const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compareEvictionOrder(a.record, b.record));
-  const candidates = ofClass('candidate');
-  const protectedImages = ofClass('protected');
-  const ranking: RankedImage[] = [
-    ...[...candidates, ...protectedImages].map((i, index) => ({ imageId: i.record.id, class: classes.get(i.record.id) as ImageClass, rank: index + 1 })),
-    ...live.filter((i) => ['in-use', 'too-young'].includes(classes.get(i.record.id) as string)).map((i) => ({ imageId: i.record.id, class: classes.get(i.record.id) as ImageClass, rank: null })),
-  ];
 
   const counts = layerCounts(live);
   const steps: PlanStep[] = [];
