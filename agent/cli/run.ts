@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { measureDisk } from '../disk/disk';
 import { runAgent } from '../service/agent';
 import { createMetrics, serveMetrics, type AgentMetrics } from '../service/metrics';
-import { acquireLock, instanceLockPath } from '../state/lock';
+import { acquireLock, evictionLockPath, instanceLockPath, prepareLockFile } from '../state/lock';
 import { errorText } from '../errors';
 import type { CommandContext } from './context';
 
@@ -11,6 +11,7 @@ import type { CommandContext } from './context';
 export async function runCommand(ctx: CommandContext): Promise<number> {
   // Held until exit; the kernel releases it if the process dies.
   const instance = acquireLock(instanceLockPath(ctx.config.statePath), 0);
+  prepareLockFile(evictionLockPath(ctx.config.statePath));
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     ctx.log.info('shutdown_requested', { signal });

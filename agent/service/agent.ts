@@ -82,6 +82,8 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   /** Reconciles, measures, and evicts while below low; returns when back above low or out of options. */
   async function check(): Promise<void> {
     const config = deps.config();
+    // Persist what a full disk held back, now that evictions may have made room.
+    deps.store.flush();
     for (let round = 1; round <= MAX_ROUNDS && !signal.aborted; round += 1) {
       const nowMs = deps.clock();
       const survey = await reconcile(nowMs);
@@ -99,14 +101,18 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
         log.error('pressure_unrelieved', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, reason: 'no evictable image' });
         return;
       }
-      let lock;
+      let lock = null;
       try {
         lock = config.dryRun ? null : acquireLock(evictionLockPath(config.statePath), 0);
       } catch (error) {
-        if (!(error instanceof LockHeldError)) throw error;
-        // A purge is evicting; its results show at the next check.
-        log.info('eviction_deferred', { reason: 'another process holds the eviction lock', lock: error.path });
-        return;
+        if (error instanceof LockHeldError) {
+          // A purge is evicting; its results show at the next check.
+          log.info('eviction_deferred', { reason: 'another process holds the eviction lock', lock: error.path });
+          return;
+        }
+        // The lock file cannot be used (a full disk when it was first needed): evicting without it
+        // is safe (a racing purge's removal of the same image just reports it gone); not evicting is not.
+        log.warn('eviction_lock_unavailable', { error: errorText(error), action: 'evicting without the lock' });
       }
       let report;
       try {

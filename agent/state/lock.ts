@@ -36,9 +36,9 @@ export function acquireLock(path: string, waitMs: number): Lock {
   }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
-    // A write inside an exclusive transaction holds the file lock until release.
+    // An exclusive transaction holds the file lock until release without writing a page, so the
+    // lock can still be taken when the disk is full (exactly when eviction is needed).
     db.exec('BEGIN EXCLUSIVE');
-    db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER)');
   } catch (error) {
     db.close();
     if (isBusy(error)) throw new LockHeldError(path);
@@ -52,6 +52,19 @@ export function acquireLock(path: string, waitMs: number): Lock {
       db.close();
     },
   };
+}
+
+/**
+ * Creates the lock file now, while there is room: SQLite writes a header page when it first takes
+ * a lock, which fails on a full disk. Taking it later writes nothing.
+ */
+export function prepareLockFile(path: string): void {
+  try {
+    acquireLock(path, 0).release();
+  } catch (error) {
+    // Held by another process: then the file exists already.
+    if (!(error instanceof LockHeldError)) throw error;
+  }
 }
 
 /** The lock a single `run` holds for as long as it runs. */

@@ -1,4 +1,5 @@
-// The agent's durable state in SQLite (WAL): image usage records and the Docker event cursor.
+// The agent's durable state in SQLite (WAL): image usage records, layers, evictions and the Docker
+// event cursor.
 import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
@@ -23,6 +24,8 @@ export interface Store {
   recordEviction(eviction: EvictionRecord): void;
   /** Evictions, oldest first. */
   evictions(): EvictionRecord[];
+  /** Writes what is pending (after a full disk); false while writes still fail. */
+  flush(): boolean;
   /** Nanosecond timestamp of the last Docker event applied, or null before the first. */
   cursor(): string | null;
   close(): void;
@@ -56,7 +59,7 @@ function fromRow(row: ImageRow): ImageRecord {
   });
 }
 
-function createStore(db: Database): Store {
+function createStore(db: Database, log: Log): Store {
   const selectAll = db.prepare('SELECT * FROM images');
   const selectOne = db.prepare('SELECT * FROM images WHERE id = ?');
   const upsert = db.prepare(`
@@ -81,27 +84,67 @@ function createStore(db: Database): Store {
     VALUES (@atMs, @imageId, @tags, @lastUsedMs, @estimatedBytes, @measuredBytes, @mode, @dryRun)`);
   const selectEvictions = db.prepare('SELECT * FROM evictions ORDER BY id');
 
-  const saveLayers = db.transaction((entries: Array<[string, Layer[]]>) => {
-    for (const [imageId, layers] of entries) {
+  // Writes land in `pending` first and go to disk in one transaction. When the disk is full they
+  // wait there (reads see them) and are retried at the next write or flush, so a full disk never
+  // stops the agent from evicting: it only delays persisting what it learned.
+  const pending = {
+    images: new Map<string, ImageRecord>(),
+    layers: new Map<string, Layer[]>(),
+    evictions: [] as EvictionRecord[],
+    cursor: undefined as string | undefined,
+  };
+  let deferred = false;
+  const isEmpty = () => pending.images.size === 0 && pending.layers.size === 0 && pending.evictions.length === 0 && pending.cursor === undefined;
+
+  const writePending = db.transaction(() => {
+    for (const r of pending.images.values()) {
+      upsert.run({ ...r, repoTags: JSON.stringify(r.repoTags), repoDigests: JSON.stringify(r.repoDigests) });
+    }
+    for (const [imageId, layers] of pending.layers) {
       deleteLayers.run(imageId);
       layers.forEach((layer, position) => insertLayer.run(imageId, position, layer.chainId, layer.sizeBytes));
     }
+    for (const e of pending.evictions) insertEviction.run({ ...e, tags: JSON.stringify(e.tags), dryRun: e.dryRun ? 1 : 0 });
+    if (pending.cursor !== undefined) upsertMeta.run(CURSOR_KEY, pending.cursor);
   });
 
-  const save = db.transaction((records: ImageRecord[], cursorNano?: string) => {
-    for (const r of records) {
-      upsert.run({ ...r, repoTags: JSON.stringify(r.repoTags), repoDigests: JSON.stringify(r.repoDigests) });
+  function flush(): boolean {
+    if (isEmpty()) return true;
+    const counts = { images: pending.images.size, layers: pending.layers.size, evictions: pending.evictions.length };
+    try {
+      writePending();
+    } catch (error) {
+      if (!isWriteFailure(error)) throw error;
+      if (!deferred) log.error('state_write_deferred', { error: errorText(error), pending: counts, action: 'keeping state in memory, retrying at every check' });
+      deferred = true;
+      return false;
     }
-    if (cursorNano !== undefined) upsertMeta.run(CURSOR_KEY, cursorNano);
-  });
+    pending.images.clear();
+    pending.layers.clear();
+    pending.evictions.length = 0;
+    pending.cursor = undefined;
+    if (deferred) log.warn('state_write_recovered', { written: counts });
+    deferred = false;
+    return true;
+  }
 
   return {
-    images: () => new Map((selectAll.all() as ImageRow[]).map((row) => [row.id, fromRow(row)])),
+    images: () => {
+      const all = new Map((selectAll.all() as ImageRow[]).map((row) => [row.id, fromRow(row)]));
+      for (const [id, record] of pending.images) all.set(id, record);
+      return all;
+    },
     image: (id) => {
+      const waiting = pending.images.get(id);
+      if (waiting) return waiting;
       const row = selectOne.get(id) as ImageRow | undefined;
       return row ? fromRow(row) : undefined;
     },
-    save: (records, cursorNano) => save(records, cursorNano),
+    save: (records, cursorNano) => {
+      for (const r of records) pending.images.set(r.id, r);
+      if (cursorNano !== undefined) pending.cursor = cursorNano;
+      flush();
+    },
     layers: () => {
       const byImage = new Map<string, Layer[]>();
       for (const row of selectLayers.all() as Array<{ image_id: string; chain_id: string; size_bytes: number }>) {
@@ -109,12 +152,18 @@ function createStore(db: Database): Store {
         layers.push({ chainId: row.chain_id, sizeBytes: row.size_bytes });
         byImage.set(row.image_id, layers);
       }
+      for (const [id, layers] of pending.layers) byImage.set(id, layers);
       return byImage;
     },
-    saveLayers: (entries) => saveLayers(entries),
-    recordEviction: (e) => {
-      insertEviction.run({ ...e, tags: JSON.stringify(e.tags), dryRun: e.dryRun ? 1 : 0 });
+    saveLayers: (entries) => {
+      for (const [id, layers] of entries) pending.layers.set(id, layers);
+      flush();
     },
+    recordEviction: (e) => {
+      pending.evictions.push(e);
+      flush();
+    },
+    flush,
     evictions: () =>
       (selectEvictions.all() as Array<Record<string, unknown>>).map((row) =>
         EvictionRecord.parse({
@@ -127,9 +176,12 @@ function createStore(db: Database): Store {
           mode: row.mode,
           dryRun: row.dry_run === 1,
         }),
-      ),
-    cursor: () => (selectMeta.get(CURSOR_KEY) as { value: string } | undefined)?.value ?? null,
-    close: () => db.close(),
+      ).concat(pending.evictions),
+    cursor: () => pending.cursor ?? (selectMeta.get(CURSOR_KEY) as { value: string } | undefined)?.value ?? null,
+    close: () => {
+      if (!flush()) log.error('state_unsaved_on_exit', { images: pending.images.size, evictions: pending.evictions.length });
+      db.close();
+    },
   };
 }
 
@@ -147,6 +199,12 @@ function openChecked(path: string, nowMs: number): Database {
     db.close();
     throw error;
   }
+}
+
+/** The disk (or its quota) is full, or the device refuses writes: worth retrying later. */
+function isWriteFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR'));
 }
 
 /** Only damage is repaired by moving the file aside; a permission or disk problem must stay visible. */
@@ -190,5 +248,5 @@ export function openStore(path: string, log: Log, nowMs: number): OpenedStore {
     }
   }
   chmodSync(path, 0o600);
-  return { store: createStore(db), movedAsideTo };
+  return { store: createStore(db, log), movedAsideTo };
 }
