@@ -68,6 +68,7 @@ async function purgeLocked(ctx: CommandContext, emergency: boolean, json: boolea
     clock: ctx.clock,
     minAgeMs: ctx.config.minAgeMs,
     dryRun: false,
+    catchUp: () => ctx.tracker.catchUp(ctx.clock()),
   });
   process.stdout.write(`${json ? JSON.stringify(reportJson(report, p.targetBytes), null, 2) : reportText(report, p.targetBytes)}\n`);
   const reached = report.disk.freeBytes >= p.targetBytes;

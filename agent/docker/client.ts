@@ -31,6 +31,8 @@ export interface DockerClient {
    * buffer), then live ones; resolves once Docker accepted the subscription.
    */
   events(sinceNano: string | null, signal: AbortSignal): Promise<AsyncIterable<DockerEvent>>;
+  /** The tracked events from `sinceNano` up to `untilNano`, as a finished list. */
+  eventsBetween(sinceNano: string, untilNano: string): Promise<DockerEvent[]>;
 }
 
 const TRACKED_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load', 'create', 'start'];
@@ -203,6 +205,12 @@ export function createDockerClient(host: string): DockerClient {
     containerImageId: async (containerId) =>
       (await orNullIfGone('container inspect', () => docker.getContainer(containerId).inspect()))?.Image ?? null,
     events: (sinceNano, signal) => streamEvents(docker, call, sinceNano, signal),
+    eventsBetween: async (sinceNano, untilNano) => {
+      const collected: DockerEvent[] = [];
+      // With `until`, Docker ends the stream itself once it reaches that time.
+      for await (const event of await streamEvents(docker, call, sinceNano, undefined, untilNano)) collected.push(event);
+      return collected;
+    },
   };
 }
 
@@ -210,10 +218,12 @@ async function streamEvents(
   docker: Dockerode,
   call: <T>(operation: string, fn: () => Promise<T>) => Promise<T>,
   sinceNano: string | null,
-  signal: AbortSignal,
+  signal?: AbortSignal,
+  untilNano?: string,
 ): Promise<AsyncIterable<DockerEvent>> {
   const options = {
     ...(sinceNano === null ? {} : { since: sinceParam(sinceNano) }),
+    ...(untilNano === undefined ? {} : { until: sinceParam(untilNano) }),
     filters: { type: ['image', 'container'], event: TRACKED_EVENTS },
     abortSignal: signal,
   };

@@ -37,6 +37,8 @@ export interface EvictorDeps {
   clock: () => number;
   minAgeMs: number;
   dryRun: boolean;
+  /** Brings usage records up to the present (events not yet delivered), before each re-check. */
+  catchUp?: () => Promise<void>;
   /** Once aborted, the run ends after the removal in flight. */
   signal?: AbortSignal;
 }
@@ -74,14 +76,17 @@ async function runStep(step: PlanStep, disk: DiskUsage, deps: EvictorDeps): Prom
   const { docker, store } = deps;
   const outcome: StepOutcome = { imageId: step.imageId, tags: step.tags, mode: step.mode, result: 'failed', estimatedBytes: step.estimatedBytes, measuredBytes: null };
   try {
-    // Re-check just before removal: a job may have pulled or started it since the plan was made.
+    if ((await docker.listContainers()).some((c) => c.imageId === step.imageId)) {
+      outcome.result = 'in-use';
+      return [outcome, disk];
+    }
+    // Last, right before the removal: events not yet delivered (a job that pulled it a moment
+    // ago), then the image's record. What happens between here and the removal is the only window
+    // left, and Docker's own 409 covers a container created in it.
+    await deps.catchUp?.();
     const record = store.image(step.imageId);
     if (record !== undefined && recencyMs(record) > deps.clock() - deps.minAgeMs) {
       outcome.result = 'too-young';
-      return [outcome, disk];
-    }
-    if ((await docker.listContainers()).some((c) => c.imageId === step.imageId)) {
-      outcome.result = 'in-use';
       return [outcome, disk];
     }
     if (deps.dryRun) {

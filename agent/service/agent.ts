@@ -124,6 +124,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
           clock: deps.clock,
           minAgeMs: config.minAgeMs,
           dryRun: config.dryRun,
+          catchUp: () => tracker.catchUp(deps.clock()),
           signal,
         });
       } finally {

@@ -27,6 +27,11 @@ export interface Tracker {
   reconcile(nowMs: number): Promise<Survey>;
   /** What a reconcile would make of the records now, without writing anything. */
   preview(nowMs: number): Promise<Survey>;
+  /**
+   * Applies every event up to `nowMs` that the live stream may not have delivered yet, so a
+   * decision taken next sees a pull or container that happened a moment ago.
+   */
+  catchUp(nowMs: number): Promise<void>;
 }
 
 export interface TrackerDeps {
@@ -108,16 +113,20 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     return { records, containers, layers, changed, newLayers, images: inventory.length };
   }
 
+  function applyEvent(event: DockerEvent): Promise<boolean> {
+    return exclusive(async () => {
+      // The cursor makes this idempotent: the live stream and a catch-up may both bring an event.
+      const cursor = store.cursor();
+      if (cursor !== null && BigInt(event.timeNano) <= BigInt(cursor)) return false;
+      const changes = await changesFor(event);
+      store.save(changes, event.timeNano);
+      log.debug('docker_event', { type: event.type, action: event.action, actor: event.actorId, changed: changes.length });
+      return true;
+    });
+  }
+
   return {
-    applyEvent: (event) =>
-      exclusive(async () => {
-        const cursor = store.cursor();
-        if (cursor !== null && BigInt(event.timeNano) <= BigInt(cursor)) return false;
-        const changes = await changesFor(event);
-        store.save(changes, event.timeNano);
-        log.debug('docker_event', { type: event.type, action: event.action, actor: event.actorId, changed: changes.length });
-        return true;
-      }),
+    applyEvent,
 
     reconcile: (nowMs) =>
       exclusive(async () => {
@@ -128,5 +137,13 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       }),
 
     preview: (nowMs) => survey(nowMs),
+
+    catchUp: async (nowMs) => {
+      const cursor = store.cursor();
+      if (cursor === null) return;
+      const untilNano = String(BigInt(nowMs) * 1_000_000n);
+      if (BigInt(untilNano) <= BigInt(cursor)) return;
+      for (const event of await docker.eventsBetween(cursor, untilNano)) await applyEvent(event);
+    },
   };
 }
