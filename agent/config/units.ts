@@ -47,10 +47,10 @@ export function parseSize(text: string): SizeSpec | { error: string } {
   return { kind: 'bytes', bytes: Math.round(Number(match[1]) * factor) };
 }
 
-/** Parses `500ms`, `5m`, `3d`, `1h30m`; a bare number is rejected because its unit would be a guess. */
+/** Parses `500ms`, `5m`, `3d`, `1h30m`, `3d 4h`; a bare number is rejected because its unit would be a guess. */
 export function parseDuration(text: string): number | { error: string } {
   const trimmed = text.trim();
-  const part = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/gy;
+  const part = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*/gy;
   let totalMs = 0;
   let consumed = 0;
   let parts = 0;

@@ -34,6 +34,7 @@ describe('parseDuration', () => {
     ['1h30m', 5_400_000],
     ['1.5s', 1500],
     ['2w', 1_209_600_000],
+    ['3d 4h', 273_600_000],
   ])('%s = %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   it.each(['300', '5 minutes', '', 'm', '5m garbage', '-5m'])('rejects %j', (text) => {
