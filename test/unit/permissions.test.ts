@@ -1,0 +1,34 @@
+// What the agent leaves on disk is private, and it never starts a program of its own.
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { silentLog } from '../../agent/log';
+import { acquireLock } from '../../agent/state/lock';
+import { openStore } from '../../agent/state/store';
+import { T0 } from './fixtures';
+
+it('state DB and lock files are created 0600', () => {
+  const dir = mkdtempSync('/tmp/ie-perm-');
+  const { store } = openStore(join(dir, 'state.db'), silentLog, T0);
+  const lock = acquireLock(join(dir, 'state.db.run.lock'), 0);
+  try {
+    for (const file of ['state.db', 'state.db.run.lock']) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
+  } finally {
+    lock.release();
+    store.close();
+  }
+});
+
+it('no agent module starts processes or shells', () => {
+  const sources: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (path.endsWith('.ts')) sources.push(path);
+    }
+  };
+  walk(join(__dirname, '..', '..', 'agent'));
+  expect(sources.length).toBeGreaterThan(20);
+  const offenders = sources.filter((file) => /child_process|worker_threads/.test(readFileSync(file, 'utf8')));
+  expect(offenders).toEqual([]);
+});
