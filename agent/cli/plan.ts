@@ -46,7 +46,7 @@ export function planJson(p: Plan): unknown {
 }
 
 /** The headline: free space against the thresholds. */
-export function planHeadline(p: Plan): string {
+function planHeadline(p: Plan): string {
   const pct = (bytes: number) => `${formatBytes(bytes)} (${formatRatio(bytes / p.totalBytes)})`;
   const state = p.mode === 'purge' ? 'purge' : p.underPressure ? 'below low: evicting' : 'above low: nothing to evict now';
   return `free ${pct(p.freeBytes)}, low ${pct(p.lowBytes)}, target ${pct(p.targetBytes)}: ${state}`;

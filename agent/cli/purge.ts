@@ -10,7 +10,7 @@ import { currentPlan, planJson, planText } from './plan';
 import { renderTable } from './table';
 
 /** Exit code when the purge ran but could not reach the target. */
-export const EXIT_TARGET_NOT_REACHED = 3;
+const EXIT_TARGET_NOT_REACHED = 3;
 /** How long a purge waits for a running agent to finish its own eviction run. */
 const LOCK_WAIT_MS = 60_000;
 

@@ -74,7 +74,7 @@ function throwValueError(source: string, key: string, issue: z.core.$ZodIssue, l
 }
 
 /** Reads a YAML config file; syntax errors and bad keys come back with their line. */
-export function readConfigFile(file: string): ConfigLayer {
+function readConfigFile(file: string): ConfigLayer {
   const text = readFileSync(file, 'utf8');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
@@ -92,7 +92,7 @@ export function readConfigFile(file: string): ConfigLayer {
 }
 
 /** IMAGE_EVICTOR_LOW_FREE=10% sets `low-free`; an unknown variable under our prefix is an error. */
-export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
+function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   const known = new Set<string>(CONFIG_KEYS);
   const raw: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {

@@ -90,11 +90,6 @@ export function formatRatio(ratio: number): string {
   return `${trimZeros((ratio * 100).toFixed(1))}%`;
 }
 
-/** Formats a size spec the way a user would write it. */
-export function formatSize(spec: SizeSpec): string {
-  return spec.kind === 'ratio' ? formatRatio(spec.ratio) : formatBytes(spec.bytes);
-}
-
 const COARSE_UNITS: Array<[string, number]> = [
   ['d', 86_400_000],
   ['h', 3_600_000],

@@ -1,4 +1,6 @@
-import { connectionOptions, parseEventLine, sinceParam } from '../../agent/docker/client';
+import { createHash } from 'node:crypto';
+import { chainIds, connectionOptions, pairLayerSizes, parseEventLine, sinceParam } from '../../agent/docker/client';
+import { parseListen } from '../../agent/service/metrics';
 import { eventTimeMs } from '../../agent/core/image';
 
 const pullLine =
@@ -45,4 +47,35 @@ describe('docker connection', () => {
   it('refuses unknown schemes with the host named', () => {
     expect(() => connectionOptions('ssh://runner')).toThrow(/ssh:\/\/runner.*unsupported scheme/);
   });
+});
+
+describe('layers', () => {
+  it('chain IDs: the first is the diff ID, each next hashes the previous with its own', () => {
+    const chain = chainIds(['sha256:a', 'sha256:b']);
+    expect(chain[0]).toBe('sha256:a');
+    expect(chain[1]).toBe(`sha256:${createHash('sha256').update('sha256:a sha256:b').digest('hex')}`);
+  });
+
+  it('pairs history sizes with layers in order, skipping steps that made no layer', () => {
+    // Oldest first: COPY busybox, ENV (no layer), COPY data, CMD (no layer).
+    expect(pairLayerSizes(['sha256:a', 'sha256:b'], [1_000, 0, 5_000, 0]).map((l) => l.sizeBytes)).toEqual([1_000, 5_000]);
+  });
+
+  it('two images on one base share the base chain IDs', () => {
+    const one = pairLayerSizes(['sha256:base', 'sha256:x'], [10, 1]);
+    const two = pairLayerSizes(['sha256:base', 'sha256:y'], [10, 2]);
+    expect(one[0]?.chainId).toBe(two[0]?.chainId);
+    expect(one[1]?.chainId).not.toBe(two[1]?.chainId);
+  });
+});
+
+describe('metrics listen address', () => {
+  it.each([
+    ['9707', { host: '127.0.0.1', port: 9707 }],
+    [':9707', { host: '127.0.0.1', port: 9707 }],
+    ['0.0.0.0:9707', { host: '0.0.0.0', port: 9707 }],
+    ['[::1]:9707', { host: '::1', port: 9707 }],
+  ])('%s', (listen, expected) => expect(parseListen(listen)).toEqual(expected));
+
+  it('refuses anything else', () => expect(() => parseListen('localhost')).toThrow(/invalid listen address/));
 });
