@@ -58,6 +58,11 @@ export function eventTimeMs(event: DockerEvent): number {
   return Number(BigInt(event.timeNano) / 1_000_000n);
 }
 
+/** Epoch milliseconds as the decimal nanosecond text events and the cursor use. */
+export function msToNano(ms: number): string {
+  return String(BigInt(ms) * 1_000_000n);
+}
+
 /** True for an image with no tags: what a pull leaves behind when it moves a tag. */
 export function isDangling(image: { repoTags: string[] }): boolean {
   return image.repoTags.length === 0;

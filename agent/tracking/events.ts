@@ -1,7 +1,7 @@
 // Follows the Docker event stream for as long as the agent runs: replays from the persisted cursor,
 // reconciles on every (re)connect, and reconnects with back-off when Docker goes away.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DockerEvent } from '../core/image';
+import { msToNano, type DockerEvent } from '../core/image';
 import type { DockerClient } from '../docker/client';
 import { errorText } from '../errors';
 import type { Log } from '../log';
@@ -26,7 +26,7 @@ export async function followEvents(deps: FollowDeps, signal: AbortSignal): Promi
   const { docker, store, tracker, log } = deps;
   const { initialMs, maxMs } = deps.backoff ?? { initialMs: 500, maxMs: 30_000 };
   // Without a cursor there is nothing to replay: start from now, so a restart can replay from here.
-  if (store.cursor() === null) store.save([], String(BigInt(deps.clock()) * 1_000_000n));
+  if (store.cursor() === null) store.save([], msToNano(deps.clock()));
   let delayMs = initialMs;
   let connectedBefore = false;
   while (!signal.aborted) {

@@ -1,6 +1,6 @@
 // Turns Docker events and inventory passes into usage records in the store.
 // All writes go through one queue: a reconcile working from a snapshot must not overwrite an event's update.
-import { eventTimeMs, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage } from '../core/image';
+import { eventTimeMs, msToNano, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage } from '../core/image';
 import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, used } from '../core/usage';
 import type { Layer } from '../core/planner';
 import type { DockerClient } from '../docker/client';
@@ -141,7 +141,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     catchUp: async (nowMs) => {
       const cursor = store.cursor();
       if (cursor === null) return;
-      const untilNano = String(BigInt(nowMs) * 1_000_000n);
+      const untilNano = msToNano(nowMs);
       if (BigInt(untilNano) <= BigInt(cursor)) return;
       for (const event of await docker.eventsBetween(cursor, untilNano)) await applyEvent(event);
     },
