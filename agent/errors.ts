@@ -52,3 +52,19 @@ export class StateError extends Error {
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A rule file (docker_gc syntax or a policy's `match:`) that does not parse: where, what, and what was expected. */
+export class RuleSyntaxError extends Error {
+  constructor(
+    readonly source: string,
+    readonly line: number,
+    readonly column: number,
+    readonly reason: string,
+    /** The offending line as written. */
+    readonly lineText: string,
+  ) {
+    const caret = `${' '.repeat(Math.max(column - 1, 0))}^`;
+    super(`${source}:${line}:${column}: ${reason}\n  ${lineText}\n  ${caret}`);
+    this.name = 'RuleSyntaxError';
+  }
+}

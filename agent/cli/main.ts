@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Command-line entry point: parses flags, maps errors to exit codes at the boundary.
 import { Command, Option } from 'commander';
-import { ConfigError, errorText } from '../errors';
+import { ConfigError, errorText, RuleSyntaxError } from '../errors';
 import { LockHeldError } from '../state/lock';
 import { packageVersion } from '../paths';
 import { openContext } from './context';
+import { gcCommand } from './gc';
 import { planCommand } from './plan';
+import { policyCheckCommand, policyExplainCommand } from './policy';
 import { purgeCommand } from './purge';
 import { runCommand } from './run';
 import { statusCommand } from './status';
@@ -29,7 +31,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--low-free-inodes <percent>', 'evict when free inodes fall below this (default 5%)')
     .option('--target-free-inodes <percent>', 'evict until this share of inodes is free (default 10%)')
     .option('--min-age <duration>', 'never evict images pulled or used more recently (default 10m)')
-    .option('--protect <globs>', 'comma-separated repo:tag globs evicted only in emergency mode');
+    .option('--protect <globs>', 'comma-separated repo:tag globs evicted only in emergency mode')
+    .option('--policy <file>', 'policy: YAML (.yaml/.yml) or docker_gc rules (`Predicate : Action` lines)');
 
   program
     .command('run')
@@ -66,6 +69,32 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (options: { json?: boolean }, command: Command) =>
       setExit(await statusCommand(await openContext(command.optsWithGlobals(), false), options.json === true)),
     );
+  program
+    .command('gc')
+    .description('apply a rule file once, like docker_gc from cron: Delete rules now, container hygiene, LRU eviction if below low')
+    .requiredOption('--rules <file>', 'rule file: docker_gc syntax, or a YAML policy')
+    .option('--dry-run', 'print what would be removed; remove nothing')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { rules: string; json?: boolean }, command: Command) => {
+      const { json, rules, ...globals } = command.optsWithGlobals();
+      setExit(await gcCommand(await openContext({ ...globals, policy: rules }, false), json === true || options.json === true));
+    });
+
+  const policy = program.command('policy').description('validate a policy file, or see how it classifies the current images');
+  policy
+    .command('check')
+    .description('validate a policy or rule file (no Docker needed); errors give file:line:column')
+    .argument('<file>')
+    .action((file: string) => setExit(policyCheckCommand(file)));
+  policy
+    .command('explain')
+    .description('for every current image: the rule that claims it and the resulting class and eviction rank')
+    .argument('<file>')
+    .option('--json', 'print as JSON')
+    .action(async (file: string, options: { json?: boolean }, command: Command) => {
+      const { json, ...globals } = command.optsWithGlobals();
+      setExit(await policyExplainCommand(await openContext({ ...globals, policy: file }, false), json === true || options.json === true));
+    });
   return program;
 }
 
@@ -74,8 +103,8 @@ async function main(): Promise<void> {
   try {
     await buildProgram((code) => (exitCode = code)).parseAsync(process.argv);
   } catch (error) {
-    exitCode = error instanceof ConfigError ? EXIT_CONFIG : error instanceof LockHeldError ? EXIT_LOCKED : 1;
-    const kind = error instanceof ConfigError ? 'config error: ' : '';
+    exitCode = error instanceof ConfigError || error instanceof RuleSyntaxError ? EXIT_CONFIG : error instanceof LockHeldError ? EXIT_LOCKED : 1;
+    const kind = error instanceof ConfigError ? 'config error: ' : error instanceof RuleSyntaxError ? 'rule error: ' : '';
     const hint = error instanceof LockHeldError ? ' (another image-evictor run or purge is active on this host)' : '';
     process.stderr.write(`image-evictor: ${kind}${errorText(error)}${hint}\n`);
   }

@@ -2,7 +2,7 @@
 import { formatBytes, formatRatio } from '../config/units';
 import { shortId } from '../core/status';
 import { measureDisk } from '../disk/disk';
-import { executePlan, type EvictionReport } from '../eviction/evictor';
+import { executePlan, type EvictionReport, type StepOutcome } from '../eviction/evictor';
 import { escapeControl } from '../log';
 import { acquireLock, evictionLockPath } from '../state/lock';
 import { dataRootOf, type CommandContext } from './context';
@@ -24,8 +24,9 @@ function reportJson(report: EvictionReport, targetBytes: number): unknown {
   };
 }
 
-function reportText(report: EvictionReport, targetBytes: number): string {
-  const rows = report.outcomes.map((o) => [
+/** Image removals as a table, or `nothing removed`. */
+export function outcomesText(outcomes: StepOutcome[]): string {
+  const rows = outcomes.map((o) => [
     o.result,
     o.mode,
     o.tags.length > 0 ? o.tags.map(escapeControl).join(',') : '<none>',
@@ -33,9 +34,13 @@ function reportText(report: EvictionReport, targetBytes: number): string {
     formatBytes(o.estimatedBytes),
     o.measuredBytes === null ? '-' : formatBytes(o.measuredBytes),
   ]);
+  return rows.length > 0 ? renderTable(['RESULT', 'MODE', 'TAGS', 'ID', 'ESTIMATE', 'FREED'], rows) : 'nothing removed';
+}
+
+function reportText(report: EvictionReport, targetBytes: number): string {
   const total = report.disk.totalBytes;
   return [
-    rows.length > 0 ? renderTable(['RESULT', 'MODE', 'TAGS', 'ID', 'ESTIMATE', 'FREED'], rows) : 'nothing removed',
+    outcomesText(report.outcomes),
     `freed ${formatBytes(report.freedBytes)}; free now ${formatBytes(report.disk.freeBytes)} (${formatRatio(report.disk.freeBytes / total)}), target ${formatBytes(targetBytes)} (${formatRatio(targetBytes / total)})`,
   ].join('\n');
 }
@@ -59,6 +64,7 @@ export async function purgeCommand(ctx: CommandContext, options: { emergency: bo
 async function purgeLocked(ctx: CommandContext, emergency: boolean, json: boolean): Promise<number> {
   const p = await currentPlan(ctx, { mode: 'purge', includeProtected: emergency }, true);
   const skippedProtected = p.ranking.filter((r) => r.class === 'protected').length;
+  const skippedKept = p.ranking.filter((r) => r.class === 'kept').length;
   const dataRoot = await dataRootOf(ctx);
   const report = await executePlan(p, {
     docker: ctx.docker,
@@ -72,6 +78,8 @@ async function purgeLocked(ctx: CommandContext, emergency: boolean, json: boolea
   });
   process.stdout.write(`${json ? JSON.stringify(reportJson(report, p.targetBytes), null, 2) : reportText(report, p.targetBytes)}\n`);
   const reached = report.disk.freeBytes >= p.targetBytes;
+  // Keep rules bind purges too: say so, so an operator knows where the rest of the disk went.
+  if (skippedKept > 0) process.stderr.write(`image-evictor: skipped ${skippedKept} image(s) a Keep rule holds (policy ${ctx.config.policyPath ?? '-'})\n`);
   if (!reached && !emergency && skippedProtected > 0) {
     process.stderr.write(`image-evictor: target not reached; ${skippedProtected} protected image(s) were kept (add --emergency to include them)\n`);
   } else if (!reached) {

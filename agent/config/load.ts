@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, type Pair } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors';
+import { loadPolicy } from '../policy/load';
 import {
   Config,
   ConfigLayer,
@@ -31,14 +32,20 @@ export function loadConfig(options: LoadOptions): Config {
   if (options.env.DOCKER_HOST) merged.dockerHost = options.env.DOCKER_HOST;
 
   const file = options.configFile ?? options.env[ENV_CONFIG_FILE];
+  let fileLayer: ConfigLayer = {};
   if (file !== undefined) {
     if (!existsSync(file)) throw new ConfigError(file, 'config file does not exist');
-    applyLayer(merged, readConfigFile(file));
+    fileLayer = readConfigFile(file);
   } else if (existsSync(DEFAULT_CONFIG_FILE)) {
-    applyLayer(merged, readConfigFile(DEFAULT_CONFIG_FILE));
+    fileLayer = readConfigFile(DEFAULT_CONFIG_FILE);
   }
-  applyLayer(merged, envLayer(options.env));
-  applyLayer(merged, flagLayer(options.flags));
+  const env = envLayer(options.env);
+  const flags = flagLayer(options.flags);
+  // The policy's own thresholds sit between the config file and the env vars and flags.
+  const policyFile = flags.policy ?? env.policy ?? fileLayer.policy;
+  const loaded = policyFile === undefined ? null : loadPolicy(policyFile);
+  for (const layer of [fileLayer, loaded?.settings ?? {}, env, flags]) applyLayer(merged, layer);
+  if (loaded !== null) merged.policy = loaded.policy;
 
   const config = Config.parse(merged);
   checkThresholds(config);

@@ -1,6 +1,7 @@
 // The configuration's shape. One layer schema validates each source (file, env, flags) on its own,
 // so an error can name where the bad value came from; the merged result is a `Config`.
 import { z } from 'zod';
+import { DEFAULT_POLICY, Policy } from '../core/policy';
 import { parseDuration, parseSize, type SizeSpec } from './units';
 
 function fail(ctx: z.RefinementCtx, message: string): never {
@@ -11,29 +12,29 @@ function fail(ctx: z.RefinementCtx, message: string): never {
 const Text = z.union([z.string(), z.number()]).transform((v) => String(v));
 
 /** A duration written as text (`5m`); plain numbers are refused since their unit would be a guess. */
-const DurationField = Text.transform((text, ctx) => {
+export const DurationField = Text.transform((text, ctx) => {
   const ms = parseDuration(text);
   return typeof ms === 'number' ? ms : fail(ctx, ms.error);
 });
 
-const SizeField = Text.transform((text, ctx): SizeSpec => {
+export const SizeField = Text.transform((text, ctx): SizeSpec => {
   const size = parseSize(text);
   return 'error' in size ? fail(ctx, size.error) : size;
 });
 
-const RatioField = Text.transform((text, ctx) => {
+export const RatioField = Text.transform((text, ctx) => {
   const size = parseSize(text);
   if ('error' in size) return fail(ctx, size.error);
   return size.kind === 'ratio' ? size.ratio : fail(ctx, `'${text}' must be a percentage such as 10%`);
 });
 
-const BooleanField = z.union([
+export const BooleanField = z.union([
   z.boolean(),
   z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v)),
 ]);
 
 /** A list given as a YAML sequence, or as comma-separated text in env vars and flags. */
-const ListField = z.union([
+export const ListField = z.union([
   z.array(z.string().min(1)),
   z.string().transform((v) =>
     v
@@ -68,6 +69,8 @@ export const ConfigLayer = z
     protect: ListField,
     'dry-run': BooleanField,
     'metrics-listen': ListenField,
+    /** A policy file: YAML, or docker_gc rules. */
+    policy: z.string().min(1),
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -96,6 +99,9 @@ export const Config = z.object({
   dryRun: z.boolean(),
   /** Where to serve Prometheus metrics; null: not at all. */
   metricsListen: z.string().nullable(),
+  policyPath: z.string().nullable(),
+  /** Rules and hygiene, loaded from `policyPath`; the default has no rules and no hygiene. */
+  policy: Policy,
 });
 export type Config = z.infer<typeof Config>;
 
@@ -115,6 +121,7 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   protect: 'protect',
   'dry-run': 'dryRun',
   'metrics-listen': 'metricsListen',
+  policy: 'policyPath',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -133,6 +140,8 @@ export const DEFAULTS: Config = {
   protect: [],
   dryRun: false,
   metricsListen: null,
+  policyPath: null,
+  policy: DEFAULT_POLICY,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

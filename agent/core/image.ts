@@ -28,6 +28,8 @@ export const InventoryImage = z.object({
   createdMs: z.number().int().nullable(),
   /** Docker's Metadata.LastTagTime; only image inspect reports it, so listings leave it null. */
   lastTagTimeMs: z.number().int().nullable(),
+  /** Labels from the image config, for `Label(...)` rules; not persisted (they never change per ID). */
+  labels: z.record(z.string(), z.string()),
 });
 export type InventoryImage = z.infer<typeof InventoryImage>;
 

@@ -3,12 +3,14 @@
 import { z } from 'zod';
 import type { SizeSpec } from '../config/units';
 import { isDangling, type ImageRecord } from './image';
-import { protectionMatcher } from './protect';
+import { claimImages, type Disposition, type Rule } from './rules';
 import { compareLeastRecent, recencyMs } from './usage';
 
-export const ImageClass = z.enum(['candidate', 'protected', 'in-use', 'too-young']);
+/** `delete`: a rule removes it at every check; `kept`: a Keep rule, never removed by the agent. */
+export const ImageClass = z.enum(['delete', 'candidate', 'protected', 'kept', 'in-use', 'too-young']);
 export type ImageClass = z.infer<typeof ImageClass>;
-export const EvictionMode = z.enum(['normal', 'emergency', 'purge']);
+/** `hygiene`: removed by a Delete rule, with or without pressure. */
+export const EvictionMode = z.enum(['hygiene', 'normal', 'emergency', 'purge']);
 export type EvictionMode = z.infer<typeof EvictionMode>;
 
 /** One removal, as the evictions table keeps it. */
@@ -36,6 +38,8 @@ export interface PlannerImage {
   layers: Layer[] | null;
   /** Containers, running or stopped, created from the image. */
   containerCount: number;
+  /** The image's labels, for `Label(...)` rules. */
+  labels?: Record<string, string>;
 }
 
 export interface Thresholds {
@@ -59,6 +63,8 @@ export interface PlanInput {
   thresholds: Thresholds;
   minAgeMs: number;
   protect: string[];
+  /** Policy rules in order; `protect` patterns act as a Protect rule placed before them. */
+  rules?: Rule[];
   /** `auto`: act only below low, stop at target, protected images only in emergency (until low). `purge`: act now, until target. */
   mode: 'auto' | 'purge';
   /** Purge only: protected images too, after all others. */
@@ -68,7 +74,7 @@ export interface PlanInput {
 export interface PlanStep {
   imageId: string;
   tags: string[];
-  reason: 'dangling' | 'least-recently-used' | 'protected';
+  reason: 'rule-delete' | 'dangling' | 'least-recently-used' | 'protected';
   mode: EvictionMode;
   recencyMs: number;
   lastUsedMs: number | null;
@@ -83,8 +89,10 @@ export interface PlanStep {
 export interface RankedImage {
   imageId: string;
   class: ImageClass;
-  /** Position in the eviction order (1 = first to go); null for in-use and too-young images. */
+  /** Position in the eviction order (1 = first to go); null for kept, in-use and too-young images. */
   rank: number | null;
+  /** Where the rule that claimed it was written (`file:line`); null when no rule did. */
+  rule: string | null;
 }
 
 export interface Plan {
@@ -116,12 +124,21 @@ export function compareEvictionOrder(a: ImageRecord, b: ImageRecord): number {
   return Number(isDangling(b)) - Number(isDangling(a)) || compareLeastRecent(a, b);
 }
 
-/** Classifies an image; in use beats protected beats too young. */
-export function classify(image: PlannerImage, isProtected: boolean, nowMs: number, minAgeMs: number): ImageClass {
+const CLASS_OF: Record<Disposition, ImageClass> = { delete: 'delete', evict: 'candidate', protect: 'protected', keep: 'kept' };
+
+/** Classifies an image: in use, then too young, beat whatever a rule says. */
+export function classify(image: PlannerImage, disposition: Disposition, nowMs: number, minAgeMs: number): ImageClass {
   if (image.containerCount > 0) return 'in-use';
   // A clock that jumped backwards makes recency lie in the future: too young, which is the safe side.
   if (recencyMs(image.record) > nowMs - minAgeMs) return 'too-young';
-  return isProtected ? 'protected' : 'candidate';
+  return CLASS_OF[disposition];
+}
+
+/** The `protect` setting as a rule, so one mechanism decides every claim. */
+function protectRule(patterns: string[]): Rule[] {
+  if (patterns.length === 0) return [];
+  const predicate = { kind: 'or' as const, operands: patterns.map((glob) => ({ kind: 'reference' as const, glob })) };
+  return [{ predicate, action: { kind: 'protect' }, origin: 'protect setting', text: `protect: ${patterns.join(', ')}` }];
 }
 
 /** Reference counts of layers across images, for estimating what a removal frees. */
@@ -141,6 +158,8 @@ export interface Ranked {
   /** Images not removed. */
   live: PlannerImage[];
   classes: Map<string, ImageClass>;
+  /** Images a Delete rule claims, in eviction order. */
+  doomed: PlannerImage[];
   /** Candidates in eviction order. */
   candidates: PlannerImage[];
   /** Protected images in eviction order. */
@@ -149,26 +168,31 @@ export interface Ranked {
   ranking: RankedImage[];
 }
 
-/** Classifies images and puts them in eviction order; needs no disk figures. */
-export function rankImages(images: PlannerImage[], protect: string[], nowMs: number, minAgeMs: number): Ranked {
+/** Classifies images by rules, use and age, and puts them in eviction order; needs no disk figures. */
+export function rankImages(images: PlannerImage[], protect: string[], nowMs: number, minAgeMs: number, rules: Rule[] = []): Ranked {
   const live = images.filter((i) => i.record.removedMs === null);
-  const isProtected = protectionMatcher(protect);
-  const classes = new Map(live.map((i) => [i.record.id, classify(i, isProtected(i.record.repoTags), nowMs, minAgeMs)]));
+  const allRules = [...protectRule(protect), ...rules];
+  const claims = claimImages(live, allRules, nowMs);
+  const claimOf = (i: PlannerImage) => claims.get(i.record.id) ?? { ruleIndex: -1, disposition: 'evict' as const };
+  const classes = new Map(live.map((i) => [i.record.id, classify(i, claimOf(i).disposition, nowMs, minAgeMs)]));
   const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compareEvictionOrder(a.record, b.record));
+  const doomed = ofClass('delete');
   const candidates = ofClass('candidate');
   const protectedImages = ofClass('protected');
   const classOf = (i: PlannerImage) => classes.get(i.record.id) as ImageClass;
+  const ruleOf = (i: PlannerImage) => allRules[claimOf(i).ruleIndex]?.origin ?? null;
+  const ranked = new Set([...doomed, ...candidates, ...protectedImages]);
   const ranking: RankedImage[] = [
-    ...[...candidates, ...protectedImages].map((i, index) => ({ imageId: i.record.id, class: classOf(i), rank: index + 1 })),
-    ...live.filter((i) => classOf(i) === 'in-use' || classOf(i) === 'too-young').map((i) => ({ imageId: i.record.id, class: classOf(i), rank: null })),
+    ...[...ranked].map((i, index) => ({ imageId: i.record.id, class: classOf(i), rank: index + 1, rule: ruleOf(i) })),
+    ...live.filter((i) => !ranked.has(i)).map((i) => ({ imageId: i.record.id, class: classOf(i), rank: null, rule: ruleOf(i) })),
   ];
-  return { live, classes, candidates, protectedImages, ranking };
+  return { live, classes, doomed, candidates, protectedImages, ranking };
 }
 
 /** Plans evictions for the disk and images given. */
 export function plan(input: PlanInput): Plan {
   const { nowMs, disk, thresholds } = input;
-  const { live, classes, candidates, protectedImages, ranking } = rankImages(input.images, input.protect, nowMs, input.minAgeMs);
+  const { live, classes, doomed, candidates, protectedImages, ranking } = rankImages(input.images, input.protect, nowMs, input.minAgeMs, input.rules);
   const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
   // A byte target below a percentage low (possible only on some disks) would stop before low: lift it.
   const targetBytes = Math.max(thresholdBytes(thresholds.targetFree, disk.totalBytes), lowBytes);
@@ -191,7 +215,7 @@ export function plan(input: PlanInput): Plan {
     steps.push({
       imageId: record.id,
       tags: record.repoTags,
-      reason: classes.get(record.id) === 'protected' ? 'protected' : isDangling(record) ? 'dangling' : 'least-recently-used',
+      reason: mode === 'hygiene' ? 'rule-delete' : classes.get(record.id) === 'protected' ? 'protected' : isDangling(record) ? 'dangling' : 'least-recently-used',
       mode,
       recencyMs: recencyMs(record),
       lastUsedMs: record.lastUsedMs,
@@ -204,6 +228,8 @@ export function plan(input: PlanInput): Plan {
   // and the evictor stops on the measured figures.
   const inodesShort = (until: number) => disk.freeInodes < until;
 
+  // Delete rules are hygiene: their images go at every check, pressure or not, and never end a run.
+  for (const image of doomed) take(image, 'hygiene', Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const acting = input.mode === 'purge' || underPressure;
   if (acting) {
     const normalMode: EvictionMode = input.mode === 'purge' ? 'purge' : 'normal';

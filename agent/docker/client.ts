@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import Dockerode from 'dockerode';
 import { z } from 'zod';
+import { ContainerInfo } from '../core/containers';
 import { ContainerRef, DockerEvent, type InventoryImage } from '../core/image';
 import type { Layer } from '../core/planner';
 import { DockerApiError, DockerUnreachableError, errorText } from '../errors';
@@ -24,6 +25,12 @@ export interface DockerClient {
   removeImage(ref: string): Promise<'removed' | 'gone' | 'conflict'>;
   /** Puts a `repo:tag` back on an image (undoing a partial removal). */
   tagImage(imageId: string, repoTag: string): Promise<void>;
+  /** All containers with state, finish time and labels, for container hygiene. */
+  listContainerInfo(): Promise<ContainerInfo[]>;
+  /** Removes a stopped container, never forced: `conflict` (409) means it is running or being removed. */
+  removeContainer(id: string, removeVolumes: boolean): Promise<'removed' | 'gone' | 'conflict'>;
+  /** Prunes the builder cache down to `keepStorageBytes` (0: all unused); returns the bytes reclaimed. */
+  pruneBuildCache(keepStorageBytes: number): Promise<number>;
   /** The image ID a container was created from, or null when the container is gone. */
   containerImageId(containerId: string): Promise<string | null>;
   /**
@@ -143,6 +150,18 @@ export function createDockerClient(host: string): DockerClient {
     }
   }
 
+  /** A removal's outcome by HTTP status: 404 already gone, 409 in use. */
+  async function removal(operation: string, fn: () => Promise<unknown>): Promise<'removed' | 'gone' | 'conflict'> {
+    try {
+      await call(operation, fn);
+      return 'removed';
+    } catch (error) {
+      if (error instanceof DockerApiError && error.statusCode === 404) return 'gone';
+      if (error instanceof DockerApiError && error.statusCode === 409) return 'conflict';
+      throw error;
+    }
+  }
+
   return {
     host,
     dataRoot: async () => (await call('info', () => docker.info())).DockerRootDir as string,
@@ -154,6 +173,7 @@ export function createDockerClient(host: string): DockerClient {
         sizeBytes: image.Size,
         createdMs: image.Created * 1000,
         lastTagTimeMs: null,
+        labels: image.Labels ?? {},
       })),
     inspectImage: async (ref) => {
       const image = await orNullIfGone('image inspect', () => docker.getImage(ref).inspect());
@@ -166,6 +186,7 @@ export function createDockerClient(host: string): DockerClient {
         sizeBytes: image.Size,
         createdMs: timeMs(image.Created),
         lastTagTimeMs: timeMs(metadata?.LastTagTime),
+        labels: image.Config?.Labels ?? {},
       };
     },
     listContainers: async () =>
@@ -185,22 +206,51 @@ export function createDockerClient(host: string): DockerClient {
       const sizes = (history as Array<{ Size: number }>).map((h) => h.Size).reverse();
       return pairLayerSizes(image.RootFS.Layers ?? [], sizes);
     },
-    removeImage: async (ref) => {
-      try {
-        await call('image remove', () => docker.getImage(ref).remove({ force: false, noprune: false }));
-        return 'removed';
-      } catch (error) {
-        if (error instanceof DockerApiError && error.statusCode === 404) return 'gone';
-        if (error instanceof DockerApiError && error.statusCode === 409) return 'conflict';
-        throw error;
-      }
-    },
+    removeImage: (ref) => removal('image remove', () => docker.getImage(ref).remove({ force: false, noprune: false })),
     tagImage: async (imageId, repoTag) => {
       // The tag is whatever follows the last colon after the last slash (registry ports have colons too).
       const slash = repoTag.lastIndexOf('/');
       const colon = repoTag.lastIndexOf(':');
       const [repo, tag] = colon > slash ? [repoTag.slice(0, colon), repoTag.slice(colon + 1)] : [repoTag, 'latest'];
       await call('image tag', () => docker.getImage(imageId).tag({ repo, tag }));
+    },
+    listContainerInfo: async () => {
+      const listed = await call('container list', () => docker.listContainers({ all: true }));
+      const infos: ContainerInfo[] = [];
+      for (const c of listed) {
+        // Only stopped containers need their finish time, and only inspect reports it.
+        const stopped = c.State === 'exited' || c.State === 'dead';
+        const inspected = stopped ? await orNullIfGone('container inspect', () => docker.getContainer(c.Id).inspect()) : null;
+        if (stopped && inspected === null) continue;
+        infos.push(
+          ContainerInfo.parse({
+            id: c.Id,
+            name: (c.Names[0] ?? '').replace(/^\//, ''),
+            image: c.Image,
+            imageId: c.ImageID,
+            state: c.State,
+            createdMs: c.Created * 1000,
+            finishedMs: timeMs(inspected?.State.FinishedAt),
+            labels: c.Labels ?? {},
+          }),
+        );
+      }
+      return infos;
+    },
+    removeContainer: (id, removeVolumes) => removal('container remove', () => docker.getContainer(id).remove({ force: false, v: removeVolumes })),
+    pruneBuildCache: async (keepStorageBytes) => {
+      // dockerode's pruneBuilder sends no query parameters; keep-storage needs one.
+      const result = await call(
+        'build cache prune',
+        () =>
+          new Promise<unknown>((resolve, reject) =>
+            docker.modem.dial(
+              { path: '/build/prune?', method: 'POST', options: { _query: { 'keep-storage': keepStorageBytes }, _body: {} }, statusCodes: { 200: true, 500: 'server error' } },
+              (error: unknown, data: unknown) => (error ? reject(error) : resolve(data)),
+            ),
+          ),
+      );
+      return z.object({ SpaceReclaimed: z.number() }).parse(result).SpaceReclaimed;
     },
     containerImageId: async (containerId) =>
       (await orNullIfGone('container inspect', () => docker.getContainer(containerId).inspect()))?.Image ?? null,

@@ -15,7 +15,12 @@ export function plannerImages(survey: Survey): PlannerImage[] {
   for (const c of survey.containers) containerCount.set(c.imageId, (containerCount.get(c.imageId) ?? 0) + 1);
   return [...survey.records.values()]
     .filter((r) => r.removedMs === null)
-    .map((record) => ({ record, layers: survey.layers.get(record.id) ?? null, containerCount: containerCount.get(record.id) ?? 0 }));
+    .map((record) => ({
+      record,
+      layers: survey.layers.get(record.id) ?? null,
+      containerCount: containerCount.get(record.id) ?? 0,
+      labels: survey.labels.get(record.id) ?? {},
+    }));
 }
 
 /** The planner's input for this moment. */
@@ -32,6 +37,7 @@ export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs
     },
     minAgeMs: config.minAgeMs,
     protect: config.protect,
+    rules: config.policy.rules,
     mode: request.mode,
     includeProtected: request.includeProtected,
   };

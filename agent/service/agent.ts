@@ -2,18 +2,14 @@
 // measures the disk and evicts while free space is below the low threshold.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema';
-import { formatBytes, formatRatio } from '../config/units';
-import { plan } from '../core/planner';
-import { executePlan } from '../eviction/evictor';
-import { acquireLock, evictionLockPath, LockHeldError } from '../state/lock';
-import { planInput } from '../eviction/inputs';
-import type { DiskUsage, MeasureDisk } from '../disk/disk';
+import type { MeasureDisk } from '../disk/disk';
 import type { DockerClient } from '../docker/client';
 import { eventTimeMs, type DockerEvent } from '../core/image';
 import { DockerUnreachableError, errorText } from '../errors';
 import type { Log } from '../log';
 import type { Store } from '../state/store';
 import { followEvents } from '../tracking/events';
+import { runCheck, reconcileLogged } from './check';
 import { noMetrics, type AgentMetrics } from './metrics';
 import type { Tracker } from '../tracking/tracker';
 
@@ -45,22 +41,8 @@ async function resolveDataRoot(deps: AgentDeps, signal: AbortSignal): Promise<st
   return null;
 }
 
-/** Logs one disk measurement with raw and human-readable figures. */
-export function logDisk(log: Log, disk: DiskUsage): void {
-  log.info('disk', {
-    path: disk.path,
-    freeBytes: disk.freeBytes,
-    totalBytes: disk.totalBytes,
-    freeRatio: Number(disk.freeRatio.toFixed(4)),
-    freeInodesRatio: Number(disk.freeInodesRatio.toFixed(4)),
-    free: `${formatBytes(disk.freeBytes)} (${formatRatio(disk.freeRatio)})`,
-  });
-}
-
 /** Checks requested by events are held this long, so a burst of pulls costs one check. */
 const EVENT_CHECK_DEBOUNCE_MS = 1000;
-/** Re-plans after a run that left the disk below low, for when estimates were too hopeful. */
-const MAX_ROUNDS = 3;
 const CHECK_EVENTS = new Set(['image:pull', 'image:load', 'image:import', 'container:create']);
 
 /** Runs the agent until `signal` aborts. */
@@ -73,68 +55,8 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   const started = deps.config();
   log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: started.intervalMs, state: started.statePath });
 
-  async function reconcile(nowMs: number) {
-    const survey = await tracker.reconcile(nowMs);
-    log.info('reconcile', { images: survey.images, changed: survey.changed.length });
-    return survey;
-  }
-
-  /** Reconciles, measures, and evicts while below low; returns when back above low or out of options. */
-  async function check(): Promise<void> {
-    const config = deps.config();
-    // Persist what a full disk held back, now that evictions may have made room.
-    deps.store.flush();
-    for (let round = 1; round <= MAX_ROUNDS && !signal.aborted; round += 1) {
-      const nowMs = deps.clock();
-      const survey = await reconcile(nowMs);
-      metrics.setDockerReachable(true);
-      const disk = await deps.measureDisk(dataRoot);
-      logDisk(log, disk);
-      const thePlan = plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }));
-      metrics.observeCheck(nowMs, disk, thePlan, survey.images);
-      if (!thePlan.underPressure) return;
-      log.warn('pressure', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, targetBytes: thePlan.targetBytes, freeInodes: disk.freeInodes, lowInodes: thePlan.lowInodes, plannedSteps: thePlan.steps.length, estimatedFreeAfterBytes: thePlan.estimatedFreeAfterBytes, round });
-      if (thePlan.emergency) {
-        log.warn('emergency', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, protectedSteps: thePlan.steps.filter((s) => s.mode === 'emergency').length });
-      }
-      if (thePlan.steps.length === 0) {
-        log.error('pressure_unrelieved', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, reason: 'no evictable image' });
-        return;
-      }
-      let lock = null;
-      try {
-        lock = config.dryRun ? null : acquireLock(evictionLockPath(config.statePath), 0);
-      } catch (error) {
-        if (error instanceof LockHeldError) {
-          // A purge is evicting; its results show at the next check.
-          log.info('eviction_deferred', { reason: 'another process holds the eviction lock', lock: error.path });
-          return;
-        }
-        // The lock file cannot be used (a full disk when it was first needed): evicting without it
-        // is safe (a racing purge's removal of the same image just reports it gone); not evicting is not.
-        log.warn('eviction_lock_unavailable', { error: errorText(error), action: 'evicting without the lock' });
-      }
-      let report;
-      try {
-        report = await executePlan(thePlan, {
-          docker: deps.docker,
-          store: deps.store,
-          log,
-          measureDisk: () => deps.measureDisk(dataRoot),
-          clock: deps.clock,
-          minAgeMs: config.minAgeMs,
-          dryRun: config.dryRun,
-          catchUp: () => tracker.catchUp(deps.clock()),
-          signal,
-        });
-      } finally {
-        lock?.release();
-      }
-      metrics.observeOutcomes(report.outcomes);
-      log.info('eviction_run', { freedBytes: report.freedBytes, freeBytes: report.disk.freeBytes, removed: report.outcomes.filter((o) => o.result === 'removed').length, stoppedBecause: report.stoppedBecause, dryRun: config.dryRun });
-      if (config.dryRun || report.disk.freeBytes >= thePlan.lowBytes || report.outcomes.every((o) => o.result !== 'removed')) return;
-    }
-  }
+  const reconcile = async (nowMs: number) => void (await reconcileLogged(deps, nowMs));
+  const check = () => runCheck(deps, dataRoot, { lockWaitMs: 0 }, signal);
 
   // One check at a time; a request during a check runs one more check after it.
   let checking: Promise<void> | null = null;

@@ -13,6 +13,8 @@ export interface Survey {
   containers: ContainerRef[];
   /** Layers of live images, stored or freshly fetched. */
   layers: Map<string, Layer[]>;
+  /** Labels of live images, from the listing. */
+  labels: Map<string, Record<string, string>>;
   changed: ImageRecord[];
   /** Layers fetched in this survey (not yet stored). */
   newLayers: Array<[string, Layer[]]>;
@@ -110,7 +112,8 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       layers.set(image.id, fetched);
       newLayers.push([image.id, fetched]);
     }
-    return { records, containers, layers, changed, newLayers, images: inventory.length };
+    const labels = new Map(inventory.map((i) => [i.id, i.labels]));
+    return { records, containers, layers, labels, changed, newLayers, images: inventory.length };
   }
 
   function applyEvent(event: DockerEvent): Promise<boolean> {

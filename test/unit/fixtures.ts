@@ -7,7 +7,7 @@ export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
 export function inventoryImage(id: string, overrides: Partial<InventoryImage> = {}): InventoryImage {
-  return { id, repoTags: [`repo/${id}:latest`], repoDigests: [], sizeBytes: 1000, createdMs: T0 - 30 * DAY, lastTagTimeMs: null, ...overrides };
+  return { id, repoTags: [`repo/${id}:latest`], repoDigests: [], sizeBytes: 1000, createdMs: T0 - 30 * DAY, lastTagTimeMs: null, labels: {}, ...overrides };
 }
 
 export function record(id: string, overrides: Partial<ImageRecord> = {}): ImageRecord {

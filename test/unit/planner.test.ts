@@ -99,7 +99,7 @@ describe('classes', () => {
     ['protected but in use', { containers: 2 }, true, 'in-use'],
     ['old and unprotected', { usedAgo: DAY }, false, 'candidate'],
   ])('%s', (_name, opts, isProtected, expected) => {
-    expect(classify(image('x', opts), isProtected, NOW, 10 * MINUTE)).toBe(expected);
+    expect(classify(image('x', opts), isProtected ? 'protect' : 'evict', NOW, 10 * MINUTE)).toBe(expected);
   });
 
   it('never plans in-use or too-young images, even when nothing else is left', () => {

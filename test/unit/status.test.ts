@@ -24,7 +24,7 @@ describe('status', () => {
       docker: { host: 'unix:///x', reachable: true },
       disk: { path: '/var/lib/docker', totalBytes: 100 * 2 ** 30, freeBytes: 12.5 * 2 ** 30, freeRatio: 0.125, totalInodes: 100, freeInodes: 90, freeInodesRatio: 0.9 },
       images: imageStatuses(records, containers),
-      ranking: new Map([['sha256:bbbbbbbbbbbbbbbb', { imageId: 'sha256:bbbbbbbbbbbbbbbb', class: 'candidate' as const, rank: 1 }]]),
+      ranking: new Map([['sha256:bbbbbbbbbbbbbbbb', { imageId: 'sha256:bbbbbbbbbbbbbbbb', class: 'candidate' as const, rank: 1, rule: null }]]),
       evictions: { total: 3, emergency: 1, lastEmergencyMs: T0 + DAY },
     });
     expect(text.split('\n')).toEqual([

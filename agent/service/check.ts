@@ -1,0 +1,127 @@
+// One check: the cycle the agent runs every interval and after pulls, and `gc` runs once. Removes
+// stopped containers past their grace, reconciles, measures, prunes build cache under pressure,
+// then evicts: Delete-rule images at every check, others while below low.
+import { formatBytes, formatRatio } from '../config/units';
+import { plan } from '../core/planner';
+import type { DiskUsage } from '../disk/disk';
+import { errorText } from '../errors';
+import { executePlan, type StepOutcome } from '../eviction/evictor';
+import { planInput } from '../eviction/inputs';
+import { pruneBuildCache } from '../hygiene/buildcache';
+import { removeStoppedContainers, type ContainerRemoval } from '../hygiene/containers';
+import type { Log } from '../log';
+import { acquireLock, evictionLockPath, LockHeldError } from '../state/lock';
+import type { Survey } from '../tracking/tracker';
+import type { AgentDeps } from './agent';
+import { noMetrics } from './metrics';
+
+export type CheckDeps = AgentDeps;
+
+export interface CheckOptions {
+  /** How long to wait for the eviction lock; 0: defer to the next check when a purge holds it. */
+  lockWaitMs: number;
+}
+
+export interface CheckReport {
+  containers: ContainerRemoval[];
+  /** Image removals over all rounds. */
+  outcomes: StepOutcome[];
+}
+
+/** Re-plans after a run that left the disk below low, for when estimates were too hopeful. */
+const MAX_ROUNDS = 3;
+
+/** Logs one disk measurement with raw and human-readable figures. */
+export function logDisk(log: Log, disk: DiskUsage): void {
+  log.info('disk', {
+    path: disk.path,
+    freeBytes: disk.freeBytes,
+    totalBytes: disk.totalBytes,
+    freeRatio: Number(disk.freeRatio.toFixed(4)),
+    freeInodesRatio: Number(disk.freeInodesRatio.toFixed(4)),
+    free: `${formatBytes(disk.freeBytes)} (${formatRatio(disk.freeRatio)})`,
+  });
+}
+
+/** Reconciles the store with Docker and logs the pass. */
+export async function reconcileLogged(deps: Pick<CheckDeps, 'tracker' | 'log'>, nowMs: number): Promise<Survey> {
+  const survey = await deps.tracker.reconcile(nowMs);
+  deps.log.info('reconcile', { images: survey.images, changed: survey.changed.length });
+  return survey;
+}
+
+/** Runs one check against the filesystem at `dataRoot`; returns what it removed. */
+export async function runCheck(deps: CheckDeps, dataRoot: string, options: CheckOptions, signal: AbortSignal): Promise<CheckReport> {
+  const { tracker, log } = deps;
+  const metrics = deps.metrics ?? noMetrics;
+  const outcomes: StepOutcome[] = [];
+  const config = deps.config();
+  const { policy } = config;
+  // Persist what a full disk held back, now that evictions may have made room.
+  deps.store.flush();
+  const containers = await removeStoppedContainers({ docker: deps.docker, log }, policy.containers, deps.clock(), config.dryRun);
+  for (let round = 1; round <= MAX_ROUNDS && !signal.aborted; round += 1) {
+    const nowMs = deps.clock();
+    const survey = await reconcileLogged(deps, nowMs);
+    metrics.setDockerReachable(true);
+    let disk = await deps.measureDisk(dataRoot);
+    logDisk(log, disk);
+    const planNow = () => plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }));
+    let thePlan = planNow();
+    if (thePlan.underPressure && round === 1 && policy.buildCache.pruneUnderPressure) {
+      // Cache first: rebuilding a layer is cheaper than re-pulling an image.
+      if ((await pruneBuildCache({ docker: deps.docker, log }, policy.buildCache, config.dryRun)) > 0) {
+        disk = await deps.measureDisk(dataRoot);
+        thePlan = planNow();
+      }
+    }
+    metrics.observeCheck(nowMs, disk, thePlan, survey.images);
+    if (thePlan.underPressure) {
+      log.warn('pressure', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, targetBytes: thePlan.targetBytes, freeInodes: disk.freeInodes, lowInodes: thePlan.lowInodes, plannedSteps: thePlan.steps.length, estimatedFreeAfterBytes: thePlan.estimatedFreeAfterBytes, round });
+    }
+    if (thePlan.emergency) {
+      log.warn('emergency', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, protectedSteps: thePlan.steps.filter((s) => s.mode === 'emergency').length });
+    }
+    if (thePlan.steps.length === 0) {
+      if (thePlan.underPressure) log.error('pressure_unrelieved', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, reason: 'no evictable image' });
+      return { containers, outcomes };
+    }
+    let lock = null;
+    try {
+      lock = config.dryRun ? null : acquireLock(evictionLockPath(config.statePath), options.lockWaitMs);
+    } catch (error) {
+      // A one-shot command that waited and still lost the lock reports it (exit 4).
+      if (error instanceof LockHeldError && options.lockWaitMs > 0) throw error;
+      if (error instanceof LockHeldError) {
+        // A purge is evicting; its results show at the next check.
+        log.info('eviction_deferred', { reason: 'another process holds the eviction lock', lock: error.path });
+        return { containers, outcomes };
+      }
+      // The lock file cannot be used (a full disk when it was first needed): evicting without it
+      // is safe (a racing purge's removal of the same image just reports it gone); not evicting is not.
+      log.warn('eviction_lock_unavailable', { error: errorText(error), action: 'evicting without the lock' });
+    }
+    let report;
+    try {
+      report = await executePlan(thePlan, {
+        docker: deps.docker,
+        store: deps.store,
+        log,
+        measureDisk: () => deps.measureDisk(dataRoot),
+        clock: deps.clock,
+        minAgeMs: config.minAgeMs,
+        dryRun: config.dryRun,
+        catchUp: () => tracker.catchUp(deps.clock()),
+        signal,
+      });
+    } finally {
+      lock?.release();
+    }
+    outcomes.push(...report.outcomes);
+    metrics.observeOutcomes(report.outcomes);
+    log.info('eviction_run', { freedBytes: report.freedBytes, freeBytes: report.disk.freeBytes, removed: report.outcomes.filter((o) => o.result === 'removed').length, stoppedBecause: report.stoppedBecause, dryRun: config.dryRun });
+    if (config.dryRun || report.disk.freeBytes >= thePlan.lowBytes || report.outcomes.every((o) => o.result !== 'removed')) return { containers, outcomes };
+  }
+  return { containers, outcomes };
+}
+
