@@ -1,10 +1,11 @@
 // Layers the configuration: defaults < config file < IMAGE_EVICTOR_* env vars < command-line flags.
 // Each layer is validated on its own so an error names the file and line, variable or flag.
 import { existsSync, readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isMap, isScalar, type Pair } from 'yaml';
+import { isMap, isScalar, type Pair } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors';
 import { loadPolicy } from '../policy/load';
+import { readYaml } from './yaml';
 import {
   Config,
   ConfigLayer,
@@ -83,19 +84,14 @@ function throwValueError(source: string, key: string, issue: z.core.$ZodIssue, l
 /** Reads a YAML config file; syntax errors and bad keys come back with their line. */
 function readConfigFile(file: string): ConfigLayer {
   const text = readFileSync(file, 'utf8');
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const syntax = doc.errors[0];
-  if (syntax) {
-    throw new ConfigError(file, `YAML syntax error: ${syntax.message.split('\n')[0]}`, undefined, lines.linePos(syntax.pos[0]).line);
-  }
+  const { doc, lines, value } = readYaml(file, text);
   if (doc.contents === null) return {};
   if (!isMap(doc.contents)) throw new ConfigError(file, 'the top level must be a mapping of key: value');
   const keyLines = new Map<string, number>();
   for (const pair of doc.contents.items as Pair[]) {
     if (isScalar(pair.key) && pair.key.range) keyLines.set(String(pair.key.value), lines.linePos(pair.key.range[0]).line);
   }
-  return parseLayer(doc.toJS(), file, (key) => keyLines.get(key));
+  return parseLayer(value, file, (key) => keyLines.get(key));
 }
 
 /** IMAGE_EVICTOR_LOW_FREE=10% sets `low-free`; an unknown variable under our prefix is an error. */

@@ -1,7 +1,8 @@
 // Reads a policy file: YAML (`.yaml`, `.yml`: rules, container and build-cache hygiene, thresholds)
 // or a docker_gc rule file (anything else: `Predicate : Action` lines). Errors name file and line.
 import { existsSync, readFileSync } from 'node:fs';
-import { isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isScalar, type Document, type LineCounter, type Node } from 'yaml';
+import { readYaml } from '../config/yaml';
 import { z } from 'zod';
 import { BooleanField, ConfigLayer, DurationField, ListField, SizeField } from '../config/schema';
 import { DEFAULT_CONTAINER_POLICY } from '../core/containers';
@@ -60,11 +61,8 @@ export function loadPolicy(file: string): LoadedPolicy {
 }
 
 function readYamlPolicy(text: string, file: string): LoadedPolicy {
-  const lines = new LineCounter();
   // Failsafe: every scalar stays text, so `match: True` is the predicate True, not a boolean.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, schema: 'failsafe' });
-  const syntax = doc.errors[0];
-  if (syntax) throw new ConfigError(file, `YAML syntax error: ${syntax.message.split('\n')[0]}`, undefined, lines.linePos(syntax.pos[0]).line);
+  const { doc, lines, value } = readYaml(file, text, 'failsafe');
   const lineOf = (path: Array<string | number>) => {
     // The deepest node that exists along the path: a missing key is reported at its parent.
     for (let depth = path.length; depth >= 0; depth -= 1) {
@@ -74,7 +72,7 @@ function readYamlPolicy(text: string, file: string): LoadedPolicy {
     return undefined;
   };
   if (doc.contents === null) throw new ConfigError(file, 'empty policy: expected keys such as rules, containers, build-cache');
-  const result = PolicyFile.safeParse(doc.toJS());
+  const result = PolicyFile.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0] as z.core.$ZodIssue;
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../agent/config/load';
 import { DEFAULTS } from '../../agent/config/schema';
@@ -106,5 +107,13 @@ describe('loadConfig errors name the source, line and key', () => {
 
   it('leaves bytes-versus-percent thresholds to the agent, which knows the disk', () => {
     expect(() => loadConfig({ configFile: file('low-free: 20%\ntarget-free: 5GB\n'), env: {}, flags: {} })).not.toThrow();
+  });
+});
+
+describe('YAML aliases', () => {
+  it('an alias to an anchor defined nowhere is a located config error, not a crash (found by fast-check)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ie-alias-')), 'c.yaml');
+    writeFileSync(file, 'interval: 5m\nprotect: *nowhere\n');
+    expect(() => loadConfig({ configFile: file, env: {}, flags: {} })).toThrow(/c\.yaml:2: YAML error: Unresolved alias/);
   });
 });

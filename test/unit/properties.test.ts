@@ -6,7 +6,10 @@ import fc from 'fast-check';
 import { loadConfig } from '../../agent/config/load';
 import { formatDuration, parseDuration, parseSize } from '../../agent/config/units';
 import { parseEventLine } from '../../agent/docker/client';
-import { ConfigError } from '../../agent/errors';
+import type { Predicate, Rule } from '../../agent/core/rules';
+import { ConfigError, RuleSyntaxError } from '../../agent/errors';
+import { parseRuleFile } from '../../agent/policy/parse';
+import { loadPolicy } from '../../agent/policy/load';
 import { silentLog } from '../../agent/log';
 import { openStore } from '../../agent/state/store';
 import { record, T0 } from './fixtures';
@@ -120,5 +123,83 @@ describe('untrusted strings in the state DB', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('rule files', () => {
+  /** Parses a rule file; returns the rules or the error, which must be a located RuleSyntaxError. */
+  function parsed(text: string): Rule[] | RuleSyntaxError {
+    try {
+      return parseRuleFile(text, 'gen.conf');
+    } catch (error) {
+      if (!(error instanceof RuleSyntaxError)) throw error;
+      const lines = text.split(/\r?\n/);
+      expect(error.line).toBeGreaterThanOrEqual(1);
+      expect(error.line).toBeLessThanOrEqual(Math.max(lines.length, 1));
+      expect(error.column).toBeGreaterThanOrEqual(1);
+      expect(error.column).toBeLessThanOrEqual((lines[error.line - 1] ?? '').length + 1);
+      expect(error.message).toMatch(/^gen\.conf:\d+:\d+: /);
+      return error;
+    }
+  }
+
+  const word = fc.constantFrom('True', 'False', 'Dangling', 'Dandling', 'Repository', 'Tag', 'Label', 'Age', 'Pulled', 'Unused', 'Size', 'Not', 'And', 'Or', 'Delete', 'Keep', 'PreserveRecent', 'Bogus');
+  const piece = fc.oneof(word, fc.constantFrom('(', ')', ',', ':', ' ', '"x"', '"3d"', '">1MB"', '3', '1.5', '#', '\n', "'", '"'));
+  const ruleish = fc.oneof(fc.string({ maxLength: 120 }), fc.array(piece, { maxLength: 30 }).map((p) => p.join('')));
+
+  it('any text gives rules or an error with a line and column inside the text', () => {
+    fc.assert(fc.property(ruleish, (text) => void parsed(text)), { numRuns: 3000 });
+  });
+
+  // Generated predicates, printed in docker_gc syntax, parse back to the same tree.
+  const leaf: fc.Arbitrary<[string, Predicate]> = fc.oneof(
+    fc.constant<[string, Predicate]>(['True', { kind: 'true' }]),
+    fc.constant<[string, Predicate]>(['Dangling', { kind: 'dangling' }]),
+    fc.stringMatching(/^[a-z0-9/*.:-]{1,12}$/).map((g): [string, Predicate] => [`Repository("${g}")`, { kind: 'repository', glob: g }]),
+    fc.stringMatching(/^[a-z0-9.*-]{1,8}$/).map((g): [string, Predicate] => [`Tag("${g}")`, { kind: 'tag', glob: g }]),
+    fc.nat(400).map((d): [string, Predicate] => [`Age(${d})`, { kind: 'age', olderThanMs: d * 86_400_000 }]),
+    fc.integer({ min: 1, max: 999 }).map((h): [string, Predicate] => [`Unused("${h}h")`, { kind: 'unused', olderThanMs: h * 3_600_000 }]),
+    fc.integer({ min: 1, max: 999 }).map((m): [string, Predicate] => [`Size(">=${m}MiB")`, { kind: 'size', comparison: '>=', bytes: m * 2 ** 20 }]),
+  );
+  const tree = fc.letrec<{ p: [string, Predicate] }>((tie) => ({
+    p: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf,
+      tie('p').map(([t, p]): [string, Predicate] => [`Not(${t})`, { kind: 'not', operand: p }]),
+      fc.array(tie('p'), { minLength: 1, maxLength: 3 }).map((ps): [string, Predicate] => [`And(${ps.map(([t]) => t).join(', ')})`, { kind: 'and', operands: ps.map(([, p]) => p) }]),
+      fc.array(tie('p'), { minLength: 1, maxLength: 3 }).map((ps): [string, Predicate] => [`Or(${ps.map(([t]) => t).join(',')})`, { kind: 'or', operands: ps.map(([, p]) => p) }]),
+    ),
+  })).p;
+
+  it('generated rules parse back to the trees they were printed from', () => {
+    fc.assert(
+      fc.property(tree, fc.constantFrom('Delete', 'Keep', 'PreserveAll', 'PreserveRecent(3)'), ([text, predicate], action) => {
+        const rules = parsed(`${text} : ${action}`);
+        if (rules instanceof RuleSyntaxError) throw rules;
+        expect(rules[0]?.predicate).toEqual(predicate);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('YAML policies of any shape load or give a ConfigError / RuleSyntaxError naming the file', () => {
+    const yamlPolicy = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.array(fc.tuple(ruleish, ruleish), { maxLength: 4 }).map((rules) => `rules:\n${rules.map(([m, a]) => `  - match: ${JSON.stringify(m)}\n    action: ${JSON.stringify(a)}`).join('\n')}\n`),
+      fc.array(fc.tuple(fc.constantFrom('remove-exited', 'grace', 'exclude-names', 'bogus'), fc.string({ maxLength: 12 })), { maxLength: 4 }).map((kv) => `containers:\n${kv.map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}\n`),
+    );
+    fc.assert(
+      fc.property(yamlPolicy, (text) => {
+        const file = join(dir, `p${(files += 1)}.yaml`);
+        writeFileSync(file, text);
+        try {
+          loadPolicy(file);
+        } catch (error) {
+          if (!(error instanceof ConfigError || error instanceof RuleSyntaxError)) throw error;
+          expect(error.message.startsWith(file)).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
