@@ -20,6 +20,8 @@ command -v losetup >/dev/null || missing+=(mount)
 # The service tests verify the unit files and the alert rules.
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v promtool >/dev/null || missing+=(prometheus)
+# The clock-jump tests move the agent's wall clock with libfaketime.
+dpkg -s libfaketime >/dev/null 2>&1 || missing+=(libfaketime)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test/run.sh: installing ${missing[*]}"
   apt-get update -q

@@ -42,6 +42,9 @@ export interface DockerClient {
   eventsBetween(sinceNano: string, untilNano: string): Promise<DockerEvent[]>;
 }
 
+/** Longest wait for a bounded events query (catch-up before a removal). */
+const EVENTS_BETWEEN_TIMEOUT_MS = 3000;
+
 const TRACKED_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load', 'create', 'start'];
 
 /** dockerode connection options from a DOCKER_HOST-style URL. */
@@ -257,8 +260,14 @@ export function createDockerClient(host: string): DockerClient {
     events: (sinceNano, signal) => streamEvents(docker, call, sinceNano, signal),
     eventsBetween: async (sinceNano, untilNano) => {
       const collected: DockerEvent[] = [];
-      // With `until`, Docker ends the stream itself once it reaches that time.
-      for await (const event of await streamEvents(docker, call, sinceNano, undefined, untilNano)) collected.push(event);
+      // With `until`, Docker ends the stream itself once its own clock reaches that time; a daemon
+      // whose clock is behind ours would hold it open, so it is cut off and what came is used.
+      const signal = AbortSignal.timeout(EVENTS_BETWEEN_TIMEOUT_MS);
+      try {
+        for await (const event of await streamEvents(docker, call, sinceNano, signal, untilNano)) collected.push(event);
+      } catch (error) {
+        if (!signal.aborted) throw error;
+      }
       return collected;
     },
   };

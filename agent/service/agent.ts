@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema';
 import type { MeasureDisk } from '../disk/disk';
 import type { DockerClient } from '../docker/client';
+import { detectJump, type ClockSample } from '../core/clock';
 import { eventTimeMs, type DockerEvent } from '../core/image';
 import { DockerUnreachableError, errorText } from '../errors';
 import type { Log } from '../log';
@@ -23,7 +24,34 @@ export interface AgentDeps {
   measureDisk: MeasureDisk;
   /** Epoch milliseconds; read once per cycle and passed down. */
   clock: () => number;
+  /** Milliseconds that never jump (default performance.now): the reference for the wall clock. */
+  monotonic?: () => number;
   metrics?: AgentMetrics;
+}
+
+/** How often the wall clock is compared with the monotonic one. */
+const CLOCK_WATCH_MS = 1000;
+
+/**
+ * Watches for wall-clock jumps (a bad RTC fixed by NTP, an operator's `date -s`) and has the tracker
+ * shift what it recorded before one; returns a function that stops watching.
+ */
+function watchClock(deps: AgentDeps): () => void {
+  const monotonic = deps.monotonic ?? (() => performance.now());
+  let sample: ClockSample = { wallMs: deps.clock(), monoMs: monotonic() };
+  const timer = setInterval(() => {
+    const next = { wallMs: deps.clock(), monoMs: monotonic() };
+    const jump = detectJump(sample, next);
+    sample = next;
+    if (jump === null) return;
+    deps.log.warn('clock_jump', { skewMs: Math.round(jump.skewMs), direction: jump.skewMs > 0 ? 'forwards' : 'backwards' });
+    deps.tracker.absorbClockJump(jump).then(
+      (images) => deps.log.info('clock_jump_absorbed', { skewMs: Math.round(jump.skewMs), images }),
+      (error: unknown) => deps.log.error('clock_jump_not_absorbed', { error: errorText(error) }),
+    );
+  }, CLOCK_WATCH_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Resolves the filesystem to watch, waiting for Docker when the path comes from it. */
@@ -52,6 +80,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   const resolved = await resolveDataRoot(deps, signal);
   if (resolved === null) return;
   const dataRoot: string = resolved;
+  const stopWatchingClock = watchClock(deps);
   const started = deps.config();
   log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: started.intervalMs, state: started.statePath });
 
@@ -100,6 +129,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
     await sleep(deps.config().intervalMs, undefined, { signal }).catch(() => undefined);
   }
   if (debounce) clearTimeout(debounce);
+  stopWatchingClock();
   await checking;
   await following;
   log.info('agent_stopped', {});

@@ -1,5 +1,6 @@
 // Turns Docker events and inventory passes into usage records in the store.
 // All writes go through one queue: a reconcile working from a snapshot must not overwrite an event's update.
+import { clampFuture, isAppliedEvent, nextCursor, shiftForJump, type ClockJump } from '../core/clock';
 import { eventTimeMs, msToNano, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage } from '../core/image';
 import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, used } from '../core/usage';
 import type { Layer } from '../core/planner';
@@ -23,7 +24,7 @@ export interface Survey {
 
 /** Applies events and reconcile passes; each call is serialised with the others. */
 export interface Tracker {
-  /** Applies one event unless the cursor shows it was applied already; returns whether it was new. */
+  /** Applies one event unless it was applied already (see isAppliedEvent); returns whether it was new. */
   applyEvent(event: DockerEvent): Promise<boolean>;
   /** Brings the store in line with Docker (records and layers) and returns what it saw. */
   reconcile(nowMs: number): Promise<Survey>;
@@ -34,7 +35,12 @@ export interface Tracker {
    * decision taken next sees a pull or container that happened a moment ago.
    */
   catchUp(nowMs: number): Promise<void>;
+  /** Moves the times recorded before a wall-clock jump by its skew; returns how many records moved. */
+  absorbClockJump(jump: ClockJump): Promise<number>;
 }
+
+/** How many applied events are remembered by identity to recognise a duplicate. */
+const RECENT_EVENTS = 10_000;
 
 export interface TrackerDeps {
   docker: DockerClient;
@@ -44,6 +50,7 @@ export interface TrackerDeps {
 
 /** Creates a tracker over a Docker client and a store. */
 export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
+  const recentKeys = new Set<string>();
   let queue: Promise<unknown> = Promise.resolve();
   function exclusive<T>(task: () => Promise<T>): Promise<T> {
     const next = queue.then(task, task);
@@ -104,6 +111,13 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     );
     const changed = reconcile({ records, inventory: detailed, containers, nowMs });
     for (const record of changed) records.set(record.id, record);
+    // Times in the future mean the clock was set back while no agent ran to see it happen.
+    const clamped = [...records.values()].map((r) => clampFuture(r, nowMs)).filter((r): r is ImageRecord => r !== null);
+    if (clamped.length > 0) log.warn('clock_future_times_clamped', { images: clamped.length, nowMs });
+    for (const record of clamped) {
+      records.set(record.id, record);
+      changed.push(record);
+    }
     const layers = store.layers();
     const newLayers: Array<[string, Layer[]]> = [];
     for (const image of inventory.filter((i) => !layers.has(i.id))) {
@@ -118,11 +132,14 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
 
   function applyEvent(event: DockerEvent): Promise<boolean> {
     return exclusive(async () => {
-      // The cursor makes this idempotent: the live stream and a catch-up may both bring an event.
+      const key = `${event.timeNano} ${event.type} ${event.action} ${event.actorId}`;
       const cursor = store.cursor();
-      if (cursor !== null && BigInt(event.timeNano) <= BigInt(cursor)) return false;
+      if (isAppliedEvent(key, event.timeNano, cursor, recentKeys)) return false;
       const changes = await changesFor(event);
-      store.save(changes, event.timeNano);
+      store.save(changes, nextCursor(cursor, event.timeNano));
+      recentKeys.add(key);
+      // Sets iterate in insertion order: the first key is the oldest.
+      if (recentKeys.size > RECENT_EVENTS) recentKeys.delete(recentKeys.values().next().value as string);
       log.debug('docker_event', { type: event.type, action: event.action, actor: event.actorId, changed: changes.length });
       return true;
     });
@@ -148,5 +165,17 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       if (BigInt(untilNano) <= BigInt(cursor)) return;
       for (const event of await docker.eventsBetween(cursor, untilNano)) await applyEvent(event);
     },
+
+    absorbClockJump: (jump) =>
+      exclusive(async () => {
+        const before = [...store.images().values()];
+        const moved = before.map((r) => shiftForJump(r, jump)).filter((r, i) => JSON.stringify(r) !== JSON.stringify(before[i]));
+        const cursor = store.cursor();
+        // A cursor left in the future would make Docker replay nothing and catch-ups stop early.
+        const nowNano = msToNano(jump.nowWallMs);
+        const cursorAfter = cursor !== null && BigInt(cursor) > BigInt(nowNano) ? nowNano : undefined;
+        store.save(moved, cursorAfter);
+        return moved.length;
+      }),
   };
 }

@@ -1,0 +1,108 @@
+// Wall-clock jumps under a running agent: its clock is moved with libfaketime (Docker's is not),
+// two days forwards and one day backwards. Recently used images must stay; older ones must still go.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startAgent, type AgentProcess } from '../harness/cli';
+import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../harness/engine';
+import { buildImage, type BuiltImage } from '../harness/images';
+import { run, waitFor } from '../harness/proc';
+
+const MiB = 2 ** 20;
+const LAYER = 32 * MiB;
+const MIN_AGE_S = 8;
+
+let engine: Engine;
+let dir: string;
+const libfaketime = execFileSync('dpkg', ['-L', 'libfaketime'], { encoding: 'utf8' })
+  .split('\n')
+  .find((path) => path.endsWith('/libfaketime.so.1'));
+
+beforeAll(async () => {
+  if (libfaketime === undefined) throw new Error('libfaketime.so.1 not found: install the libfaketime package (test/run.sh does)');
+  engine = await startEngine({ diskBytes: 600 * MiB, label: 'clock' });
+  dir = mkdtempSync('/tmp/ie-clock-');
+});
+
+afterAll(async () => {
+  await engine?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function present(image: BuiltImage): Promise<boolean> {
+  return (await run(DOCKER_CLI, ['image', 'inspect', image.id], { env: dockerEnv(engine.host, engine.workDir) })).code === 0;
+}
+
+async function freeBytes(): Promise<number> {
+  const s = await statfs(engine.dataRoot);
+  return s.bavail * s.bsize;
+}
+
+/** Pulls and runs an image (container removed afterwards, as CI runners do). */
+async function use(image: BuiltImage): Promise<void> {
+  await engine.docker(['pull', '-q', image.ref]);
+  await engine.docker(['run', '--rm', '--network', 'none', image.ref]);
+}
+
+async function jumpScenario(label: string, offset: string): Promise<{ agent: AgentProcess; old: BuiltImage; recent: BuiltImage }> {
+  const old = await buildImage({ name: `clock/${label}-old`, layerBytes: [LAYER] });
+  const recent = await buildImage({ name: `clock/${label}-recent`, layerBytes: [LAYER] });
+  const clockFile = join(dir, `${label}.faketime`);
+  const config = join(dir, `${label}.yaml`);
+  writeFileSync(clockFile, '+0\n');
+  writeFileSync(config, 'low-free: 1%\ntarget-free: 2%\n');
+  const agent = startAgent(
+    ['--config', config, '--docker-host', engine.host, '--state', join(dir, `${label}.db`), '--interval', '1s', '--min-age', `${MIN_AGE_S}s`],
+    [],
+    { LD_PRELOAD: libfaketime, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+  );
+  await agent.waitForLog('docker_events_connected');
+  await use(old);
+  const oldUsedAt = Date.now();
+  await waitFor('min-age to pass for the old image', () => (Date.now() > oldUsedAt + (MIN_AGE_S + 1) * 1000 ? true : undefined), 20_000);
+  await use(recent);
+  await waitFor('the recent use to be recorded', () => (agent.logs.some((l) => l.message === 'docker_event' || l.message === 'reconcile') ? true : undefined));
+  // Let the tracker apply the recent container events before the clock moves.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+
+  writeFileSync(clockFile, `${offset}\n`);
+  await agent.waitForLog('clock_jump_absorbed');
+  // Pressure that only both images together could relieve: without the fix, both would go.
+  const free = await freeBytes();
+  writeFileSync(config, `low-free: ${Math.round(free + 2 * LAYER)}\ntarget-free: ${Math.round(free + 3 * LAYER)}\n`);
+  agent.child.kill('SIGHUP');
+  await agent.waitForLog('config_reloaded');
+  await agent.waitForLog('eviction_run');
+  return { agent, old, recent };
+}
+
+test('two days forwards: the image used seconds ago is still too young; the older one is evicted', async () => {
+  const { agent, old, recent } = await jumpScenario('fwd', '+2d');
+  try {
+    expect(agent.logs.find((l) => l.message === 'clock_jump')).toMatchObject({ direction: 'forwards' });
+    expect(Number(agent.logs.find((l) => l.message === 'clock_jump')?.skewMs)).toBeGreaterThan(2 * 86_400_000 - 10_000);
+    expect(await present(old)).toBe(false);
+    expect(await present(recent)).toBe(true);
+    const evicted = agent.logs.filter((l) => l.message === 'eviction').map((l) => l.imageId);
+    expect(evicted).toContain(old.id);
+    expect(evicted).not.toContain(recent.id);
+  } finally {
+    expect(await agent.stop()).toBe(0);
+  }
+});
+
+// The first test's leftovers are evictable here too; what matters is which of this test's images go.
+test('a day backwards: images do not all turn too young (the disk would fill); the older one is evicted', async () => {
+  const { agent, old, recent } = await jumpScenario('back', '-1d');
+  try {
+    expect(agent.logs.find((l) => l.message === 'clock_jump')).toMatchObject({ direction: 'backwards' });
+    expect(await present(old)).toBe(false);
+    expect(await present(recent)).toBe(true);
+    const evicted = agent.logs.filter((l) => l.message === 'eviction').map((l) => l.imageId);
+    expect(evicted).toContain(old.id);
+    expect(evicted).not.toContain(recent.id);
+  } finally {
+    expect(await agent.stop()).toBe(0);
+  }
+});
