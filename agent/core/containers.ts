@@ -1,7 +1,7 @@
 // Which stopped containers to remove: exited or dead job containers pin their images, so a crashed
 // CI job can keep gigabytes alive. Pure: containers, policy and `nowMs` in, a selection out.
 import { z } from 'zod';
-import { globToRegExp } from './protect';
+import { compiledGlob } from './protect';
 
 export const ContainerPolicy = z.object({
   /** Off by default: removing containers is a choice the operator makes. */
@@ -46,8 +46,8 @@ const STOPPED = new Set(['exited', 'dead']);
 export function containerVerdict(container: ContainerInfo, policy: ContainerPolicy, nowMs: number): ContainerVerdict {
   if (!STOPPED.has(container.state)) return 'not-stopped';
   if (container.labels[KEEP_LABEL] === 'true') return 'keep-label';
-  if (policy.excludeNames.some((g) => globToRegExp(g).test(container.name))) return 'excluded-name';
-  if (policy.excludeImages.some((g) => globToRegExp(g).test(container.image))) return 'excluded-image';
+  if (policy.excludeNames.some((g) => compiledGlob(g).test(container.name))) return 'excluded-name';
+  if (policy.excludeImages.some((g) => compiledGlob(g).test(container.image))) return 'excluded-image';
   const stoppedMs = container.finishedMs ?? container.createdMs;
   return stoppedMs <= nowMs - policy.graceMs ? 'remove' : 'too-recent';
 }

@@ -69,3 +69,11 @@ export function msToNano(ms: number): string {
 export function isDangling(image: { repoTags: string[] }): boolean {
   return image.repoTags.length === 0;
 }
+
+/** `registry.example:5000/group/app:1.0` -> repository `registry.example:5000/group/app`, tag `1.0`. */
+export function splitReference(repoTag: string): { repository: string; tag: string } {
+  // The tag follows the last colon after the last slash (registry ports have colons too).
+  const slash = repoTag.lastIndexOf('/');
+  const colon = repoTag.lastIndexOf(':');
+  return colon > slash ? { repository: repoTag.slice(0, colon), tag: repoTag.slice(colon + 1) } : { repository: repoTag, tag: 'latest' };
+}

@@ -1,4 +1,4 @@
-// Protection patterns: globs on `repo:tag`, such as `registry.freedesktop.org/mesa/**` or `*/gstreamer*:*`.
+// Globs on `repo:tag`, repository and container names, such as `registry.freedesktop.org/mesa/**` or `*/gstreamer*:*`.
 
 /** `**` matches anything, `*` anything but `/`, `?` one character but `/`; the rest is literal. */
 export function globToRegExp(pattern: string): RegExp {
@@ -15,8 +15,12 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
-/** A predicate telling whether any of an image's tags matches any pattern. */
-export function protectionMatcher(patterns: string[]): (tags: string[]) => boolean {
-  const compiled = patterns.map(globToRegExp);
-  return (tags) => tags.some((tag) => compiled.some((re) => re.test(tag)));
+// Patterns come from config and policy files: few, and matched against every image at every check.
+const compiled = new Map<string, RegExp>();
+
+/** `globToRegExp`, compiled once per pattern. */
+export function compiledGlob(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (re === undefined) compiled.set(pattern, (re = globToRegExp(pattern)));
+  return re;
 }

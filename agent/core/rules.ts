@@ -1,7 +1,7 @@
 // Policy rules: which rule claims each image, and what that claim means for eviction. Pure: images
 // and `nowMs` in, claims out. The syntax (docker_gc's `Predicate : Action`) is parsed in policy/.
-import { isDangling, type ImageRecord } from './image';
-import { globToRegExp } from './protect';
+import { isDangling, splitReference, type ImageRecord } from './image';
+import { compiledGlob } from './protect';
 import { recencyMs } from './usage';
 
 const DAY_MS = 86_400_000;
@@ -59,13 +59,6 @@ export interface Claim {
   disposition: Disposition;
 }
 
-/** `registry.example:5000/group/app:1.0` -> repository `registry.example:5000/group/app`, tag `1.0`. */
-export function splitReference(repoTag: string): { repository: string; tag: string } {
-  const slash = repoTag.lastIndexOf('/');
-  const colon = repoTag.lastIndexOf(':');
-  return colon > slash ? { repository: repoTag.slice(0, colon), tag: repoTag.slice(colon + 1) } : { repository: repoTag, tag: 'latest' };
-}
-
 /** The repository without its registry host (a first component with a dot, a colon, or `localhost`). */
 function withoutRegistry(repository: string): string {
   const slash = repository.indexOf('/');
@@ -78,17 +71,9 @@ export function repositoriesOf(record: ImageRecord): string[] {
   return [...new Set(record.repoTags.map((t) => splitReference(t).repository))];
 }
 
-// Globs compile once per pattern; rule sets are small and evaluated every check.
-const compiled = new Map<string, RegExp>();
-function glob(pattern: string): RegExp {
-  let re = compiled.get(pattern);
-  if (re === undefined) compiled.set(pattern, (re = globToRegExp(pattern)));
-  return re;
-}
-
 /** A repository glob that names no registry host matches images from any registry (docker_gc's `organisation/repo`). */
 function repositoryMatches(pattern: string, repository: string): boolean {
-  const re = glob(pattern);
+  const re = compiledGlob(pattern);
   return re.test(repository) || (withoutRegistry(pattern) === pattern && re.test(withoutRegistry(repository)));
 }
 
@@ -116,9 +101,9 @@ export function matches(predicate: Predicate, subject: RuleSubject, nowMs: numbe
     case 'repository':
       return repositoriesOf(record).some((repository) => repositoryMatches(predicate.glob, repository));
     case 'tag':
-      return record.repoTags.some((t) => glob(predicate.glob).test(splitReference(t).tag));
+      return record.repoTags.some((t) => compiledGlob(predicate.glob).test(splitReference(t).tag));
     case 'reference':
-      return record.repoTags.some((t) => glob(predicate.glob).test(t));
+      return record.repoTags.some((t) => compiledGlob(predicate.glob).test(t));
     case 'label': {
       const value = subject.labels?.[predicate.key];
       return value !== undefined && (predicate.value === null || value === predicate.value);

@@ -100,7 +100,8 @@ export function reconcile(input: ReconcileInput): ImageRecord[] {
   return changed;
 }
 
-function sameRecord(a: ImageRecord, b: ImageRecord): boolean {
+/** Whether two records hold the same knowledge. */
+export function sameRecord(a: ImageRecord, b: ImageRecord): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 

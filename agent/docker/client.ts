@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import Dockerode from 'dockerode';
 import { z } from 'zod';
 import { ContainerInfo } from '../core/containers';
-import { ContainerRef, DockerEvent, type InventoryImage } from '../core/image';
+import { ContainerRef, DockerEvent, splitReference, type InventoryImage } from '../core/image';
 import type { Layer } from '../core/planner';
 import { DockerApiError, DockerUnreachableError, errorText } from '../errors';
 
@@ -211,10 +211,7 @@ export function createDockerClient(host: string): DockerClient {
     },
     removeImage: (ref) => removal('image remove', () => docker.getImage(ref).remove({ force: false, noprune: false })),
     tagImage: async (imageId, repoTag) => {
-      // The tag is whatever follows the last colon after the last slash (registry ports have colons too).
-      const slash = repoTag.lastIndexOf('/');
-      const colon = repoTag.lastIndexOf(':');
-      const [repo, tag] = colon > slash ? [repoTag.slice(0, colon), repoTag.slice(colon + 1)] : [repoTag, 'latest'];
+      const { repository: repo, tag } = splitReference(repoTag);
       await call('image tag', () => docker.getImage(imageId).tag({ repo, tag }));
     },
     listContainerInfo: async () => {

@@ -245,22 +245,23 @@ function toAction(parser: Parser, call: Call): Action {
   }
 }
 
+/** Parses one whole expression of a kind (`predicate` or `action`) with its converter. */
+function parseAlone<T>(text: string, origin: TextOrigin, kind: string, choices: string, convert: (parser: Parser, call: Call) => T): T {
+  const parser = new Parser(text, origin);
+  if (parser.peek().kind === 'end') parser.fail(0, `empty ${kind}: expected one of ${choices}`);
+  const result = convert(parser, parser.call(`a${kind === 'action' ? 'n' : ''} ${kind}`));
+  parser.end(`the end of the ${kind}`);
+  return result;
+}
+
 /** Parses a predicate alone (a policy's `match:`). */
 export function parsePredicate(text: string, origin: TextOrigin): Predicate {
-  const parser = new Parser(text, origin);
-  if (parser.peek().kind === 'end') parser.fail(0, `empty predicate: expected one of ${PREDICATES}`);
-  const predicate = toPredicate(parser, parser.call('a predicate'));
-  parser.end('the end of the predicate');
-  return predicate;
+  return parseAlone(text, origin, 'predicate', PREDICATES, toPredicate);
 }
 
 /** Parses an action alone (a policy's `action:`). */
 export function parseAction(text: string, origin: TextOrigin): Action {
-  const parser = new Parser(text, origin);
-  if (parser.peek().kind === 'end') parser.fail(0, `empty action: expected one of ${ACTIONS}`);
-  const action = toAction(parser, parser.call('an action'));
-  parser.end('the end of the action');
-  return action;
+  return parseAlone(text, origin, 'action', ACTIONS, toAction);
 }
 
 /** Parses a docker_gc rule file: one `Predicate : Action` per line; `#` starts a comment. */

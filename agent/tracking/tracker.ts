@@ -2,7 +2,7 @@
 // All writes go through one queue: a reconcile working from a snapshot must not overwrite an event's update.
 import { clampFuture, isAppliedEvent, nextCursor, shiftForJump, type ClockJump } from '../core/clock';
 import { eventTimeMs, msToNano, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage } from '../core/image';
-import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, used } from '../core/usage';
+import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, sameRecord, used } from '../core/usage';
 import type { Layer } from '../core/planner';
 import type { DockerClient } from '../docker/client';
 import type { Log } from '../log';
@@ -169,7 +169,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     absorbClockJump: (jump) =>
       exclusive(async () => {
         const before = [...store.images().values()];
-        const moved = before.map((r) => shiftForJump(r, jump)).filter((r, i) => JSON.stringify(r) !== JSON.stringify(before[i]));
+        const moved = before.map((r) => shiftForJump(r, jump)).filter((r, i) => !sameRecord(r, before[i] as ImageRecord));
         const cursor = store.cursor();
         // A cursor left in the future would make Docker replay nothing and catch-ups stop early.
         const nowNano = msToNano(jump.nowWallMs);

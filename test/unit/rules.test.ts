@@ -1,5 +1,6 @@
 // Rule parsing (docker_gc syntax), predicates, actions and PreserveRecent counting, on plain data.
-import { claimImages, matches, splitReference, type Predicate, type Rule, type RuleSubject } from '../../agent/core/rules';
+import { splitReference } from '../../agent/core/image';
+import { claimImages, matches, type Predicate, type Rule, type RuleSubject } from '../../agent/core/rules';
 import { RuleSyntaxError } from '../../agent/errors';
 import { parsePredicate, parseRuleFile } from '../../agent/policy/parse';
 import { DAY, HOUR, record, T0 } from './fixtures';
