@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command-line entry point: parses flags, maps errors to exit codes at the boundary.
 import { Command, Option } from 'commander';
+import { EvictionOrder } from '../core/order';
 import { ConfigError, errorText, RuleSyntaxError } from '../errors';
 import { LockHeldError } from '../state/lock';
 import { packageVersion } from '../paths';
@@ -32,6 +33,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--target-free-inodes <percent>', 'evict until this share of inodes is free (default 10%)')
     .option('--min-age <duration>', 'never evict images pulled or used more recently (default 10m)')
     .option('--protect <globs>', 'comma-separated repo:tag globs evicted only in emergency mode')
+    .addOption(new Option('--eviction-order <order>', 'which candidate goes first (default superseded-reuse; see README)').choices([...EvictionOrder.options]))
     .option('--policy <file>', 'policy: YAML (.yaml/.yml) or docker_gc rules (`Predicate : Action` lines)');
 
   program

@@ -39,7 +39,7 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
     docker = { host: ctx.docker.host, reachable: false, error: errorText(error) };
   }
   const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
-  const { ranking } = rankImages(plannerImages(survey), ctx.config.protect, nowMs, ctx.config.minAgeMs, ctx.config.policy.rules);
+  const { ranking } = rankImages(plannerImages(survey), ctx.config.protect, nowMs, ctx.config.minAgeMs, ctx.config.policy.rules, ctx.config.evictionOrder);
   return {
     nowMs,
     docker,

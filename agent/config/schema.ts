@@ -1,6 +1,7 @@
 // The configuration's shape. One layer schema validates each source (file, env, flags) on its own,
 // so an error can name where the bad value came from; the merged result is a `Config`.
 import { z } from 'zod';
+import { DEFAULT_EVICTION_ORDER, EvictionOrder } from '../core/order';
 import { DEFAULT_POLICY, Policy } from '../core/policy';
 import { parseDuration, parseSize, type SizeSpec } from './units';
 
@@ -67,6 +68,7 @@ export const ConfigLayer = z
     'target-free-inodes': RatioField,
     'min-age': DurationField,
     protect: ListField,
+    'eviction-order': EvictionOrder,
     'dry-run': BooleanField,
     'metrics-listen': ListenField,
     /** A policy file: YAML, or docker_gc rules. */
@@ -96,6 +98,7 @@ export const Config = z.object({
   targetFreeInodesRatio: z.number().min(0).max(1),
   minAgeMs: z.number().int().nonnegative(),
   protect: z.array(z.string()),
+  evictionOrder: EvictionOrder,
   dryRun: z.boolean(),
   /** Where to serve Prometheus metrics; null: not at all. */
   metricsListen: z.string().nullable(),
@@ -119,6 +122,7 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'target-free-inodes': 'targetFreeInodesRatio',
   'min-age': 'minAgeMs',
   protect: 'protect',
+  'eviction-order': 'evictionOrder',
   'dry-run': 'dryRun',
   'metrics-listen': 'metricsListen',
   policy: 'policyPath',
@@ -138,6 +142,7 @@ export const DEFAULTS: Config = {
   targetFreeInodesRatio: 0.1,
   minAgeMs: 10 * 60_000,
   protect: [],
+  evictionOrder: DEFAULT_EVICTION_ORDER,
   dryRun: false,
   metricsListen: null,
   policyPath: null,

@@ -3,8 +3,9 @@
 import { z } from 'zod';
 import type { SizeSpec } from '../config/units';
 import { isDangling, type ImageRecord } from './image';
+import { DEFAULT_EVICTION_ORDER, evictionComparator, type EvictionOrder } from './order';
 import { claimImages, type Disposition, type Rule } from './rules';
-import { compareLeastRecent, recencyMs } from './usage';
+import { recencyMs } from './usage';
 
 /** `delete`: a rule removes it at every check; `kept`: a Keep rule, never removed by the agent. */
 export const ImageClass = z.enum(['delete', 'candidate', 'protected', 'kept', 'in-use', 'too-young']);
@@ -65,6 +66,8 @@ export interface PlanInput {
   protect: string[];
   /** Policy rules in order; `protect` patterns act as a Protect rule placed before them. */
   rules?: Rule[];
+  /** Which candidate goes first within a class; default `lru`. */
+  order?: EvictionOrder;
   /** `auto`: act only below low, stop at target, protected images only in emergency (until low). `purge`: act now, until target. */
   mode: 'auto' | 'purge';
   /** Purge only: protected images too, after all others. */
@@ -119,11 +122,6 @@ export function thresholdBytes(spec: SizeSpec, totalBytes: number): number {
   return spec.kind === 'bytes' ? spec.bytes : Math.ceil(spec.ratio * totalBytes);
 }
 
-/** Candidates first-to-go first: dangling images, then least recently wanted; ties by image ID. */
-export function compareEvictionOrder(a: ImageRecord, b: ImageRecord): number {
-  return Number(isDangling(b)) - Number(isDangling(a)) || compareLeastRecent(a, b);
-}
-
 const CLASS_OF: Record<Disposition, ImageClass> = { delete: 'delete', evict: 'candidate', protect: 'protected', keep: 'kept' };
 
 /** Classifies an image: in use, then too young, beat whatever a rule says. */
@@ -169,13 +167,21 @@ export interface Ranked {
 }
 
 /** Classifies images by rules, use and age, and puts them in eviction order; needs no disk figures. */
-export function rankImages(images: PlannerImage[], protect: string[], nowMs: number, minAgeMs: number, rules: Rule[] = []): Ranked {
+export function rankImages(
+  images: PlannerImage[],
+  protect: string[],
+  nowMs: number,
+  minAgeMs: number,
+  rules: Rule[] = [],
+  order: EvictionOrder = DEFAULT_EVICTION_ORDER,
+): Ranked {
   const live = images.filter((i) => i.record.removedMs === null);
   const allRules = [...protectRule(protect), ...rules];
   const claims = claimImages(live, allRules, nowMs);
   const claimOf = (i: PlannerImage) => claims.get(i.record.id) ?? { ruleIndex: -1, disposition: 'evict' as const };
   const classes = new Map(live.map((i) => [i.record.id, classify(i, claimOf(i).disposition, nowMs, minAgeMs)]));
-  const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compareEvictionOrder(a.record, b.record));
+  const compare = evictionComparator(order, live.map((i) => i.record), nowMs);
+  const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compare(a.record, b.record));
   const doomed = ofClass('delete');
   const candidates = ofClass('candidate');
   const protectedImages = ofClass('protected');
@@ -192,7 +198,14 @@ export function rankImages(images: PlannerImage[], protect: string[], nowMs: num
 /** Plans evictions for the disk and images given. */
 export function plan(input: PlanInput): Plan {
   const { nowMs, disk, thresholds } = input;
-  const { live, classes, doomed, candidates, protectedImages, ranking } = rankImages(input.images, input.protect, nowMs, input.minAgeMs, input.rules);
+  const { live, classes, doomed, candidates, protectedImages, ranking } = rankImages(
+    input.images,
+    input.protect,
+    nowMs,
+    input.minAgeMs,
+    input.rules,
+    input.order,
+  );
   const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
   // A byte target below a percentage low (possible only on some disks) would stop before low: lift it.
   const targetBytes = Math.max(thresholdBytes(thresholds.targetFree, disk.totalBytes), lowBytes);

@@ -38,6 +38,7 @@ export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs
     minAgeMs: config.minAgeMs,
     protect: config.protect,
     rules: config.policy.rules,
+    order: config.evictionOrder,
     mode: request.mode,
     includeProtected: request.includeProtected,
   };

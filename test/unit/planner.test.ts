@@ -1,5 +1,6 @@
 // The planner with plain data and an injected clock.
-import { classify, compareEvictionOrder, plan, thresholdBytes, type PlanInput, type PlannerImage } from '../../agent/core/planner';
+import { evictionComparator } from '../../agent/core/order';
+import { classify, plan, thresholdBytes, type PlanInput, type PlannerImage } from '../../agent/core/planner';
 import { globToRegExp } from '../../agent/core/protect';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
@@ -71,9 +72,10 @@ describe('order', () => {
     expect(p.steps.map((s) => s.reason)).toEqual(['dangling', ...Array(5).fill('least-recently-used')]);
   });
 
-  it('compareEvictionOrder is a total order on distinct IDs', () => {
+  it('the LRU order is a total order on distinct IDs', () => {
     const a = image('a').record;
     const b = image('b').record;
+    const compareEvictionOrder = evictionComparator('lru', [a, b], NOW);
     expect(compareEvictionOrder(a, b)).toBeLessThan(0);
     expect(compareEvictionOrder(b, a)).toBeGreaterThan(0);
     expect(compareEvictionOrder(a, a)).toBe(0);

@@ -1,0 +1,43 @@
+// Eviction order: which candidate goes first. Pure; the planner sorts each class with it.
+// The orders were compared in bench/ against the offline optimum; README has the numbers.
+import { z } from 'zod';
+import { isDangling, splitReference, type ImageRecord } from './image';
+import { compareLeastRecent, recencyMs } from './usage';
+
+/**
+ * `lru`: least recently wanted first.
+ * `superseded`: images whose repository has a more recently pulled image go first (an old pipeline
+ * version after a new one arrived), then the rest by LRU.
+ * `reuse`: images used at most once go first (one-off tools, scans), then the rest by LRU.
+ * `superseded-reuse`: both tiers, superseded first.
+ * `size`: idle time weighted by size, largest product first (GreedyDual-Size style).
+ */
+export const EvictionOrder = z.enum(['lru', 'superseded', 'reuse', 'superseded-reuse', 'size']);
+export type EvictionOrder = z.infer<typeof EvictionOrder>;
+
+/** The winner of bench/'s order study on CI-like traces. */
+export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'superseded-reuse';
+
+/** Repositories whose newest pull is later than this image's: superseded images. */
+function supersededIds(records: ImageRecord[]): Set<string> {
+  const newest = new Map<string, number>();
+  const repos = (r: ImageRecord) => [...new Set(r.repoTags.map((t) => splitReference(t).repository))];
+  const pulled = (r: ImageRecord) => r.lastPulledMs ?? r.firstSeenMs;
+  for (const r of records) for (const repo of repos(r)) newest.set(repo, Math.max(pulled(r), newest.get(repo) ?? -Infinity));
+  const ids = new Set<string>();
+  for (const r of records) {
+    const tags = repos(r);
+    if (tags.length > 0 && tags.every((repo) => (newest.get(repo) ?? -Infinity) > pulled(r))) ids.add(r.id);
+  }
+  return ids;
+}
+
+/** A comparator for `order` over `records` (first to go first): dangling images always lead. */
+export function evictionComparator(order: EvictionOrder, records: ImageRecord[], nowMs: number): (a: ImageRecord, b: ImageRecord) => number {
+  const superseded = order === 'superseded' || order === 'superseded-reuse' ? supersededIds(records) : new Set<string>();
+  const tier = (r: ImageRecord) =>
+    (superseded.has(r.id) ? 0 : 2) + ((order === 'reuse' || order === 'superseded-reuse') && !superseded.has(r.id) && r.useCount > 1 ? 1 : 0);
+  const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
+  const within = order === 'size' ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b) : compareLeastRecent;
+  return (a, b) => Number(isDangling(b)) - Number(isDangling(a)) || tier(a) - tier(b) || within(a, b);
+}

@@ -1,0 +1,178 @@
+// The simulator: replays a trace on a simulated disk, with no Docker, through one cleanup policy.
+// Pulls take the missing layers; a pull briefly needs twice its bytes free (compressed download,
+// then extraction) and a job whose pull does not fit fails on a full disk.
+import type { Trace, TraceImage } from './trace';
+
+export interface SimResult {
+  contender: string;
+  jobs: number;
+  downloadedBytes: number;
+  /** Bytes every policy must download: each distinct layer once. */
+  compulsoryBytes: number;
+  fullDiskJobs: number;
+  evictions: number;
+  lowestFreeBytes: number;
+}
+
+/** What a cleanup policy may look at and do. */
+export interface SimHost {
+  readonly nowMs: number;
+  readonly capacityBytes: number;
+  freeBytes(): number;
+  /** Images on disk. */
+  present(): TraceImage[];
+  inUse(imageId: string): boolean;
+  lastPulledMs(imageId: string): number;
+  lastUsedMs(imageId: string): number;
+  useCount(imageId: string): number;
+  /** Bytes removing the image would free now (layers no other present image holds). */
+  freedBytes(imageId: string): number;
+  /**
+   * When the bytes removing the image would free are next needed (the earliest next use of its
+   * layers no other present image holds); Infinity if never. Only the offline reference may ask.
+   */
+  nextNeedMs(imageId: string): number;
+  /** Removes an unused image; false if a container uses it (Docker's 409). */
+  remove(imageId: string): boolean;
+}
+
+/** A cleanup policy. Each hook is optional; `tickMs` sets the period of `onTick`. */
+export interface Contender {
+  name: string;
+  tickMs?: number;
+  onTick?(host: SimHost): void;
+  /** Just before a pull that needs `needBytes` free: only a demand-driven policy acts here. */
+  beforePull?(host: SimHost, needBytes: number): void;
+  /** Right after a pull, as the agent's pull-triggered check. */
+  afterPull?(host: SimHost): void;
+}
+
+/** Replays `trace` on a disk of `capacityBytes` under one contender. */
+export function simulate(trace: Trace, capacityBytes: number, contender: Contender): SimResult {
+  const images = new Map(trace.images.map((i) => [i.id, i]));
+  const layerRefs = new Map<string, number>();
+  const present = new Set<string>();
+  const pulledMs = new Map<string, number>();
+  const usedMs = new Map<string, number>();
+  const uses = new Map<string, number>();
+  const running = new Map<string, number>();
+  let usedBytes = 0;
+  let downloaded = 0;
+  let fullDisk = 0;
+  let evictions = 0;
+  let lowestFree = capacityBytes;
+  let nowMs = 0;
+
+  // Next use of each layer after the current job, from chains precomputed over the job list:
+  // `nextLayerUse[j]` holds, for each layer of job j's image, the next job needing that layer.
+  const nextLayerUse: number[][] = new Array(trace.jobs.length);
+  const upcoming = new Map<string, number>();
+  for (let j = trace.jobs.length - 1; j >= 0; j -= 1) {
+    const layers = (images.get((trace.jobs[j] as Trace['jobs'][number]).imageId) as TraceImage).layers;
+    nextLayerUse[j] = layers.map((l) => upcoming.get(l.id) ?? Infinity);
+    for (const l of layers) upcoming.set(l.id, j);
+  }
+  const jobTime = (j: number) => (j === Infinity ? Infinity : (trace.jobs[j] as Trace['jobs'][number]).atMs);
+
+  const seen = new Set<string>();
+  let compulsory = 0;
+  for (const job of trace.jobs) {
+    for (const l of (images.get(job.imageId) as TraceImage).layers) {
+      if (!seen.has(l.id)) compulsory += l.sizeBytes;
+      seen.add(l.id);
+    }
+  }
+
+  const image = (id: string) => images.get(id) as TraceImage;
+  const missingBytes = (img: TraceImage) => img.layers.reduce((sum, l) => sum + (layerRefs.has(l.id) ? 0 : l.sizeBytes), 0);
+  const host: SimHost = {
+    get nowMs() {
+      return nowMs;
+    },
+    capacityBytes,
+    freeBytes: () => capacityBytes - usedBytes,
+    present: () => [...present].map(image),
+    inUse: (id) => (running.get(id) ?? 0) > 0,
+    lastPulledMs: (id) => pulledMs.get(id) ?? 0,
+    lastUsedMs: (id) => usedMs.get(id) ?? 0,
+    useCount: (id) => uses.get(id) ?? 0,
+    freedBytes: (id) => image(id).layers.reduce((sum, l) => sum + (layerRefs.get(l.id) === 1 ? l.sizeBytes : 0), 0),
+    nextNeedMs: (id) => Math.min(...image(id).layers.filter((l) => layerRefs.get(l.id) === 1).map((l) => jobTime(upcoming.get(l.id) ?? Infinity))),
+    remove: (id) => {
+      if (!present.has(id) || (running.get(id) ?? 0) > 0) return false;
+      present.delete(id);
+      for (const l of image(id).layers) {
+        const left = (layerRefs.get(l.id) ?? 1) - 1;
+        if (left === 0) {
+          layerRefs.delete(l.id);
+          usedBytes -= l.sizeBytes;
+        } else layerRefs.set(l.id, left);
+      }
+      evictions += 1;
+      return true;
+    },
+  };
+
+  // Job ends, in time order: a small binary heap would be faster, but ends are few at a time.
+  const ends: Array<{ atMs: number; imageId: string }> = [];
+  const finishUntil = (t: number) => {
+    ends.sort((a, b) => b.atMs - a.atMs);
+    while (ends.length > 0 && (ends[ends.length - 1] as { atMs: number }).atMs <= t) {
+      const end = ends.pop() as { atMs: number; imageId: string };
+      running.set(end.imageId, (running.get(end.imageId) ?? 1) - 1);
+    }
+  };
+  let nextTickMs = contender.tickMs ?? Infinity;
+  const runTicksUntil = (t: number) => {
+    while (nextTickMs <= t) {
+      finishUntil(nextTickMs);
+      nowMs = nextTickMs;
+      contender.onTick?.(host);
+      nextTickMs += contender.tickMs ?? Infinity;
+    }
+  };
+
+  trace.jobs.forEach((job, j) => {
+    runTicksUntil(job.atMs);
+    finishUntil(job.atMs);
+    nowMs = job.atMs;
+    const img = image(job.imageId);
+    img.layers.forEach((l, k) => upcoming.set(l.id, (nextLayerUse[j] as number[])[k] as number));
+    const pulling = !present.has(img.id);
+    if (pulling) {
+      const missing = missingBytes(img);
+      // The layers this pull reuses are pinned: removing their other holders frees nothing.
+      const pinned = img.layers.filter((l) => layerRefs.has(l.id));
+      for (const l of pinned) layerRefs.set(l.id, (layerRefs.get(l.id) as number) + 1);
+      contender.beforePull?.(host, 2 * missing);
+      for (const l of pinned) layerRefs.set(l.id, (layerRefs.get(l.id) as number) - 1);
+      lowestFree = Math.min(lowestFree, capacityBytes - usedBytes - missing);
+      if (capacityBytes - usedBytes < 2 * missing) {
+        fullDisk += 1;
+        return;
+      }
+      for (const l of img.layers) {
+        if (!layerRefs.has(l.id)) usedBytes += l.sizeBytes;
+        layerRefs.set(l.id, (layerRefs.get(l.id) ?? 0) + 1);
+      }
+      present.add(img.id);
+      downloaded += missing;
+      pulledMs.set(img.id, nowMs);
+    }
+    running.set(img.id, (running.get(img.id) ?? 0) + 1);
+    ends.push({ atMs: job.atMs + job.durationMs, imageId: img.id });
+    usedMs.set(img.id, nowMs);
+    uses.set(img.id, (uses.get(img.id) ?? 0) + 1);
+    if (pulling) contender.afterPull?.(host);
+    lowestFree = Math.min(lowestFree, capacityBytes - usedBytes);
+  });
+  return {
+    contender: contender.name,
+    jobs: trace.jobs.length,
+    downloadedBytes: downloaded,
+    compulsoryBytes: compulsory,
+    fullDiskJobs: fullDisk,
+    evictions,
+    lowestFreeBytes: lowestFree,
+  };
+}

@@ -1,0 +1,173 @@
+// Simulator section: every trace family at several disk sizes, through the agent's planner and
+// the baselines; then the eviction-order study on the CI-like trace.
+import { formatBytes } from '../agent/config/units';
+import { EvictionOrder } from '../agent/core/order';
+import { agentPlanner, belady, fifo, noCleanup, offlineWatermark, periodicAgeBased, periodicPruneAll, plainLru, type Watermarks } from './contenders';
+import { times, type Table } from './report';
+import { simulate, type SimResult } from './sim';
+import { generateTrace, uniqueBytes, type Trace, type TraceFamily } from './trace';
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+const MIN = 60_000;
+
+/** What an operator of these runners would configure: bases protected, defaults otherwise. */
+export const PROTECT = ['ci/base-*'];
+
+export interface SimSettings {
+  jobs: number;
+  /** Jobs in the one long CI-like run. */
+  longJobs: number;
+  seed: number;
+}
+
+/** Disk sizes per family, chosen where the contenders part ways (larger disks need no eviction). */
+const DISKS_GIB: Record<TraceFamily, number[]> = { ci: [12, 16, 20], uniform: [14, 21, 28], scan: [16, 24, 32] };
+
+export function simTrace(family: TraceFamily, jobs: number, seed: number): Trace {
+  return generateTrace({ family, jobs, seed, unitBytes: MiB, meanGapMs: 45_000, minDurationMs: 2 * MIN, maxDurationMs: 15 * MIN });
+}
+
+function largestImageBytes(trace: Trace): number {
+  return Math.max(...trace.images.map((i) => i.layers.reduce((sum, l) => sum + l.sizeBytes, 0)));
+}
+
+/**
+ * The agent's thresholds as the README tells operators to set them: low covers the largest pull
+ * in flight (twice the largest image) and at least the default 15%; target 5% of the disk above.
+ */
+export function watermarksFor(trace: Trace, capacityBytes: number): Watermarks {
+  const lowBytes = Math.max(Math.ceil(0.15 * capacityBytes), 2 * largestImageBytes(trace));
+  return { lowBytes, targetBytes: lowBytes + Math.ceil(0.05 * capacityBytes), intervalMs: 5 * MIN, minAgeMs: 10 * MIN };
+}
+
+export interface SimRow extends SimResult {
+  family: TraceFamily;
+  capacityBytes: number;
+}
+
+function contendersFor(marks: Watermarks, order: EvictionOrder) {
+  return [
+    agentPlanner(`image-evictor (${order})`, marks, PROTECT, order),
+    noCleanup,
+    periodicPruneAll(60 * MIN),
+    periodicAgeBased(60 * MIN, 60 * MIN),
+    fifo(marks),
+    plainLru(marks),
+    offlineWatermark(marks),
+    belady,
+  ];
+}
+
+function row(r: SimRow, reference: SimResult, lru: SimResult | undefined): string[] {
+  const re = (x: SimResult) => x.downloadedBytes - x.compulsoryBytes;
+  return [
+    r.contender,
+    formatBytes(r.downloadedBytes),
+    formatBytes(re(r)),
+    times(r.downloadedBytes / reference.downloadedBytes),
+    lru ? times(re(r) / re(lru)) : '',
+    String(r.fullDiskJobs),
+    String(r.evictions),
+  ];
+}
+
+const HEADER = ['contender', 'downloaded', 're-downloaded', 'vs optimum', 're-dl vs LRU', 'full-disk jobs', 'evictions'];
+
+/** Runs one trace on each disk size; returns rows and a table per disk. */
+function runFamily(trace: Trace, order: EvictionOrder): { rows: SimRow[]; tables: Table[] } {
+  const rows: SimRow[] = [];
+  const tables: Table[] = [];
+  for (const gib of DISKS_GIB[trace.family]) {
+    const capacityBytes = gib * GiB;
+    const marks = watermarksFor(trace, capacityBytes);
+    const results = contendersFor(marks, order).map((c) => ({ ...simulate(trace, capacityBytes, c), family: trace.family, capacityBytes }));
+    rows.push(...results);
+    const reference = results[results.length - 1] as SimResult;
+    const lru = results.find((r) => r.contender === 'plain LRU');
+    tables.push({
+      title: `Simulator: ${trace.family}, ${trace.jobs.length} jobs, ${gib} GiB disk (low ${formatBytes(marks.lowBytes)}, target ${formatBytes(marks.targetBytes)})`,
+      header: HEADER,
+      rows: results.map((r) => row(r, reference, lru)),
+      note: `Compulsory bytes (each distinct layer once): ${formatBytes(reference.compulsoryBytes)}. ${trace.images.length} images, ${formatBytes(uniqueBytes(trace.images))} of distinct layers.`,
+    });
+  }
+  return { rows, tables };
+}
+
+export interface OrderStudy {
+  table: Table;
+  rows: SimRow[];
+}
+
+/** Every eviction order through the real planner on CI-like traces of several seeds. */
+export function studyOrders(settings: SimSettings): OrderStudy {
+  const rows: SimRow[] = [];
+  const tableRows: string[][] = [];
+  const seeds = [settings.seed, settings.seed + 1, settings.seed + 2];
+  for (const gib of DISKS_GIB.ci) {
+    const perOrder = new Map<string, number[]>();
+    const perOrderRe = new Map<string, number[]>();
+    for (const seed of seeds) {
+      const trace = simTrace('ci', settings.jobs, seed);
+      const capacityBytes = gib * GiB;
+      const marks = watermarksFor(trace, capacityBytes);
+      const results = [
+        ...EvictionOrder.options.map((o) => simulate(trace, capacityBytes, agentPlanner(o, marks, PROTECT, o))),
+        simulate(trace, capacityBytes, plainLru(marks)),
+        simulate(trace, capacityBytes, offlineWatermark(marks)),
+        simulate(trace, capacityBytes, belady),
+      ];
+      rows.push(...results.map((r) => ({ ...r, family: 'ci' as const, capacityBytes })));
+      const optimum = results[results.length - 1] as SimResult;
+      const lru = results[results.length - 3] as SimResult;
+      for (const r of results) {
+        perOrder.set(r.contender, [...(perOrder.get(r.contender) ?? []), r.downloadedBytes / optimum.downloadedBytes]);
+        const reLru = lru.downloadedBytes - lru.compulsoryBytes;
+        perOrderRe.set(r.contender, [...(perOrderRe.get(r.contender) ?? []), reLru === 0 ? 1 : (r.downloadedBytes - r.compulsoryBytes) / reLru]);
+      }
+    }
+    for (const [name, ratios] of perOrder) {
+      const re = perOrderRe.get(name) as number[];
+      tableRows.push([`${gib} GiB`, name, ...ratios.map(times), times(ratios.reduce((a, b) => a + b, 0) / ratios.length), times(re.reduce((a, b) => a + b, 0) / re.length)]);
+    }
+  }
+  return {
+    rows,
+    table: {
+      title: `Eviction orders through the planner, CI-like, ${settings.jobs} jobs, seeds ${seeds.join(', ')}: downloaded vs the offline optimum`,
+      header: ['disk', 'order', ...seeds.map((s) => `seed ${s}`), 'mean', 're-dl vs plain LRU (mean)'],
+      rows: tableRows,
+    },
+  };
+}
+
+export interface SimSection {
+  tables: Table[];
+  rows: SimRow[];
+  study: OrderStudy;
+}
+
+/** The whole simulator section. */
+export function runSimulator(settings: SimSettings, order: EvictionOrder): SimSection {
+  const tables: Table[] = [];
+  const rows: SimRow[] = [];
+  for (const family of ['ci', 'uniform', 'scan'] as const) {
+    const result = runFamily(simTrace(family, settings.jobs, settings.seed), order);
+    tables.push(...result.tables);
+    rows.push(...result.rows);
+  }
+  const long = simTrace('ci', settings.longJobs, settings.seed);
+  const middle = DISKS_GIB.ci[1] as number;
+  const capacityBytes = middle * GiB;
+  const marks = watermarksFor(long, capacityBytes);
+  const longResults = contendersFor(marks, order).map((c) => ({ ...simulate(long, capacityBytes, c), family: 'ci' as const, capacityBytes }));
+  const reference = longResults[longResults.length - 1] as SimResult;
+  const lru = longResults.find((r) => r.contender === 'plain LRU');
+  tables.push({
+    title: `Simulator: ci, ${settings.longJobs} jobs, ${middle} GiB disk`,
+    header: HEADER,
+    rows: longResults.map((r) => row(r, reference, lru)),
+  });
+  return { tables, rows: [...rows, ...longResults], study: studyOrders(settings) };
+}

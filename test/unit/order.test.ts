@@ -1,0 +1,45 @@
+// Eviction orders on plain records: each puts the image its rule names first.
+import type { ImageRecord } from '../../agent/core/image';
+import { evictionComparator, type EvictionOrder } from '../../agent/core/order';
+import { DAY, HOUR, record, T0 } from './fixtures';
+
+const NOW = T0 + 10 * DAY;
+
+function img(id: string, tag: string | null, usedAgoMs: number, useCount: number, sizeBytes = 100): ImageRecord {
+  return record(id, { repoTags: tag === null ? [] : [tag], lastUsedMs: NOW - usedAgoMs, lastPulledMs: NOW - usedAgoMs, useCount, sizeBytes });
+}
+
+// old-once: used once, 5 h ago. busy: used often, 6 h ago (least recent). v1 superseded by v2.
+const images = [
+  img('busy', 'svc/db:1', 6 * HOUR, 40),
+  img('old-once', 'tool/lint:1', 5 * HOUR, 1),
+  img('v1', 'pipe/app:v1', 4 * HOUR, 12),
+  img('v2', 'pipe/app:v2', 1 * HOUR, 3),
+  img('dangling', null, 1 * HOUR, 2),
+  img('big', 'huge/thing:1', 2 * HOUR, 9, 100_000),
+];
+
+function order(name: EvictionOrder): string[] {
+  return [...images].sort(evictionComparator(name, images, NOW)).map((r) => r.id);
+}
+
+describe('eviction orders', () => {
+  it.each<[EvictionOrder, string[]]>([
+    ['lru', ['dangling', 'busy', 'old-once', 'v1', 'big', 'v2']],
+    ['superseded', ['dangling', 'v1', 'busy', 'old-once', 'big', 'v2']],
+    ['reuse', ['dangling', 'old-once', 'busy', 'v1', 'big', 'v2']],
+    ['superseded-reuse', ['dangling', 'v1', 'old-once', 'busy', 'big', 'v2']],
+    ['size', ['dangling', 'big', 'busy', 'old-once', 'v1', 'v2']],
+  ])('%s', (name, expected) => {
+    expect(order(name)).toEqual(expected);
+  });
+
+  it('an image tagged in two repositories is superseded only when both have newer pulls', () => {
+    const both = img('both', 'a/x:1', 5 * HOUR, 1);
+    const withSecond = { ...both, repoTags: ['a/x:1', 'b/y:1'] };
+    const newerA = img('newer-a', 'a/x:2', 1 * HOUR, 1);
+    const old = img('old', 'c/z:1', 6 * HOUR, 5);
+    const set = [withSecond, newerA, old];
+    expect([...set].sort(evictionComparator('superseded', set, NOW)).map((r) => r.id)).toEqual(['old', 'both', 'newer-a']);
+  });
+});
