@@ -16,6 +16,8 @@ export interface Store {
   /** All records, removed ones included, keyed by image ID. */
   images(): Map<string, ImageRecord>;
   image(id: string): ImageRecord | undefined;
+  /** Live records holding any of these tags, found by index (a tag event must not read every record). */
+  tagHolders(tags: string[]): ImageRecord[];
   /** Writes records and, when given, the event cursor, atomically. */
   save(records: ImageRecord[], cursorNano?: string): void;
   /** Layers of every image that has them stored, by image ID. */
@@ -73,6 +75,12 @@ function createStore(db: Database, log: Log): Store {
       first_seen_ms = excluded.first_seen_ms, last_pulled_ms = excluded.last_pulled_ms,
       last_used_ms = excluded.last_used_ms, use_count = excluded.use_count,
       removed_ms = excluded.removed_ms`);
+  const selectTagHolders = db.prepare(`
+    -- CROSS JOIN keeps image_tags outermost: the planner would otherwise walk every live image.
+    SELECT DISTINCT images.* FROM image_tags CROSS JOIN images ON images.id = image_tags.image_id
+    WHERE image_tags.tag IN (SELECT value FROM json_each(?)) AND images.removed_ms IS NULL`);
+  const deleteTags = db.prepare('DELETE FROM image_tags WHERE image_id = ?');
+  const insertTag = db.prepare('INSERT OR IGNORE INTO image_tags (tag, image_id) VALUES (?, ?)');
   const selectMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
   const upsertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
 
@@ -99,6 +107,8 @@ function createStore(db: Database, log: Log): Store {
   const writePending = db.transaction(() => {
     for (const r of pending.images.values()) {
       upsert.run({ ...r, repoTags: JSON.stringify(r.repoTags), repoDigests: JSON.stringify(r.repoDigests) });
+      deleteTags.run(r.id);
+      if (r.removedMs === null) for (const tag of r.repoTags) insertTag.run(tag, r.id);
     }
     for (const [imageId, layers] of pending.layers) {
       deleteLayers.run(imageId);
@@ -139,6 +149,14 @@ function createStore(db: Database, log: Log): Store {
       if (waiting) return waiting;
       const row = selectOne.get(id) as ImageRow | undefined;
       return row ? fromRow(row) : undefined;
+    },
+    tagHolders: (tags) => {
+      if (tags.length === 0) return [];
+      const wanted = new Set(tags);
+      const holds = (r: ImageRecord) => r.removedMs === null && r.repoTags.some((t) => wanted.has(t));
+      // Records waiting in `pending` are newer than their rows.
+      const stored = (selectTagHolders.all(JSON.stringify(tags)) as ImageRow[]).map(fromRow).filter((r) => !pending.images.has(r.id));
+      return [...stored, ...[...pending.images.values()].filter(holds)];
     },
     save: (records, cursorNano) => {
       for (const r of records) pending.images.set(r.id, r);
@@ -191,6 +209,9 @@ function openChecked(path: string, nowMs: number): Database {
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 5000');
+    // In WAL mode, NORMAL syncs at checkpoints, not at every commit: a power cut may lose the last
+    // events (the next reconcile restores them from Docker's inventory) but never damages the file.
+    db.pragma('synchronous = NORMAL');
     const check = db.pragma('integrity_check', { simple: true });
     if (check !== 'ok') throw new Error(`integrity_check: ${String(check)}`);
     migrate(db, readMigrations(), nowMs);

@@ -61,8 +61,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
   /** A tag names one image at a time: a record that gains tags takes them from the others. */
   function withTagsReleased(record: ImageRecord): ImageRecord[] {
     if (record.repoTags.length === 0) return [record];
-    const live = [...store.images().values()].filter((r) => r.removedMs === null);
-    return [record, ...releaseTags(live, record)];
+    return [record, ...releaseTags(store.tagHolders(record.repoTags), record)];
   }
 
   async function imageOfContainer(event: DockerEvent): Promise<InventoryImage | null> {

@@ -1,9 +1,11 @@
 // Runs image-evictor as a real process, the way operators and systemd do.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { run, waitFor, type Ran } from './proc';
 
-export const CLI = join(__dirname, '..', '..', 'dist', 'agent', 'cli', 'main.js');
+// Tests run this file from source; bench/ runs it compiled, from dist/test/harness.
+const REPO_ROOT = basename(join(__dirname, '..', '..')) === 'dist' ? join(__dirname, '..', '..', '..') : join(__dirname, '..', '..');
+export const CLI = join(REPO_ROOT, 'dist', 'agent', 'cli', 'main.js');
 
 /** Environment for the CLI: no inherited IMAGE_EVICTOR_* or DOCKER_HOST, plus `extra`. */
 function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

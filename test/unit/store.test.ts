@@ -55,6 +55,30 @@ describe('store', () => {
     raw.close();
   });
 
+  it('finds tag holders by index, removed images and moved tags excluded', () => {
+    const path = tempPath();
+    const { store } = openStore(path, silentLog, T0);
+    store.save([
+      record('a', { repoTags: ['app:1', 'app:latest'] }),
+      record('b', { repoTags: ['app:2'] }),
+      record('gone', { repoTags: ['app:1'], removedMs: T0 }),
+    ]);
+    expect(store.tagHolders(['app:latest', 'app:2']).map((r) => r.id).sort()).toEqual(['a', 'b']);
+    // The tag moves: the index follows the record's new tags.
+    store.save([record('a', { repoTags: ['app:1'] }), record('b', { repoTags: ['app:2', 'app:latest'] })]);
+    expect(store.tagHolders(['app:latest']).map((r) => r.id)).toEqual(['b']);
+    expect(store.tagHolders(['app:1']).map((r) => r.id)).toEqual(['a']);
+    expect(store.tagHolders([])).toEqual([]);
+    store.close();
+    // A database from before the index (migration 004) is indexed by the migration itself.
+    const old = new BetterSqlite3(tempPath());
+    migrate(old, readMigrations().filter((m) => m.version < 4), T0);
+    old.prepare("INSERT INTO images (id, repo_tags, first_seen_ms) VALUES ('x', '[\"old:1\"]', 0)").run();
+    migrate(old, readMigrations(), T0);
+    expect(old.prepare('SELECT tag, image_id FROM image_tags').all()).toEqual([{ tag: 'old:1', image_id: 'x' }]);
+    old.close();
+  });
+
   it('moves a damaged file aside with a timestamp, keeping its bytes, and starts empty', () => {
     const path = tempPath();
     writeFileSync(path, 'not sqlite at all '.repeat(100));
