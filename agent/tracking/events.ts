@@ -21,6 +21,31 @@ export interface FollowDeps {
   backoff?: { initialMs: number; maxMs: number };
 }
 
+/** How many events may wait on their Docker lookup at once: a burst's lookups overlap. */
+const INGEST_WINDOW = 32;
+
+/** Applies events in order, with up to INGEST_WINDOW in flight; rejects with the first failure. */
+export async function ingest(tracker: Tracker, events: AsyncIterable<DockerEvent> | Iterable<DockerEvent>, onEvent?: (event: DockerEvent) => void): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | null = null;
+  for await (const event of events) {
+    const applied: Promise<void> = tracker
+      .applyEvent(event)
+      .then((isNew) => {
+        if (isNew) onEvent?.(event);
+      })
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => inFlight.delete(applied));
+    inFlight.add(applied);
+    if (inFlight.size >= INGEST_WINDOW) await Promise.race(inFlight);
+    if (failure !== null) break;
+  }
+  await Promise.all(inFlight);
+  if (failure !== null) throw (failure as { error: unknown }).error;
+}
+
 /** Follows events until `signal` aborts; never throws for Docker being away. */
 export async function followEvents(deps: FollowDeps, signal: AbortSignal): Promise<void> {
   const { docker, store, tracker, log } = deps;
@@ -36,9 +61,7 @@ export async function followEvents(deps: FollowDeps, signal: AbortSignal): Promi
       connectedBefore = true;
       delayMs = initialMs;
       await deps.onConnected();
-      for await (const event of events) {
-        if (await tracker.applyEvent(event)) deps.onEvent?.(event);
-      }
+      await ingest(tracker, events, deps.onEvent);
       if (!signal.aborted) throw new Error('event stream closed by Docker');
     } catch (error) {
       if (signal.aborted) return;

@@ -71,10 +71,15 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     return ref === undefined ? null : docker.inspectImage(ref);
   }
 
-  async function changesFor(event: DockerEvent): Promise<ImageRecord[]> {
+  /** What Docker says now about the event's image; null when it has none or the event needs nothing. */
+  function lookupFor(event: DockerEvent): Promise<InventoryImage | null> {
+    if (event.type === 'container') return imageOfContainer(event);
+    return ['pull', 'import', 'load', 'tag', 'untag'].includes(event.action) ? docker.inspectImage(event.actorId) : Promise.resolve(null);
+  }
+
+  function changesFor(event: DockerEvent, image: InventoryImage | null): ImageRecord[] {
     const atMs = eventTimeMs(event);
     if (event.type === 'container') {
-      const image = await imageOfContainer(event);
       if (image === null) return [];
       const record = store.image(image.id);
       return [used(record?.removedMs === null ? record : observe(record, image, atMs), atMs, event.action === 'start')];
@@ -82,15 +87,11 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     switch (event.action) {
       case 'pull':
       case 'import':
-      case 'load': {
-        const image = await docker.inspectImage(event.actorId);
+      case 'load':
         return image === null ? [] : withTagsReleased(arrived(store.image(image.id), image, atMs));
-      }
       case 'tag':
-      case 'untag': {
-        const image = await docker.inspectImage(event.actorId);
+      case 'untag':
         return image === null ? [] : withTagsReleased(observe(store.image(image.id), image, atMs));
-      }
       case 'delete': {
         const record = store.image(event.actorId);
         return record === undefined ? [] : [removed(record, atMs)];
@@ -130,11 +131,15 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
   }
 
   function applyEvent(event: DockerEvent): Promise<boolean> {
+    // Docker is asked now, outside the queue, so a burst's lookups overlap; the answer is Docker's
+    // state after the event either way. Records still change strictly in event order.
+    const lookup = lookupFor(event);
+    lookup.catch(() => undefined);
     return exclusive(async () => {
       const key = `${event.timeNano} ${event.type} ${event.action} ${event.actorId}`;
       const cursor = store.cursor();
       if (isAppliedEvent(key, event.timeNano, cursor, recentKeys)) return false;
-      const changes = await changesFor(event);
+      const changes = changesFor(event, await lookup);
       store.save(changes, nextCursor(cursor, event.timeNano));
       recentKeys.add(key);
       // Sets iterate in insertion order: the first key is the oldest.
