@@ -18,10 +18,23 @@ export type EvictionOrder = z.infer<typeof EvictionOrder>;
 /** The winner of bench/'s order study on CI-like traces. */
 export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'superseded-reuse';
 
+const repos = (r: ImageRecord) => [...new Set(r.repoTags.map((t) => splitReference(t).repository))];
+
+/** Images whose repositories were used at most once in all (a new version of a busy pipeline is not). */
+function usedOnceIds(records: ImageRecord[]): Set<string> {
+  const uses = new Map<string, number>();
+  for (const r of records) for (const repo of repos(r)) uses.set(repo, (uses.get(repo) ?? 0) + r.useCount);
+  const ids = new Set<string>();
+  for (const r of records) {
+    const total = repos(r).reduce((sum, repo) => sum + (uses.get(repo) ?? 0), 0);
+    if ((r.repoTags.length === 0 ? r.useCount : total) <= 1) ids.add(r.id);
+  }
+  return ids;
+}
+
 /** Repositories whose newest pull is later than this image's: superseded images. */
 function supersededIds(records: ImageRecord[]): Set<string> {
   const newest = new Map<string, number>();
-  const repos = (r: ImageRecord) => [...new Set(r.repoTags.map((t) => splitReference(t).repository))];
   const pulled = (r: ImageRecord) => r.lastPulledMs ?? r.firstSeenMs;
   for (const r of records) for (const repo of repos(r)) newest.set(repo, Math.max(pulled(r), newest.get(repo) ?? -Infinity));
   const ids = new Set<string>();
@@ -35,8 +48,8 @@ function supersededIds(records: ImageRecord[]): Set<string> {
 /** A comparator for `order` over `records` (first to go first): dangling images always lead. */
 export function evictionComparator(order: EvictionOrder, records: ImageRecord[], nowMs: number): (a: ImageRecord, b: ImageRecord) => number {
   const superseded = order === 'superseded' || order === 'superseded-reuse' ? supersededIds(records) : new Set<string>();
-  const tier = (r: ImageRecord) =>
-    (superseded.has(r.id) ? 0 : 2) + ((order === 'reuse' || order === 'superseded-reuse') && !superseded.has(r.id) && r.useCount > 1 ? 1 : 0);
+  const once = order === 'reuse' || order === 'superseded-reuse' ? usedOnceIds(records) : null;
+  const tier = (r: ImageRecord) => (superseded.has(r.id) ? 0 : 2) + (once !== null && !superseded.has(r.id) && !once.has(r.id) ? 1 : 0);
   const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
   const within = order === 'size' ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b) : compareLeastRecent;
   return (a, b) => Number(isDangling(b)) - Number(isDangling(a)) || tier(a) - tier(b) || within(a, b);
