@@ -10,23 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-missing=()
-[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
-command -v docker-registry >/dev/null || missing+=(docker-registry)
-# Test images are FROM scratch: their busybox must be the static build.
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
-command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
-command -v losetup >/dev/null || missing+=(mount)
-# The service tests verify the unit files and the alert rules.
-command -v systemd-analyze >/dev/null || missing+=(systemd)
-command -v promtool >/dev/null || missing+=(prometheus)
-# The clock-jump tests move the agent's wall clock with libfaketime.
-dpkg -s libfaketime >/dev/null 2>&1 || missing+=(libfaketime)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "test/run.sh: installing ${missing[*]}"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+source test/deps.sh
 
 if [ ! -d node_modules ] || [ "${CI:-}" = "true" ]; then
   npm ci --no-audit --no-fund

@@ -10,6 +10,8 @@ export interface Registry {
   address: string;
   pid: number;
   workDir: string;
+  /** The registry's output: errors, and with `accessLog` one line per request. */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -25,8 +27,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts the registry and waits until its /v2/ endpoint answers. */
-export async function startRegistry(): Promise<Registry> {
+/** Starts the registry and waits until its /v2/ endpoint answers; `accessLog` logs each request with its bytes. */
+export async function startRegistry(options: { accessLog?: boolean } = {}): Promise<Registry> {
   const workDir = mkdtempSync('/tmp/ie-registry-');
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
@@ -38,7 +40,7 @@ export async function startRegistry(): Promise<Registry> {
       'log:',
       '  level: warn',
       '  accesslog:',
-      '    disabled: true',
+      `    disabled: ${options.accessLog === true ? 'false' : 'true'}`,
       'storage:',
       '  filesystem:',
       `    rootdirectory: ${join(workDir, 'data')}`,
@@ -66,5 +68,5 @@ export async function startRegistry(): Promise<Registry> {
     await stop();
     throw new Error(`local registry failed to start: ${String(error)}\n--- registry log ---\n${log}`);
   }
-  return { address, pid, workDir, stop };
+  return { address, pid, workDir, logFile, stop };
 }

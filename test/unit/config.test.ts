@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../agent/config/load';
-import { DEFAULTS } from '../../agent/config/schema';
+import { CONFIG_KEYS, DEFAULTS } from '../../agent/config/schema';
 import { ConfigError } from '../../agent/errors';
 
 const dir = mkdtempSync('/tmp/ie-config-unit-');
@@ -24,6 +24,19 @@ function errorOf(run: () => unknown): ConfigError {
 }
 
 describe('loadConfig layering', () => {
+  it('the example file, every key uncommented, names every key and loads', () => {
+    const example = readFileSync(join(__dirname, '..', '..', 'policies', 'config.example.yaml'), 'utf8');
+    const uncommented = example
+      .replace(/^# ([a-z-]+:)/gm, '$1')
+      .replace(/^#( {3}- )/gm, '$1')
+      .replace(/^policy: .*$/m, `policy: ${join(__dirname, '..', '..', 'policies', 'ci-runner.yaml')}`);
+    const keys = [...uncommented.matchAll(/^([a-z-]+):/gm)].map((m) => m[1]);
+    expect([...keys].sort()).toEqual([...CONFIG_KEYS].sort());
+    const loaded = loadConfig({ configFile: file(uncommented), env: {}, flags: {} });
+    expect(loaded.evictionOrder).toBe('superseded-reuse');
+    expect(loaded.protect).toEqual(['registry.freedesktop.org/mesa/**', '*/gstreamer*:*']);
+  });
+
   it('uses defaults when nothing is given', () => {
     // An explicit empty file keeps the machine's /etc/image-evictor/config.yaml out of the test.
     expect(loadConfig({ configFile: file(''), env: {}, flags: {} })).toEqual(DEFAULTS);

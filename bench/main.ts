@@ -1,0 +1,163 @@
+// `npm run bench`: the simulator, the overhead measurements and the real replay; prints every
+// table and writes bench/RESULTS.md and bench/replay-free-space.svg.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { formatBytes } from '../agent/config/units';
+import { DEFAULT_EVICTION_ORDER } from '../agent/core/order';
+import { startEngine, type Engine } from '../test/harness/engine';
+import { startRegistry, type Registry } from '../test/harness/registry';
+import { freeSpaceChart } from './chart';
+import { runOverhead, type OverheadFigures } from './overhead';
+import { runReplay, GiB, type ReplaySection } from './replay';
+import { markdownTable, printTable, times, type Table } from './report';
+import { runSimulator, type SimSection } from './simulate';
+
+const BENCH_DIR = join(__dirname, '..', '..', 'bench');
+/** The issue asks for about 1-2 GB; at 1.5 GiB the protected bases alone fill half the disk (see the order study). */
+const REPLAY_DISK_BYTES = 2 * GiB;
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+interface Options {
+  quick: boolean;
+  only: string[];
+  seed: number;
+}
+
+function machine(): string[] {
+  const dockerd = (() => {
+    try {
+      return execFileSync('dockerd', ['--version']).toString().trim();
+    } catch {
+      return 'dockerd not found';
+    }
+  })();
+  return [
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${formatBytes(totalmem())} RAM, Linux ${release()}`,
+    `- Node ${process.version}; ${dockerd}`,
+  ];
+}
+
+const met = (ok: boolean) => (ok ? 'met' : '**NOT met**');
+
+/** Each target of the issue with the number measured in this run. */
+function targetsTable(sim: SimSection | null, overhead: OverheadFigures | null, replay: ReplaySection | null): Table {
+  const rows: string[][] = [];
+  if (replay) {
+    const agent = replay.results.find((r) => r.contender.startsWith('image-evictor'));
+    if (agent) {
+      rows.push(['Real replay: jobs failed on a full disk with the agent', String(agent.fullDiskJobs), '0', met(agent.fullDiskJobs === 0)]);
+      const ratio = agent.pulledBytes / replay.simBeladyBytes;
+      rows.push(['Real replay: bytes pulled vs simulator offline optimum', times(ratio), '<= 1.15x', met(ratio <= 1.15)]);
+    }
+  }
+  if (sim) {
+    for (const capacity of [...new Set(sim.rows.filter((r) => r.family === 'ci' && r.jobs === sim.rows[0]?.jobs).map((r) => r.capacityBytes))]) {
+      const at = sim.rows.filter((r) => r.family === 'ci' && r.capacityBytes === capacity && r.jobs === sim.rows[0]?.jobs);
+      const ours = at.find((r) => r.contender.startsWith('image-evictor'));
+      const lru = at.find((r) => r.contender === 'plain LRU');
+      const optimum = at.find((r) => r.contender.startsWith('offline optimum'));
+      if (!ours || !lru || !optimum) continue;
+      const disk = formatBytes(capacity);
+      const total = ours.downloadedBytes / optimum.downloadedBytes;
+      rows.push([`Simulator CI-like ${disk}: downloaded vs offline optimum`, times(total), '<= 1.10x', met(total <= 1.1)]);
+      const reLru = lru.downloadedBytes - lru.compulsoryBytes;
+      const reOurs = ours.downloadedBytes - ours.compulsoryBytes;
+      rows.push([
+        `Simulator CI-like ${disk}: re-downloaded vs plain LRU`,
+        reLru === 0 ? `${formatBytes(reOurs)} vs 0 B` : times(reOurs / reLru),
+        '<= 0.6x',
+        reLru === 0 ? met(reOurs === 0) : met(reOurs / reLru <= 0.6),
+      ]);
+      rows.push([`Simulator CI-like ${disk}: full-disk jobs (optimum has ${optimum.fullDiskJobs})`, String(ours.fullDiskJobs), optimum.fullDiskJobs === 0 ? '0' : '-', met(optimum.fullDiskJobs > 0 || ours.fullDiskJobs === 0)]);
+    }
+  }
+  if (overhead) {
+    rows.push(['Agent RSS idle (as the systemd unit runs it)', formatBytes(overhead.idle.medianRssBytes), '< 80 MB', met(overhead.idle.medianRssBytes < 80e6)]);
+    const ingest = Math.min(overhead.ingestEventsPerSecond, overhead.ingestEventsPerSecondWith10k);
+    rows.push(['Event ingest (slower of empty and 10,000-image DB)', `${Math.round(ingest)} events/s`, '>= 5000 events/s', met(ingest >= 5000)]);
+    rows.push(['plan, 10,000 images', `${overhead.planMedianMs.toFixed(1)} ms`, '< 100 ms', met(overhead.planMedianMs < 100)]);
+    rows.push(['status, 10,000 images', `${Math.round(overhead.statusMedianMs)} ms`, '< 1 s', met(overhead.statusMedianMs < 1000)]);
+  }
+  return { title: 'Targets', header: ['target', 'measured', 'goal', ''], rows };
+}
+
+async function main(options: Options): Promise<void> {
+  const want = (section: string) => options.only.length === 0 || options.only.includes(section);
+  const tables: Table[] = [];
+  let sim: SimSection | null = null;
+  let overhead: OverheadFigures | null = null;
+  let replay: ReplaySection | null = null;
+
+  if (want('sim')) {
+    const jobs = options.quick ? 5000 : 20_000;
+    log(`simulator: 3 trace families x 3 disk sizes, ${jobs} jobs each, one CI-like run of ${options.quick ? 10_000 : 100_000}`);
+    sim = runSimulator({ jobs, longJobs: options.quick ? 10_000 : 100_000, seed: options.seed }, DEFAULT_EVICTION_ORDER);
+    tables.push(...sim.tables, sim.study.table);
+  }
+  const needsDocker = want('overhead') || want('replay');
+  if (needsDocker && process.getuid?.() !== 0) throw new Error('the overhead and replay sections need root (dockerd, loop mounts); run with --only sim otherwise');
+  if (want('overhead')) {
+    const result = await runOverhead(log);
+    overhead = result.figures;
+    tables.push(result.table);
+  }
+  if (want('replay')) {
+    let registry: Registry | null = null;
+    let builder: Engine | null = null;
+    try {
+      registry = await startRegistry({ accessLog: true });
+      builder = await startEngine({ diskBytes: 8 * GiB, label: 'bench-builder' });
+      replay = await runReplay({ jobs: options.quick ? 120 : 300, seed: options.seed, diskBytes: REPLAY_DISK_BYTES, pruneEveryJobs: 20 }, registry, builder, log);
+      tables.push(replay.table);
+    } finally {
+      await builder?.stop();
+      await registry?.stop();
+    }
+  }
+
+  const targets = targetsTable(sim, overhead, replay);
+  for (const table of [...tables, targets]) printTable(table);
+  const markdown = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\`${options.quick ? ' (--quick)' : ''}${options.only.length > 0 ? ` (--only ${options.only.join(',')})` : ''}. Every number below comes from this one run.`,
+    '',
+    ...machine(),
+    `- Eviction order under test: \`${DEFAULT_EVICTION_ORDER}\`; trace seed ${options.seed}`,
+    '',
+    markdownTable(targets),
+    ...(replay ? ['![free space during the replay](replay-free-space.svg)', ''] : []),
+    ...tables.map(markdownTable),
+  ].join('\n');
+  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), markdown);
+  if (replay) {
+    const colors = ['#999999', '#d62728', '#1f77b4'];
+    const svg = freeSpaceChart(
+      `Free space, ${replay.trace.jobs.length} CI-like jobs on a ${formatBytes(REPLAY_DISK_BYTES)} ext4`,
+      replay.results.map((r, i) => ({ name: r.contender, color: colors[i] ?? '#000', points: r.series.map((p) => ({ x: p.job, y: p.freeBytes })) })),
+      [
+        { name: 'agent target', y: replay.marks.targetBytes, color: '#2ca02c' },
+        { name: 'agent low', y: replay.marks.lowBytes, color: '#ff7f0e' },
+      ],
+      Math.max(...replay.results.map((r) => r.startFreeBytes)),
+    );
+    writeFileSync(join(BENCH_DIR, 'replay-free-space.svg'), svg);
+  }
+  log(`wrote ${join(BENCH_DIR, 'RESULTS.md')}`);
+}
+
+const program = new Command()
+  .name('bench')
+  .option('--quick', 'smaller traces: a few minutes instead of about half an hour')
+  .option('--only <sections>', 'comma-separated: sim, overhead, replay', '')
+  .option('--seed <n>', 'trace seed', '7')
+  .parse(process.argv);
+const opts = program.opts<{ quick?: boolean; only: string; seed: string }>();
+main({ quick: opts.quick === true, only: opts.only.split(',').filter(Boolean), seed: Number(opts.seed) }).catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
