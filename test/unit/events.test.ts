@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { chainIds, connectionOptions, pairLayerSizes, parseEventLine, sinceParam } from '../../agent/docker/client';
 import { parseListen } from '../../agent/service/metrics';
-import { eventTimeMs } from '../../agent/core/image';
+import { eventTimeMs, type DockerEvent } from '../../agent/core/image';
+import { ingest } from '../../agent/tracking/events';
+import type { Tracker } from '../../agent/tracking/tracker';
 
 const pullLine =
   '{"status":"pull","id":"127.0.0.1:5055/t1:latest","Type":"image","Action":"pull","Actor":{"ID":"127.0.0.1:5055/t1:latest","Attributes":{"name":"127.0.0.1:5055/t1"}},"scope":"local","time":1795432835,"timeNano":1795432835504768459}';
@@ -78,4 +80,43 @@ describe('metrics listen address', () => {
   ])('%s', (listen, expected) => expect(parseListen(listen)).toEqual(expected));
 
   it('refuses anything else', () => expect(() => parseListen('localhost')).toThrow(/invalid listen address/));
+});
+
+describe('ingest', () => {
+  const event = (n: number): DockerEvent => ({ type: 'image', action: 'tag', actorId: `sha256:${n}`, attributes: {}, timeNano: String(n) });
+
+  /** A tracker whose applies finish out of order, as overlapping Docker lookups do. */
+  function slowTracker(fail?: number) {
+    let inFlight = 0;
+    const seen = { maxInFlight: 0, started: [] as number[] };
+    const tracker = {
+      applyEvent: async (e: DockerEvent) => {
+        const n = Number(e.timeNano);
+        seen.started.push(n);
+        inFlight += 1;
+        seen.maxInFlight = Math.max(seen.maxInFlight, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, (n * 7) % 5));
+        inFlight -= 1;
+        if (n === fail) throw new Error(`apply ${n} failed`);
+        return n % 2 === 0;
+      },
+    } as unknown as Tracker;
+    return { tracker, seen };
+  }
+
+  it('overlaps applies up to its window and reports each new event', async () => {
+    const { tracker, seen } = slowTracker();
+    const reported: number[] = [];
+    await ingest(tracker, Array.from({ length: 100 }, (_, i) => event(i)), (e) => reported.push(Number(e.timeNano)));
+    expect(seen.started).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(seen.maxInFlight).toBeGreaterThan(1);
+    expect(seen.maxInFlight).toBeLessThanOrEqual(32);
+    expect(reported.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => 2 * i));
+  });
+
+  it('rejects with the first failure and stops reading', async () => {
+    const { tracker, seen } = slowTracker(10);
+    await expect(ingest(tracker, Array.from({ length: 1000 }, (_, i) => event(i)))).rejects.toThrow('apply 10 failed');
+    expect(seen.started.length).toBeLessThan(1000);
+  });
 });
