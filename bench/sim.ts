@@ -7,8 +7,10 @@ export interface SimResult {
   contender: string;
   jobs: number;
   downloadedBytes: number;
-  /** Bytes every policy must download: each distinct layer once. */
+  /** Bytes every policy must download: each distinct layer of the trace once. */
   compulsoryBytes: number;
+  /** Bytes of layers downloaded again after an earlier download (jobs that failed pull nothing). */
+  redownloadedBytes: number;
   fullDiskJobs: number;
   evictions: number;
   lowestFreeBytes: number;
@@ -58,6 +60,8 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
   const running = new Map<string, number>();
   let usedBytes = 0;
   let downloaded = 0;
+  let redownloaded = 0;
+  const everDownloaded = new Set<string>();
   let fullDisk = 0;
   let evictions = 0;
   let lowestFree = capacityBytes;
@@ -152,7 +156,11 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
         return;
       }
       for (const l of img.layers) {
-        if (!layerRefs.has(l.id)) usedBytes += l.sizeBytes;
+        if (!layerRefs.has(l.id)) {
+          usedBytes += l.sizeBytes;
+          if (everDownloaded.has(l.id)) redownloaded += l.sizeBytes;
+          everDownloaded.add(l.id);
+        }
         layerRefs.set(l.id, (layerRefs.get(l.id) ?? 0) + 1);
       }
       present.add(img.id);
@@ -171,6 +179,7 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
     jobs: trace.jobs.length,
     downloadedBytes: downloaded,
     compulsoryBytes: compulsory,
+    redownloadedBytes: redownloaded,
     fullDiskJobs: fullDisk,
     evictions,
     lowestFreeBytes: lowestFree,

@@ -61,7 +61,7 @@ function contendersFor(marks: Watermarks, order: EvictionOrder) {
 }
 
 function row(r: SimRow, reference: SimResult, lru: SimResult | undefined): string[] {
-  const re = (x: SimResult) => x.downloadedBytes - x.compulsoryBytes;
+  const re = (x: SimResult) => x.redownloadedBytes;
   return [
     r.contender,
     formatBytes(r.downloadedBytes),
@@ -136,11 +136,11 @@ export function studyOrders(settings: SimSettings): OrderStudy {
         rows.push(...results.map((r) => ({ ...r, family: 'ci' as const, capacityBytes })));
         const optimum = results[results.length - 1] as SimResult;
         const lru = results[results.length - 3] as SimResult;
-        const reLru = lru.downloadedBytes - lru.compulsoryBytes;
+        const reLru = lru.redownloadedBytes;
         for (const r of results) {
           ratios.set(r.contender, [...(ratios.get(r.contender) ?? []), r.downloadedBytes / optimum.downloadedBytes]);
           // Seeds where plain LRU re-downloads nothing say nothing about this ratio.
-          if (reLru > 0) reRatios.set(r.contender, [...(reRatios.get(r.contender) ?? []), (r.downloadedBytes - r.compulsoryBytes) / reLru]);
+          if (reLru > 0) reRatios.set(r.contender, [...(reRatios.get(r.contender) ?? []), r.redownloadedBytes / reLru]);
         }
       }
       for (const [name, values] of ratios) {
