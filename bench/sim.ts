@@ -23,6 +23,8 @@ export interface SimHost {
   freeBytes(): number;
   /** Images on disk. */
   present(): TraceImage[];
+  /** Images pulled at some time, present or not: what the agent's records hold. */
+  known(): TraceImage[];
   inUse(imageId: string): boolean;
   lastPulledMs(imageId: string): number;
   lastUsedMs(imageId: string): number;
@@ -96,6 +98,7 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
     capacityBytes,
     freeBytes: () => capacityBytes - usedBytes,
     present: () => [...present].map(image),
+    known: () => [...pulledMs.keys()].map(image),
     inUse: (id) => (running.get(id) ?? 0) > 0,
     lastPulledMs: (id) => pulledMs.get(id) ?? 0,
     lastUsedMs: (id) => usedMs.get(id) ?? 0,

@@ -20,10 +20,13 @@ export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'superseded-reuse';
 
 const repos = (r: ImageRecord) => [...new Set(r.repoTags.map((t) => splitReference(t).repository))];
 
-/** Images whose repositories were used at most once in all (a new version of a busy pipeline is not). */
-function usedOnceIds(records: ImageRecord[]): Set<string> {
+/**
+ * Images whose repositories were used at most once in all, counting images removed since (from
+ * `history`): a new version of a busy pipeline is not a one-off.
+ */
+function usedOnceIds(records: ImageRecord[], history: ImageRecord[]): Set<string> {
   const uses = new Map<string, number>();
-  for (const r of records) for (const repo of repos(r)) uses.set(repo, (uses.get(repo) ?? 0) + r.useCount);
+  for (const r of history) for (const repo of repos(r)) uses.set(repo, (uses.get(repo) ?? 0) + r.useCount);
   const ids = new Set<string>();
   for (const r of records) {
     const total = repos(r).reduce((sum, repo) => sum + (uses.get(repo) ?? 0), 0);
@@ -45,10 +48,18 @@ function supersededIds(records: ImageRecord[]): Set<string> {
   return ids;
 }
 
-/** A comparator for `order` over `records` (first to go first): dangling images always lead. */
-export function evictionComparator(order: EvictionOrder, records: ImageRecord[], nowMs: number): (a: ImageRecord, b: ImageRecord) => number {
+/**
+ * A comparator for `order` over live `records` (first to go first): dangling images always lead.
+ * `history` holds every record known, removed ones too (default: `records`).
+ */
+export function evictionComparator(
+  order: EvictionOrder,
+  records: ImageRecord[],
+  nowMs: number,
+  history: ImageRecord[] = records,
+): (a: ImageRecord, b: ImageRecord) => number {
   const superseded = order === 'superseded' || order === 'superseded-reuse' ? supersededIds(records) : new Set<string>();
-  const once = order === 'reuse' || order === 'superseded-reuse' ? usedOnceIds(records) : null;
+  const once = order === 'reuse' || order === 'superseded-reuse' ? usedOnceIds(records, history) : null;
   const tier = (r: ImageRecord) => (superseded.has(r.id) ? 0 : 2) + (once !== null && !superseded.has(r.id) && !once.has(r.id) ? 1 : 0);
   const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
   const within = order === 'size' ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b) : compareLeastRecent;

@@ -59,6 +59,7 @@ export interface DiskFigures {
 
 export interface PlanInput {
   nowMs: number;
+  /** Live images; removed ones (removedMs set) may be included as history for the eviction order. */
   images: PlannerImage[];
   disk: DiskFigures;
   thresholds: Thresholds;
@@ -180,7 +181,12 @@ export function rankImages(
   const claims = claimImages(live, allRules, nowMs);
   const claimOf = (i: PlannerImage) => claims.get(i.record.id) ?? { ruleIndex: -1, disposition: 'evict' as const };
   const classes = new Map(live.map((i) => [i.record.id, classify(i, claimOf(i).disposition, nowMs, minAgeMs)]));
-  const compare = evictionComparator(order, live.map((i) => i.record), nowMs);
+  const compare = evictionComparator(
+    order,
+    live.map((i) => i.record),
+    nowMs,
+    images.map((i) => i.record),
+  );
   const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compare(a.record, b.record));
   const doomed = ofClass('delete');
   const candidates = ofClass('candidate');

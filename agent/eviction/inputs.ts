@@ -9,12 +9,11 @@ export interface PlanRequest {
   includeProtected: boolean;
 }
 
-/** Live images with their layers and how many containers use each. */
+/** Images with their layers and how many containers use each; removed ones stay as the order's history. */
 export function plannerImages(survey: Survey): PlannerImage[] {
   const containerCount = new Map<string, number>();
   for (const c of survey.containers) containerCount.set(c.imageId, (containerCount.get(c.imageId) ?? 0) + 1);
   return [...survey.records.values()]
-    .filter((r) => r.removedMs === null)
     .map((record) => ({
       record,
       layers: survey.layers.get(record.id) ?? null,

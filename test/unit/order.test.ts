@@ -42,4 +42,15 @@ describe('eviction orders', () => {
     const set = [withSecond, newerA, old];
     expect([...set].sort(evictionComparator('superseded', set, NOW)).map((r) => r.id)).toEqual(['old', 'both', 'newer-a']);
   });
+
+  it('counts uses of removed images of the same repository, given as history', () => {
+    const fresh = img('v3', 'pipe/busy:v3', 1 * HOUR, 1);
+    const tool = img('tool', 'tail/tool:1', 30 * 60_000, 1);
+    const removed = { ...img('v2', 'pipe/busy:v2', 9 * HOUR, 25), removedMs: NOW - 2 * HOUR };
+    const live = [fresh, tool];
+    // Without history both look like one-offs: the older goes first.
+    expect([...live].sort(evictionComparator('reuse', live, NOW)).map((r) => r.id)).toEqual(['v3', 'tool']);
+    // With it, v3's repository has been used 26 times: the tool goes first.
+    expect([...live].sort(evictionComparator('reuse', live, NOW, [...live, removed])).map((r) => r.id)).toEqual(['tool', 'v3']);
+  });
 });
