@@ -93,7 +93,7 @@ export const belady: Contender = {
 
 /** The agent's own planner (agent/core/planner.ts) and its evictor's stop rule, on simulated time and disk. */
 export function agentPlanner(name: string, marks: Watermarks, protect: string[], order: EvictionOrder): Contender {
-  const record = (host: SimHost, image: TraceImage, removedMs: number | null): ImageRecord => ({
+  const record = (host: SimHost, image: TraceImage): ImageRecord => ({
     id: image.id,
     repoTags: [image.ref],
     repoDigests: [],
@@ -103,13 +103,11 @@ export function agentPlanner(name: string, marks: Watermarks, protect: string[],
     lastPulledMs: host.lastPulledMs(image.id),
     lastUsedMs: host.lastUsedMs(image.id),
     useCount: host.useCount(image.id),
-    removedMs,
+    removedMs: null,
   });
   const check = (host: SimHost) => {
-    const live = new Set(host.present().map((i) => i.id));
-    // Removed images go in too, marked removed, as the agent's records keep them: the order's history.
-    const images: PlannerImage[] = host.known().map((image) => ({
-      record: record(host, image, live.has(image.id) ? null : host.nowMs),
+    const images: PlannerImage[] = host.present().map((image) => ({
+      record: record(host, image),
       layers: image.layers.map((l) => ({ chainId: l.id, sizeBytes: l.sizeBytes })),
       containerCount: host.inUse(image.id) ? 1 : 0,
     }));
@@ -126,6 +124,8 @@ export function agentPlanner(name: string, marks: Watermarks, protect: string[],
       minAgeMs: marks.minAgeMs,
       protect,
       order,
+      // As agent/eviction/inputs.ts: counted over every record, removed images too.
+      repositoryUses: host.repositoryUses(),
       mode: 'auto',
       includeProtected: false,
     });

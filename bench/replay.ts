@@ -12,16 +12,14 @@ import { startAgent, type AgentProcess } from '../test/harness/cli';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../test/harness/engine';
 import { run, runOk } from '../test/harness/proc';
 import type { Registry } from '../test/harness/registry';
-import { agentPlanner, belady } from './contenders';
+import { agentPlanner, belady, type Watermarks } from './contenders';
 import { serviceEnv } from './overhead';
 import { times, type Table } from './report';
 import { simulate } from './sim';
 import { generateTrace, uniqueBytes, type Trace, type TraceImage } from './trace';
-import type { Watermarks } from './contenders';
 
 const KiB = 1024;
 const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 
 export interface ReplaySettings {
   jobs: number;
@@ -31,7 +29,7 @@ export interface ReplaySettings {
   pruneEveryJobs: number;
 }
 
-/** The replay's trace: CI-like, layers in 128 KiB units so ~300 jobs overflow a 1.5 GiB disk. */
+/** The replay's trace: CI-like, layers in 128 KiB units so ~300 jobs overflow a 2 GiB disk. */
 export function replayTrace(settings: Pick<ReplaySettings, 'jobs' | 'seed'>): Trace {
   // Half an hour between jobs in trace time, so pipelines release versions within 300 jobs;
   // the replay itself runs the jobs back to back.
@@ -256,5 +254,3 @@ export async function runReplay(settings: ReplaySettings, registry: Registry, bu
   };
   return { results, table, simBeladyBytes, simAgentBytes, marks, trace };
 }
-
-export { GiB };

@@ -1,6 +1,7 @@
 // The simulator: replays a trace on a simulated disk, with no Docker, through one cleanup policy.
 // Pulls take the missing layers; a pull briefly needs twice its bytes free (compressed download,
 // then extraction) and a job whose pull does not fit fails on a full disk.
+import { splitReference } from '../agent/core/image';
 import type { Trace, TraceImage } from './trace';
 
 export interface SimResult {
@@ -23,8 +24,8 @@ export interface SimHost {
   freeBytes(): number;
   /** Images on disk. */
   present(): TraceImage[];
-  /** Images pulled at some time, present or not: what the agent's records hold. */
-  known(): TraceImage[];
+  /** Uses per repository over every image ever pulled: the agent's records, removed ones too. */
+  repositoryUses(): Map<string, number>;
   inUse(imageId: string): boolean;
   lastPulledMs(imageId: string): number;
   lastUsedMs(imageId: string): number;
@@ -60,6 +61,7 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
   const usedMs = new Map<string, number>();
   const uses = new Map<string, number>();
   const running = new Map<string, number>();
+  const repoUses = new Map<string, number>();
   let usedBytes = 0;
   let downloaded = 0;
   let redownloaded = 0;
@@ -98,7 +100,7 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
     capacityBytes,
     freeBytes: () => capacityBytes - usedBytes,
     present: () => [...present].map(image),
-    known: () => [...pulledMs.keys()].map(image),
+    repositoryUses: () => repoUses,
     inUse: (id) => (running.get(id) ?? 0) > 0,
     lastPulledMs: (id) => pulledMs.get(id) ?? 0,
     lastUsedMs: (id) => usedMs.get(id) ?? 0,
@@ -174,6 +176,8 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
     ends.push({ atMs: job.atMs + job.durationMs, imageId: img.id });
     usedMs.set(img.id, nowMs);
     uses.set(img.id, (uses.get(img.id) ?? 0) + 1);
+    const repository = splitReference(img.ref).repository;
+    repoUses.set(repository, (repoUses.get(repository) ?? 0) + 1);
     if (pulling) contender.afterPull?.(host);
     lowestFree = Math.min(lowestFree, capacityBytes - usedBytes);
   });

@@ -20,13 +20,15 @@ export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'superseded-reuse';
 
 const repos = (r: ImageRecord) => [...new Set(r.repoTags.map((t) => splitReference(t).repository))];
 
-/**
- * Images whose repositories were used at most once in all, counting images removed since (from
- * `history`): a new version of a busy pipeline is not a one-off.
- */
-function usedOnceIds(records: ImageRecord[], history: ImageRecord[]): Set<string> {
+/** Uses per repository over `records`; given every record, removed ones too, it is the history the `reuse` tier needs. */
+export function repositoryUses(records: Iterable<ImageRecord>): Map<string, number> {
   const uses = new Map<string, number>();
-  for (const r of history) for (const repo of repos(r)) uses.set(repo, (uses.get(repo) ?? 0) + r.useCount);
+  for (const r of records) for (const repo of repos(r)) uses.set(repo, (uses.get(repo) ?? 0) + r.useCount);
+  return uses;
+}
+
+/** Images whose repositories were used at most once in all: a new version of a busy pipeline is not a one-off. */
+function usedOnceIds(records: ImageRecord[], uses: Map<string, number>): Set<string> {
   const ids = new Set<string>();
   for (const r of records) {
     const total = repos(r).reduce((sum, repo) => sum + (uses.get(repo) ?? 0), 0);
@@ -50,16 +52,16 @@ function supersededIds(records: ImageRecord[]): Set<string> {
 
 /**
  * A comparator for `order` over live `records` (first to go first): dangling images always lead.
- * `history` holds every record known, removed ones too (default: `records`).
+ * `uses`: uses per repository over every record known, removed ones too (default: over `records`).
  */
 export function evictionComparator(
   order: EvictionOrder,
   records: ImageRecord[],
   nowMs: number,
-  history: ImageRecord[] = records,
+  uses: Map<string, number> = repositoryUses(records),
 ): (a: ImageRecord, b: ImageRecord) => number {
   const superseded = order === 'superseded' || order === 'superseded-reuse' ? supersededIds(records) : new Set<string>();
-  const once = order === 'reuse' || order === 'superseded-reuse' ? usedOnceIds(records, history) : null;
+  const once = order === 'reuse' || order === 'superseded-reuse' ? usedOnceIds(records, uses) : null;
   const tier = (r: ImageRecord) => (superseded.has(r.id) ? 0 : 2) + (once !== null && !superseded.has(r.id) && !once.has(r.id) ? 1 : 0);
   const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
   const within = order === 'size' ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b) : compareLeastRecent;

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { SizeSpec } from '../config/units';
 import { isDangling, type ImageRecord } from './image';
-import { DEFAULT_EVICTION_ORDER, evictionComparator, type EvictionOrder } from './order';
+import { DEFAULT_EVICTION_ORDER, evictionComparator, repositoryUses, type EvictionOrder } from './order';
 import { claimImages, type Disposition, type Rule } from './rules';
 import { recencyMs } from './usage';
 
@@ -59,7 +59,6 @@ export interface DiskFigures {
 
 export interface PlanInput {
   nowMs: number;
-  /** Live images; removed ones (removedMs set) may be included as history for the eviction order. */
   images: PlannerImage[];
   disk: DiskFigures;
   thresholds: Thresholds;
@@ -67,8 +66,10 @@ export interface PlanInput {
   protect: string[];
   /** Policy rules in order; `protect` patterns act as a Protect rule placed before them. */
   rules?: Rule[];
-  /** Which candidate goes first within a class; default `lru`. */
+  /** Which candidate goes first within a class; default DEFAULT_EVICTION_ORDER. */
   order?: EvictionOrder;
+  /** Uses per repository over all records, removed images too (`repositoryUses`); default: live images only. */
+  repositoryUses?: Map<string, number>;
   /** `auto`: act only below low, stop at target, protected images only in emergency (until low). `purge`: act now, until target. */
   mode: 'auto' | 'purge';
   /** Purge only: protected images too, after all others. */
@@ -167,26 +168,18 @@ export interface Ranked {
   ranking: RankedImage[];
 }
 
+export type RankOptions = Pick<PlanInput, 'protect' | 'nowMs' | 'minAgeMs' | 'rules' | 'order' | 'repositoryUses'>;
+
 /** Classifies images by rules, use and age, and puts them in eviction order; needs no disk figures. */
-export function rankImages(
-  images: PlannerImage[],
-  protect: string[],
-  nowMs: number,
-  minAgeMs: number,
-  rules: Rule[] = [],
-  order: EvictionOrder = DEFAULT_EVICTION_ORDER,
-): Ranked {
+export function rankImages(images: PlannerImage[], options: RankOptions): Ranked {
+  const { protect, nowMs, minAgeMs, rules = [], order = DEFAULT_EVICTION_ORDER } = options;
   const live = images.filter((i) => i.record.removedMs === null);
   const allRules = [...protectRule(protect), ...rules];
   const claims = claimImages(live, allRules, nowMs);
   const claimOf = (i: PlannerImage) => claims.get(i.record.id) ?? { ruleIndex: -1, disposition: 'evict' as const };
   const classes = new Map(live.map((i) => [i.record.id, classify(i, claimOf(i).disposition, nowMs, minAgeMs)]));
-  const compare = evictionComparator(
-    order,
-    live.map((i) => i.record),
-    nowMs,
-    images.map((i) => i.record),
-  );
+  const liveRecords = live.map((i) => i.record);
+  const compare = evictionComparator(order, liveRecords, nowMs, options.repositoryUses ?? repositoryUses(liveRecords));
   const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compare(a.record, b.record));
   const doomed = ofClass('delete');
   const candidates = ofClass('candidate');
@@ -204,14 +197,7 @@ export function rankImages(
 /** Plans evictions for the disk and images given. */
 export function plan(input: PlanInput): Plan {
   const { nowMs, disk, thresholds } = input;
-  const { live, classes, doomed, candidates, protectedImages, ranking } = rankImages(
-    input.images,
-    input.protect,
-    nowMs,
-    input.minAgeMs,
-    input.rules,
-    input.order,
-  );
+  const { live, classes, doomed, candidates, protectedImages, ranking } = rankImages(input.images, input);
   const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
   // A byte target below a percentage low (possible only on some disks) would stop before low: lift it.
   const targetBytes = Math.max(thresholdBytes(thresholds.targetFree, disk.totalBytes), lowBytes);

@@ -1,5 +1,6 @@
 // Assembles the planner's plain-data input from a tracker survey, a disk measurement and the config.
 import type { Config } from '../config/schema';
+import { repositoryUses } from '../core/order';
 import type { PlanInput, PlannerImage } from '../core/planner';
 import type { DiskUsage } from '../disk/disk';
 import type { Survey } from '../tracking/tracker';
@@ -9,11 +10,12 @@ export interface PlanRequest {
   includeProtected: boolean;
 }
 
-/** Images with their layers and how many containers use each; removed ones stay as the order's history. */
+/** Live images with their layers and how many containers use each. */
 export function plannerImages(survey: Survey): PlannerImage[] {
   const containerCount = new Map<string, number>();
   for (const c of survey.containers) containerCount.set(c.imageId, (containerCount.get(c.imageId) ?? 0) + 1);
   return [...survey.records.values()]
+    .filter((r) => r.removedMs === null)
     .map((record) => ({
       record,
       layers: survey.layers.get(record.id) ?? null,
@@ -38,6 +40,8 @@ export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs
     protect: config.protect,
     rules: config.policy.rules,
     order: config.evictionOrder,
+    // Removed images' records count: a busy pipeline's new version is not a one-off.
+    repositoryUses: repositoryUses(survey.records.values()),
     mode: request.mode,
     includeProtected: request.includeProtected,
   };

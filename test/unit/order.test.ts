@@ -1,6 +1,6 @@
 // Eviction orders on plain records: each puts the image its rule names first.
 import type { ImageRecord } from '../../agent/core/image';
-import { evictionComparator, type EvictionOrder } from '../../agent/core/order';
+import { evictionComparator, repositoryUses, type EvictionOrder } from '../../agent/core/order';
 import { DAY, HOUR, record, T0 } from './fixtures';
 
 const NOW = T0 + 10 * DAY;
@@ -51,6 +51,6 @@ describe('eviction orders', () => {
     // Without history both look like one-offs: the older goes first.
     expect([...live].sort(evictionComparator('reuse', live, NOW)).map((r) => r.id)).toEqual(['v3', 'tool']);
     // With it, v3's repository has been used 26 times: the tool goes first.
-    expect([...live].sort(evictionComparator('reuse', live, NOW, [...live, removed])).map((r) => r.id)).toEqual(['tool', 'v3']);
+    expect([...live].sort(evictionComparator('reuse', live, NOW, repositoryUses([...live, removed]))).map((r) => r.id)).toEqual(['tool', 'v3']);
   });
 });
