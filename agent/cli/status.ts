@@ -1,8 +1,7 @@
 // `status`: the disk and every tracked image, least recently used first. Reads, never writes.
 import { formatAgo, formatBytes, formatRatio, isoTime } from '../config/units';
 import { rankImages, type EvictionRecord, type RankedImage } from '../core/planner';
-import { repositoryUses } from '../core/order';
-import { plannerImages } from '../eviction/inputs';
+import { plannerImages, rankOptions } from '../eviction/inputs';
 import { imageStatuses, shortId, type ImageStatus } from '../core/status';
 import { measureDisk, type DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';
@@ -40,14 +39,7 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
     docker = { host: ctx.docker.host, reachable: false, error: errorText(error) };
   }
   const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
-  const { ranking } = rankImages(plannerImages(survey), {
-    protect: ctx.config.protect,
-    nowMs,
-    minAgeMs: ctx.config.minAgeMs,
-    rules: ctx.config.policy.rules,
-    order: ctx.config.evictionOrder,
-    repositoryUses: repositoryUses(survey.records.values()),
-  });
+  const { ranking } = rankImages(plannerImages(survey), rankOptions(ctx.config, survey, nowMs));
   return {
     nowMs,
     docker,

@@ -1,7 +1,7 @@
 // Assembles the planner's plain-data input from a tracker survey, a disk measurement and the config.
 import type { Config } from '../config/schema';
 import { repositoryUses } from '../core/order';
-import type { PlanInput, PlannerImage } from '../core/planner';
+import type { PlanInput, PlannerImage, RankOptions } from '../core/planner';
 import type { DiskUsage } from '../disk/disk';
 import type { Survey } from '../tracking/tracker';
 
@@ -24,10 +24,23 @@ export function plannerImages(survey: Survey): PlannerImage[] {
     }));
 }
 
+/** What ranking needs besides the images: `plan` and `status` rank alike. */
+export function rankOptions(config: Config, survey: Survey, nowMs: number): RankOptions {
+  return {
+    nowMs,
+    minAgeMs: config.minAgeMs,
+    protect: config.protect,
+    rules: config.policy.rules,
+    order: config.evictionOrder,
+    // Removed images' records count: a busy pipeline's new version is not a one-off.
+    repositoryUses: repositoryUses(survey.records.values()),
+  };
+}
+
 /** The planner's input for this moment. */
 export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs: number, request: PlanRequest): PlanInput {
   return {
-    nowMs,
+    ...rankOptions(config, survey, nowMs),
     images: plannerImages(survey),
     disk,
     thresholds: {
@@ -36,12 +49,6 @@ export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs
       lowFreeInodesRatio: config.lowFreeInodesRatio,
       targetFreeInodesRatio: config.targetFreeInodesRatio,
     },
-    minAgeMs: config.minAgeMs,
-    protect: config.protect,
-    rules: config.policy.rules,
-    order: config.evictionOrder,
-    // Removed images' records count: a busy pipeline's new version is not a one-off.
-    repositoryUses: repositoryUses(survey.records.values()),
     mode: request.mode,
     includeProtected: request.includeProtected,
   };
