@@ -4,7 +4,7 @@ import type { ImageRecord } from '../agent/core/image';
 import type { EvictionOrder } from '../agent/core/order';
 import { plan, type PlannerImage } from '../agent/core/planner';
 import type { Contender, SimHost } from './sim';
-import type { TraceImage } from './trace';
+import { imageBytes, type Trace, type TraceImage } from './trace';
 
 export interface Watermarks {
   lowBytes: number;
@@ -15,6 +15,15 @@ export interface Watermarks {
 }
 
 const MIN = 60_000;
+
+/**
+ * The agent's thresholds as the README tells operators to set them: low covers the largest pull
+ * in flight (twice the largest image) and at least the default 15%; target 5% of the disk above.
+ */
+export function watermarksFor(trace: Trace, capacityBytes: number, timing: Pick<Watermarks, 'intervalMs' | 'minAgeMs'>): Watermarks {
+  const lowBytes = Math.max(Math.ceil(0.15 * capacityBytes), 2 * Math.max(...trace.images.map(imageBytes)));
+  return { lowBytes, targetBytes: lowBytes + Math.ceil(0.05 * capacityBytes), ...timing };
+}
 
 /** Never removes anything. */
 export const noCleanup: Contender = { name: 'no cleanup' };
@@ -97,7 +106,7 @@ export function agentPlanner(name: string, marks: Watermarks, protect: string[],
     id: image.id,
     repoTags: [image.ref],
     repoDigests: [],
-    sizeBytes: image.layers.reduce((sum, l) => sum + l.sizeBytes, 0),
+    sizeBytes: imageBytes(image),
     createdMs: image.createdMs,
     firstSeenMs: host.lastPulledMs(image.id),
     lastPulledMs: host.lastPulledMs(image.id),

@@ -12,7 +12,7 @@ import { startAgent, type AgentProcess } from '../test/harness/cli';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../test/harness/engine';
 import { run, runOk } from '../test/harness/proc';
 import type { Registry } from '../test/harness/registry';
-import { agentPlanner, belady, type Watermarks } from './contenders';
+import { agentPlanner, belady, watermarksFor, type Watermarks } from './contenders';
 import { serviceEnv } from './overhead';
 import { times, type Table } from './report';
 import { simulate } from './sim';
@@ -106,11 +106,9 @@ function blobBytesServed(registry: Registry, offset: number): number {
 
 /** The thresholds the agent runs with: the simulator's rule (low covers twice the largest pull). */
 export function replayWatermarks(trace: Trace, capacityBytes: number): Watermarks {
-  const largest = Math.max(...trace.images.map((i) => i.layers.reduce((sum, l) => sum + l.sizeBytes, 0)));
-  const lowBytes = Math.max(Math.ceil(0.15 * capacityBytes), 2 * largest);
   // The real agent checks every second of wall time; the simulator counts trace time (30 min
   // between jobs), where a check after every pull plus one a minute is the same behaviour.
-  return { lowBytes, targetBytes: lowBytes + Math.ceil(0.05 * capacityBytes), intervalMs: 60_000, minAgeMs: 2000 };
+  return watermarksFor(trace, capacityBytes, { intervalMs: 60_000, minAgeMs: 2000 });
 }
 
 type Kind = 'none' | 'prune' | 'agent';

@@ -2,7 +2,18 @@
 // the baselines; then the eviction-order study on the CI-like trace.
 import { formatBytes } from '../agent/config/units';
 import { EvictionOrder } from '../agent/core/order';
-import { agentPlanner, belady, fifo, noCleanup, offlineWatermark, periodicAgeBased, periodicPruneAll, plainLru, type Watermarks } from './contenders';
+import {
+  agentPlanner,
+  belady,
+  fifo,
+  noCleanup,
+  offlineWatermark,
+  periodicAgeBased,
+  periodicPruneAll,
+  plainLru,
+  watermarksFor,
+  type Watermarks,
+} from './contenders';
 import { times, type Table } from './report';
 import { simulate, type SimResult } from './sim';
 import { replayTrace, replayWatermarks } from './replay';
@@ -29,17 +40,9 @@ export function simTrace(family: TraceFamily, jobs: number, seed: number): Trace
   return generateTrace({ family, jobs, seed, unitBytes: MiB, meanGapMs: 45_000, minDurationMs: 2 * MIN, maxDurationMs: 15 * MIN });
 }
 
-function largestImageBytes(trace: Trace): number {
-  return Math.max(...trace.images.map((i) => i.layers.reduce((sum, l) => sum + l.sizeBytes, 0)));
-}
-
-/**
- * The agent's thresholds as the README tells operators to set them: low covers the largest pull
- * in flight (twice the largest image) and at least the default 15%; target 5% of the disk above.
- */
-export function watermarksFor(trace: Trace, capacityBytes: number): Watermarks {
-  const lowBytes = Math.max(Math.ceil(0.15 * capacityBytes), 2 * largestImageBytes(trace));
-  return { lowBytes, targetBytes: lowBytes + Math.ceil(0.05 * capacityBytes), intervalMs: 5 * MIN, minAgeMs: 10 * MIN };
+/** The agent's default interval and min-age, on the operator's thresholds. */
+function simWatermarks(trace: Trace, capacityBytes: number): Watermarks {
+  return watermarksFor(trace, capacityBytes, { intervalMs: 5 * MIN, minAgeMs: 10 * MIN });
 }
 
 export interface SimRow extends SimResult {
@@ -76,12 +79,12 @@ function row(r: SimRow, reference: SimResult, lru: SimResult | undefined): strin
 const HEADER = ['contender', 'downloaded', 're-downloaded', 'vs optimum', 're-dl vs LRU', 'full-disk jobs', 'evictions'];
 
 /** Runs one trace on each disk size; returns rows and a table per disk. */
-function runFamily(trace: Trace, order: EvictionOrder): { rows: SimRow[]; tables: Table[] } {
+function runFamily(trace: Trace, order: EvictionOrder, disksGib: number[]): { rows: SimRow[]; tables: Table[] } {
   const rows: SimRow[] = [];
   const tables: Table[] = [];
-  for (const gib of DISKS_GIB[trace.family]) {
+  for (const gib of disksGib) {
     const capacityBytes = gib * GiB;
-    const marks = watermarksFor(trace, capacityBytes);
+    const marks = simWatermarks(trace, capacityBytes);
     const results = contendersFor(marks, order).map((c) => ({ ...simulate(trace, capacityBytes, c), family: trace.family, capacityBytes }));
     rows.push(...results);
     const reference = results[results.length - 1] as SimResult;
@@ -116,7 +119,7 @@ export function studyOrders(settings: SimSettings): OrderStudy {
   const tableRows: string[][] = [];
   const seeds = Array.from({ length: 5 }, (_, i) => settings.seed + i);
   const regimes: Regime[] = [
-    { label: `${settings.jobs} jobs`, trace: (seed) => simTrace('ci', settings.jobs, seed), capacitiesBytes: DISKS_GIB.ci.map((g) => g * GiB), marks: watermarksFor },
+    { label: `${settings.jobs} jobs`, trace: (seed) => simTrace('ci', settings.jobs, seed), capacitiesBytes: DISKS_GIB.ci.map((g) => g * GiB), marks: simWatermarks },
     // The real replay's scale: 300 jobs, 128 KiB units, the free space of 1.5 and 2 GiB ext4.
     { label: '300 jobs (replay scale)', trace: (seed) => replayTrace({ jobs: 300, seed }), capacitiesBytes: [1.42 * GiB, 1.9 * GiB], marks: replayWatermarks },
   ];
@@ -170,21 +173,11 @@ export function runSimulator(settings: SimSettings, order: EvictionOrder): SimSe
   const tables: Table[] = [];
   const rows: SimRow[] = [];
   for (const family of ['ci', 'uniform', 'scan'] as const) {
-    const result = runFamily(simTrace(family, settings.jobs, settings.seed), order);
+    const result = runFamily(simTrace(family, settings.jobs, settings.seed), order, DISKS_GIB[family]);
     tables.push(...result.tables);
     rows.push(...result.rows);
   }
-  const long = simTrace('ci', settings.longJobs, settings.seed);
-  const middle = DISKS_GIB.ci[1] as number;
-  const capacityBytes = middle * GiB;
-  const marks = watermarksFor(long, capacityBytes);
-  const longResults = contendersFor(marks, order).map((c) => ({ ...simulate(long, capacityBytes, c), family: 'ci' as const, capacityBytes }));
-  const reference = longResults[longResults.length - 1] as SimResult;
-  const lru = longResults.find((r) => r.contender === 'plain LRU');
-  tables.push({
-    title: `Simulator: ci, ${settings.longJobs} jobs, ${middle} GiB disk`,
-    header: HEADER,
-    rows: longResults.map((r) => row(r, reference, lru)),
-  });
-  return { tables, rows: [...rows, ...longResults], study: studyOrders(settings) };
+  // One long CI-like run, on the middle disk size.
+  const long = runFamily(simTrace('ci', settings.longJobs, settings.seed), order, [DISKS_GIB.ci[1] as number]);
+  return { tables: [...tables, ...long.tables], rows: [...rows, ...long.rows], study: studyOrders(settings) };
 }

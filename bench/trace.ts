@@ -152,6 +152,11 @@ export function generateTrace(options: TraceOptions): Trace {
   return { family: 'ci', seed: options.seed, images, jobs };
 }
 
+/** Bytes of one image: all its layers. */
+export function imageBytes(image: TraceImage): number {
+  return image.layers.reduce((sum, l) => sum + l.sizeBytes, 0);
+}
+
 /** Bytes of the distinct layers a set of images holds. */
 export function uniqueBytes(images: Iterable<TraceImage>): number {
   const layers = new Map<string, number>();
