@@ -2,7 +2,7 @@
 // from a local registry. Each job pulls its image if absent and runs a container from it.
 // Contenders: no cleanup, periodic `docker image prune -a`, and the agent itself.
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -83,7 +83,7 @@ export async function buildTraceImages(trace: Trace, builder: Engine, registry: 
         lines.push(`COPY ${layer.id} /data/${layer.id}`);
       }
       lines.push('CMD ["/bin/busybox", "true"]');
-      await runOk('sh', ['-c', `printf '%s\\n' "$@" > ${join(context, 'Dockerfile')}`, 'sh', ...lines]);
+      writeFileSync(join(context, 'Dockerfile'), `${lines.join('\n')}\n`);
       const ref = `${registry.address}/${image.ref}`;
       await runOk(DOCKER_CLI, ['build', '-q', '-t', ref, context], { env });
       await runOk(DOCKER_CLI, ['push', '-q', ref], { env });
