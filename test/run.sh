@@ -18,6 +18,12 @@ fi
 npm run build
 
 mkdir -p .test-run
+# Everything the tests make goes under one root, removed on any exit: a failed or interrupted run
+# leaves no directory, process or mount behind.
+IE_TEST_ROOT=$(mktemp -d /tmp/ie-run-XXXXXX)
+export IE_TEST_ROOT
+trap 'bash test/cleanup.sh "$IE_TEST_ROOT"' EXIT
+trap 'exit 130' INT TERM
 status=0
 npx jest --runInBand --json --outputFile=.test-run/results.json "$@" || status=$?
 # A closing line any CI can read, whatever the runner prints above it.

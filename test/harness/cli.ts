@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { run, waitFor, type Ran } from './proc';
+import { trackPid, untrackPid } from './tmp';
 
 // Tests run this file from source; bench/ runs it compiled, from dist/test/harness.
 const REPO_ROOT = basename(join(__dirname, '..', '..')) === 'dist' ? join(__dirname, '..', '..', '..') : join(__dirname, '..', '..');
@@ -20,6 +21,9 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return run(process.execPath, [CLI, ...args], { env: cliEnv(env) });
 }
 
+/** How long a test waits for a log line unless it says otherwise: generous, since a loaded machine is slow. */
+const LOG_DEADLINE_MS = 60_000;
+
 export type LogLine = Record<string, unknown> & { message: string };
 
 export interface AgentProcess {
@@ -28,33 +32,67 @@ export interface AgentProcess {
   stderr: string[];
   /** Waits for a log line with this message (and matching `where`), returning it. */
   waitForLog(message: string, where?: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** The same, among the lines logged after the first `mark` lines (`mark` = logs.length earlier). */
+  waitForLogAfter(mark: number, message: string, where?: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Calls `act` as soon as a line with this message is read, before any await can delay it. */
+  onLog(message: string, act: (line: LogLine) => void): void;
   /** SIGTERM, then resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
+/** Agents started by this test file and not yet exited. */
+const running = new Set<AgentProcess>();
+
+// A test that fails half-way must not leave its agents running: jest would wait for them forever.
+// The harness also runs compiled, outside jest (bench/), where there is no afterAll.
+const jestAfterAll = (globalThis as { afterAll?: (fn: () => Promise<unknown>) => void }).afterAll;
+jestAfterAll?.(() => Promise.all([...running].map((agent) => agent.stop())));
+
 /** Starts `image-evictor [args] run [runArgs]` with JSON logs captured line by line. */
 export function startAgent(args: string[], runArgs: string[] = [], env: NodeJS.ProcessEnv = {}): AgentProcess {
   const child = spawn(process.execPath, [CLI, ...args, 'run', ...runArgs], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) trackPid(child.pid, 'image-evictor run');
   const logs: LogLine[] = [];
   const stderr: string[] = [];
+  const triggers: Array<{ message: string; act: (line: LogLine) => void }> = [];
   let partial = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     partial += chunk.toString('utf8');
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+    for (const text of lines) {
+      if (!text.trim()) continue;
+      const line = JSON.parse(text) as LogLine;
+      logs.push(line);
+      for (const trigger of triggers) if (trigger.message === line.message) trigger.act(line);
+    }
   });
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (child.pid !== undefined) untrackPid(child.pid);
+      running.delete(agent);
+      resolve(code);
+    }),
+  );
+  const waitForLogAfter = (mark: number, message: string, where: (line: LogLine) => boolean = () => true, timeoutMs = LOG_DEADLINE_MS) =>
+    waitFor(`log '${message}' (stderr: ${stderr.join('').slice(-500)})`, () => logs.slice(mark).find((l) => l.message === message && where(l)), timeoutMs);
+  const agent: AgentProcess = {
     child,
     logs,
     stderr,
-    waitForLog: (message, where = () => true, timeoutMs = 30_000) =>
-      waitFor(`log '${message}' (stderr: ${stderr.join('').slice(-500)})`, () => logs.find((l) => l.message === message && where(l)), timeoutMs),
+    waitForLog: (message, where, timeoutMs) => waitForLogAfter(0, message, where, timeoutMs),
+    waitForLogAfter,
+    onLog: (message, act) => triggers.push({ message, act }),
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        // A paused agent (SIGSTOP) would hold SIGTERM until it runs again.
+        child.kill('SIGCONT');
+      }
       return exited;
     },
   };
+  running.add(agent);
+  return agent;
 }

@@ -1,12 +1,12 @@
 // Pushes images with a chosen creation time straight to the local registry (Docker's registry API:
 // blob uploads, then a schema 2 manifest). Builders stamp "now"; rules like Age(3) need old images.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { registryAddress } from './images';
 import { runOk } from './proc';
+import { makeTestDir } from './tmp';
 
 export interface CraftedImage {
   ref: string;
@@ -17,7 +17,7 @@ export interface CraftedImage {
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 async function layerTar(bytes: number): Promise<Buffer> {
-  const dir = mkdtempSync(join(tmpdir(), 'ie-layer-'));
+  const dir = makeTestDir('layer');
   try {
     mkdirSync(join(dir, 'data'));
     writeFileSync(join(dir, 'data', randomBytes(6).toString('hex')), randomBytes(bytes));

@@ -1,10 +1,11 @@
 // A private Docker engine for one test file: its own dockerd, sockets and data root on a
 // loop-mounted ext4 of a chosen size, so disk pressure is real. Started and stopped by PID.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, runOk, stopPid, waitFor } from './proc';
+import { makeTestDir, trackPid, untrackPid } from './tmp';
 
 /** The docker CLI from Debian's docker.io, matching the daemon it drives. */
 export const DOCKER_CLI = '/usr/bin/docker';
@@ -17,8 +18,8 @@ export interface Engine {
   readonly pid: number;
   /** Runs the docker CLI against this engine; throws on failure. */
   docker(args: string[]): Promise<string>;
-  /** Stops dockerd (by PID) and starts it again on the same data root. */
-  restart(): Promise<void>;
+  /** Stops dockerd (by PID) and starts it again on the same data root, running `whileStopped` in between. */
+  restart(whileStopped?: () => void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,7 +37,7 @@ export function dockerEnv(host: string, workDir: string): NodeJS.ProcessEnv {
 /** Starts dockerd on a fresh loop-mounted ext4; throws loudly (with the daemon's log) if it cannot. */
 export async function startEngine(options: EngineOptions): Promise<Engine> {
   // Short paths: unix socket paths are limited to 108 bytes.
-  const workDir = mkdtempSync(`/tmp/ie-${options.label}-`);
+  const workDir = makeTestDir(options.label);
   const dataRoot = join(workDir, 'data');
   const execRoot = join(workDir, 'exec');
   const image = join(workDir, 'disk.img');
@@ -65,8 +66,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       return pid;
     },
     docker,
-    restart: async () => {
-      await stopPid(pid, 20_000);
+    restart: async (whileStopped) => {
+      await stopDaemon(pid);
+      whileStopped?.();
       pid = await spawnDaemon(workDir, env);
     },
     stop: () => cleanup(pid, dataRoot, workDir),
@@ -95,17 +97,23 @@ async function spawnDaemon(workDir: string, env: NodeJS.ProcessEnv): Promise<num
   closeSync(logFd);
   const pid = child.pid;
   if (pid === undefined) throw new Error('dockerd could not be spawned');
+  trackPid(pid, 'dockerd');
   try {
     await waitFor('dockerd to answer', async () => ((await run(DOCKER_CLI, ['version'], { env })).code === 0 ? true : undefined), 60_000);
   } catch (error) {
-    await stopPid(pid);
+    await stopDaemon(pid);
     throw new Error(`private dockerd failed to start: ${String(error)}\n--- dockerd log ---\n${readFileSync(logFile, 'utf8').slice(-4000)}`);
   }
   return pid;
 }
 
+async function stopDaemon(pid: number): Promise<void> {
+  await stopPid(pid, 20_000);
+  untrackPid(pid);
+}
+
 async function cleanup(pid: number | undefined, dataRoot: string, workDir: string): Promise<void> {
-  if (pid !== undefined) await stopPid(pid, 20_000);
+  if (pid !== undefined) await stopDaemon(pid);
   // The kernel may hold the mount briefly after containerd exits.
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const result = await run('umount', [dataRoot]);
@@ -113,4 +121,21 @@ async function cleanup(pid: number | undefined, dataRoot: string, workDir: strin
     await sleep(250);
   }
   rmSync(workDir, { recursive: true, force: true });
+}
+
+/**
+ * Moves the start and finish times of stopped containers `byMs` into the past, in the files the
+ * engine keeps them in (Docker offers no API for it). Only while dockerd is stopped: call it from
+ * `restart`. Tests of grace periods need "finished long ago" without waiting for it.
+ */
+export function backdateContainers(dataRoot: string, containerIds: string[], byMs: number): void {
+  const earlier = (iso: string) => new Date(Date.parse(iso) - byMs).toISOString();
+  for (const id of containerIds) {
+    const file = join(dataRoot, 'containers', id, 'config.v2.json');
+    const config = JSON.parse(readFileSync(file, 'utf8')) as { State: { StartedAt: string; FinishedAt: string; Running: boolean } };
+    if (config.State.Running) throw new Error(`backdateContainers: container ${id} is running`);
+    config.State.StartedAt = earlier(config.State.StartedAt);
+    config.State.FinishedAt = earlier(config.State.FinishedAt);
+    writeFileSync(file, JSON.stringify(config));
+  }
 }

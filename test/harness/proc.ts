@@ -28,7 +28,7 @@ export async function runOk(file: string, args: string[], options: ExecFileOptio
 }
 
 /** Polls `probe` until it returns a value other than undefined; fails with `what` after the deadline. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -1,9 +1,10 @@
 // A local Docker registry (Debian's docker-registry) on 127.0.0.1 for real pushes and pulls.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stopPid, waitFor } from './proc';
+import { makeTestDir, trackPid, untrackPid } from './tmp';
 
 export interface Registry {
   /** host:port, usable in image references. */
@@ -29,7 +30,7 @@ export function freePort(): Promise<number> {
 
 /** Starts the registry and waits until its /v2/ endpoint answers; `accessLog` logs each request with its bytes. */
 export async function startRegistry(options: { accessLog?: boolean } = {}): Promise<Registry> {
-  const workDir = mkdtempSync('/tmp/ie-registry-');
+  const workDir = makeTestDir('registry');
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const config = join(workDir, 'config.yml');
@@ -57,8 +58,10 @@ export async function startRegistry(options: { accessLog?: boolean } = {}): Prom
   closeSync(logFd);
   const pid = child.pid;
   if (pid === undefined) throw new Error('docker-registry could not be spawned');
+  trackPid(pid, 'docker-registry');
   const stop = async () => {
     await stopPid(pid);
+    untrackPid(pid);
     rmSync(workDir, { recursive: true, force: true });
   };
   try {

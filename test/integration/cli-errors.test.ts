@@ -1,9 +1,10 @@
 // Bad input at the command line, run as real processes: config errors name their source and exit 2
 // before anything touches Docker; an unreachable daemon is reported, not hidden.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { cli } from '../harness/cli';
+import { makeTestDir } from '../harness/tmp';
 
 let dir: string;
 let fakeDocker: Server;
@@ -11,7 +12,7 @@ let connections = 0;
 let fakeHost: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync('/tmp/ie-cli-');
+  dir = makeTestDir('cli');
   // A socket that only counts connections: any config error must exit before reaching it.
   fakeDocker = createServer((socket) => {
     connections += 1;

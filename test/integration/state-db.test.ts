@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { cli } from '../harness/cli';
 import { startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
+import { makeTestDir } from '../harness/tmp';
 
 let engine: Engine;
 let dir: string;
@@ -12,7 +13,7 @@ let image: BuiltImage;
 
 beforeAll(async () => {
   engine = await startEngine({ diskBytes: 512 * 2 ** 20, label: 'statedb' });
-  dir = mkdtempSync('/tmp/ie-statedb-');
+  dir = makeTestDir('statedb');
   image = await buildImage({ name: 'statedb/app', layerBytes: [2 ** 20] });
   await engine.docker(['pull', '-q', image.ref]);
 });

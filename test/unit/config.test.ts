@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../agent/config/load';
 import { CONFIG_KEYS, DEFAULTS } from '../../agent/config/schema';
 import { ConfigError } from '../../agent/errors';
+import { fileTestDir } from '../harness/tmp';
 
-const dir = mkdtempSync('/tmp/ie-config-unit-');
+const dir = fileTestDir('config-unit');
 let fileCount = 0;
 function file(text: string): string {
   const path = join(dir, `config-${(fileCount += 1)}.yaml`);
@@ -125,7 +125,7 @@ describe('loadConfig errors name the source, line and key', () => {
 
 describe('YAML aliases', () => {
   it('an alias to an anchor defined nowhere is a located config error, not a crash (found by fast-check)', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'ie-alias-')), 'c.yaml');
+    const file = join(dir, 'c.yaml');
     writeFileSync(file, 'interval: 5m\nprotect: *nowhere\n');
     expect(() => loadConfig({ configFile: file, env: {}, flags: {} })).toThrow(/c\.yaml:2: YAML error: Unresolved alias/);
   });

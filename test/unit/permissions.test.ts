@@ -1,13 +1,15 @@
 // What the agent leaves on disk is private, and it never starts a program of its own.
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLog } from '../../agent/log';
 import { acquireLock } from '../../agent/state/lock';
 import { openStore } from '../../agent/state/store';
+import { fileTestDir } from '../harness/tmp';
 import { T0 } from './fixtures';
 
+const dir = fileTestDir('perm');
+
 it('state DB and lock files are created 0600', () => {
-  const dir = mkdtempSync('/tmp/ie-perm-');
   const { store } = openStore(join(dir, 'state.db'), silentLog, T0);
   const lock = acquireLock(join(dir, 'state.db.run.lock'), 0);
   try {

@@ -1,7 +1,6 @@
 // Policy files (YAML and docker_gc), the example policies, container selection, and Delete/Keep
 // in the planner.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../agent/config/load';
 import { containersToRemove, containerVerdict, DEFAULT_CONTAINER_POLICY, type ContainerInfo } from '../../agent/core/containers';
@@ -9,9 +8,10 @@ import { plan, type PlannerImage } from '../../agent/core/planner';
 import { ConfigError, RuleSyntaxError } from '../../agent/errors';
 import { loadPolicy } from '../../agent/policy/load';
 import { packageRoot } from '../../agent/paths';
+import { fileTestDir } from '../harness/tmp';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
-const dir = mkdtempSync(join(tmpdir(), 'ie-policy-'));
+const dir = fileTestDir('policy');
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);

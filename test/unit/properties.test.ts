@@ -1,6 +1,6 @@
 // Hostile input, generated: parsers never throw an unexpected exception and always say where the
 // problem is; untrusted strings survive storage exactly.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadConfig } from '../../agent/config/load';
@@ -12,9 +12,10 @@ import { parseRuleFile } from '../../agent/policy/parse';
 import { loadPolicy } from '../../agent/policy/load';
 import { silentLog } from '../../agent/log';
 import { openStore } from '../../agent/state/store';
+import { fileTestDir } from '../harness/tmp';
 import { record, T0 } from './fixtures';
 
-const dir = mkdtempSync('/tmp/ie-properties-');
+const dir = fileTestDir('properties');
 writeFileSync(join(dir, 'empty.yaml'), '');
 let files = 0;
 

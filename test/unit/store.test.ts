@@ -6,10 +6,13 @@ import { migrate, readMigrations } from '../../agent/state/migrate';
 import { openStore } from '../../agent/state/store';
 import { silentLog } from '../../agent/log';
 import { StateError } from '../../agent/errors';
+import { fileTestDir } from '../harness/tmp';
 import { record, T0 } from './fixtures';
 
+const root = fileTestDir('store-unit');
+
 function tempPath(): string {
-  return join(mkdtempSync('/tmp/ie-store-unit-'), 'state.db');
+  return join(mkdtempSync(join(root, 'case-')), 'state.db');
 }
 
 describe('migrations', () => {
@@ -95,7 +98,7 @@ describe('store', () => {
   it('does not move aside a database it cannot open for other reasons', () => {
     // A parent that is not a directory: nothing to repair, the cause must surface.
     expect(() => openStore('/dev/null/state.db', silentLog, T0)).toThrow(/state database \/dev\/null\/state\.db: cannot create its directory/);
-    const dir = mkdtempSync('/tmp/ie-store-unit-');
+    const dir = mkdtempSync(join(root, 'case-'));
     // A directory where the file should be: not damage, so it must surface as a StateError.
     expect(() => openStore(dir, silentLog, T0)).toThrow(StateError);
   });

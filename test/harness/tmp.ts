@@ -1,0 +1,45 @@
+// Where tests put what they make. test/run.sh gives each run one root (IE_TEST_ROOT) and removes
+// it afterwards with test/cleanup.sh, also when a test fails or the run is interrupted: it stops
+// the processes recorded here by PID and unmounts what is mounted below the root.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The run's root: IE_TEST_ROOT under test/run.sh, else the system's temporary directory. */
+export function testRoot(): string {
+  return process.env.IE_TEST_ROOT ?? tmpdir();
+}
+
+/** A new directory `ie-<label>-…` under the run's root; its maker removes it. */
+export function makeTestDir(label: string): string {
+  return mkdtempSync(join(testRoot(), `ie-${label}-`));
+}
+
+/**
+ * A directory for one test file, removed after the file's tests. Call it at a test file's top
+ * level: jest registers the removal there.
+ */
+export function fileTestDir(label: string): string {
+  const dir = makeTestDir(label);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function pidFile(pid: number): string | undefined {
+  const root = process.env.IE_TEST_ROOT;
+  return root === undefined ? undefined : join(root, 'pids', String(pid));
+}
+
+/** Records a long-running process the test run started, so an interrupted run can stop it. */
+export function trackPid(pid: number, what: string): void {
+  const file = pidFile(pid);
+  if (file === undefined) return;
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, `${what}\n`);
+}
+
+/** The process was stopped by the test that started it. */
+export function untrackPid(pid: number): void {
+  const file = pidFile(pid);
+  if (file !== undefined) rmSync(file, { force: true });
+}
