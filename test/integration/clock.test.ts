@@ -1,20 +1,25 @@
 // Wall-clock jumps under a running agent: its clock is moved with libfaketime (Docker's is not),
 // two days forwards and one day backwards. Recently used images must stay; older ones must still go.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAgent, type AgentProcess } from '../harness/cli';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
-import { run, waitFor } from '../harness/proc';
+import { run } from '../harness/proc';
+import { backdateUsage } from '../harness/state';
+import { fileTestDir } from '../harness/tmp';
 
 const MiB = 2 ** 20;
 const LAYER = 32 * MiB;
-const MIN_AGE_S = 8;
+// Margins no slow machine can cross: the recent image is used at most a few seconds before the
+// eviction it must survive, the old one an hour before (moved back in the state, not waited for).
+const MIN_AGE = '10m';
+const HOUR = 3_600_000;
 
 let engine: Engine;
-let dir: string;
+const dir = fileTestDir('clock');
 const libfaketime = execFileSync('dpkg', ['-L', 'libfaketime'], { encoding: 'utf8' })
   .split('\n')
   .find((path) => path.endsWith('/libfaketime.so.1'));
@@ -22,12 +27,10 @@ const libfaketime = execFileSync('dpkg', ['-L', 'libfaketime'], { encoding: 'utf
 beforeAll(async () => {
   if (libfaketime === undefined) throw new Error('libfaketime.so.1 not found: install the libfaketime package (test/run.sh does)');
   engine = await startEngine({ diskBytes: 600 * MiB, label: 'clock' });
-  dir = mkdtempSync('/tmp/ie-clock-');
 });
 
 afterAll(async () => {
   await engine?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function present(image: BuiltImage): Promise<boolean> {
@@ -50,30 +53,36 @@ async function jumpScenario(label: string, offset: string): Promise<{ agent: Age
   const recent = await buildImage({ name: `clock/${label}-recent`, layerBytes: [LAYER] });
   const clockFile = join(dir, `${label}.faketime`);
   const config = join(dir, `${label}.yaml`);
+  const state = join(dir, `${label}.db`);
   writeFileSync(clockFile, '+0\n');
   writeFileSync(config, 'low-free: 1%\ntarget-free: 2%\n');
-  const agent = startAgent(
-    ['--config', config, '--docker-host', engine.host, '--state', join(dir, `${label}.db`), '--interval', '1s', '--min-age', `${MIN_AGE_S}s`],
-    [],
-    { LD_PRELOAD: libfaketime, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' },
-  );
-  await agent.waitForLog('docker_events_connected');
+  const args = ['--config', config, '--docker-host', engine.host, '--state', state, '--interval', '1s', '--min-age', MIN_AGE, '--log-level', 'debug'];
+  // A container's start is the last event of a use the agent tracks: once applied, the use is recorded.
+  const used = (agent: AgentProcess, mark: number) => agent.waitForLogAfter(mark, 'docker_event', (l) => l.type === 'container' && l.action === 'start');
+
+  // The old image's use is recorded by an earlier agent, then moved an hour back.
+  const earlier = startAgent(args);
+  await earlier.waitForLog('docker_events_connected');
   await use(old);
-  const oldUsedAt = Date.now();
-  await waitFor('min-age to pass for the old image', () => (Date.now() > oldUsedAt + (MIN_AGE_S + 1) * 1000 ? true : undefined), 20_000);
+  await used(earlier, 0);
+  expect(await earlier.stop()).toBe(0);
+  backdateUsage(state, [old.id], HOUR);
+
+  const agent = startAgent(args, [], { LD_PRELOAD: libfaketime, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
+  await agent.waitForLog('docker_events_connected');
+  const beforeUse = agent.logs.length;
   await use(recent);
-  await waitFor('the recent use to be recorded', () => (agent.logs.some((l) => l.message === 'docker_event' || l.message === 'reconcile') ? true : undefined));
-  // Let the tracker apply the recent container events before the clock moves.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await used(agent, beforeUse);
 
   writeFileSync(clockFile, `${offset}\n`);
   await agent.waitForLog('clock_jump_absorbed');
   // Pressure that only both images together could relieve: without the fix, both would go.
   const free = await freeBytes();
   writeFileSync(config, `low-free: ${Math.round(free + 2 * LAYER)}\ntarget-free: ${Math.round(free + 3 * LAYER)}\n`);
+  const mark = agent.logs.length;
   agent.child.kill('SIGHUP');
-  await agent.waitForLog('config_reloaded');
-  await agent.waitForLog('eviction_run');
+  await agent.waitForLogAfter(mark, 'config_reloaded');
+  await agent.waitForLogAfter(mark, 'eviction_run');
   return { agent, old, recent };
 }
 

@@ -1,12 +1,13 @@
 // The agent killed with SIGKILL in the middle of an eviction run: on restart the state DB is
 // intact, tracked timestamps are unchanged, and eviction resumes to target.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { startAgent } from '../harness/cli';
 import { startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
 import { waitFor } from '../harness/proc';
+import { makeTestDir } from '../harness/tmp';
 
 const MiB = 2 ** 20;
 const LAYER = 4 * MiB;
@@ -39,7 +40,7 @@ function readState(): { integrity: unknown; rows: Row[]; evicted: string[] } {
 
 beforeAll(async () => {
   engine = await startEngine({ diskBytes: 500 * MiB, label: 'crash' });
-  statePath = join(mkdtempSync('/tmp/ie-crash-state-'), 'state.db');
+  statePath = join(makeTestDir('crash-state'), 'state.db');
   for (let i = 0; i < COUNT; i += 1) images.push(await buildImage({ name: `crash/i${i}`, layerBytes: [LAYER] }));
 });
 
@@ -50,11 +51,15 @@ afterAll(async () => {
 
 test('SIGKILL mid-eviction: DB intact, timestamps unchanged, eviction resumes', async () => {
   const common = ['--docker-host', engine.host, '--state', statePath, '--interval', '1s', '--min-age', '1s'];
-  const tracker = startAgent([...common, '--low-free', '1%', '--target-free', '2%']);
+  const tracker = startAgent([...common, '--low-free', '1%', '--target-free', '2%', '--log-level', 'debug']);
   await tracker.waitForLog('docker_events_connected');
   for (const image of images) await engine.docker(['pull', '-q', image.ref]);
-  for (const image of images.slice(0, 5)) await engine.docker(['run', '--rm', '--network', 'none', image.ref]);
-  await tracker.waitForLog('reconcile', (l) => Date.parse(String(l.timestamp)) > Date.now() - 500);
+  const used = images.slice(0, 5);
+  for (const image of used) await engine.docker(['run', '--rm', '--network', 'none', image.ref]);
+  // Events apply in order, and a container's start is the last event of a use the agent tracks:
+  // once the last start is applied, everything above is recorded, and no replay can change it.
+  const starts = () => tracker.logs.filter((l) => l.message === 'docker_event' && l.type === 'container' && l.action === 'start').length;
+  await waitFor('every use recorded', () => (starts() === used.length ? true : undefined));
   expect(await tracker.stop()).toBe(0);
   const before = readState().rows;
   expect(before).toHaveLength(images.length);
@@ -64,8 +69,9 @@ test('SIGKILL mid-eviction: DB intact, timestamps unchanged, eviction resumes', 
   // first removal lands in its middle.
   const thresholds = ['--low-free', '98%', '--target-free', '99%'];
   const victim = startAgent([...common, ...thresholds]);
+  // Killed the moment its first removal is logged: the other removals take seconds at least.
+  victim.onLog('eviction', () => victim.child.kill('SIGKILL'));
   await victim.waitForLog('eviction');
-  victim.child.kill('SIGKILL');
   expect(await victim.stop()).toBeNull();
 
   const afterCrash = readState();
@@ -75,8 +81,8 @@ test('SIGKILL mid-eviction: DB intact, timestamps unchanged, eviction resumes', 
 
   const resumed = startAgent([...common, ...thresholds]);
   try {
-    await resumed.waitForLog('eviction', () => true, 30_000);
-    await waitFor('every image evicted', async () => ((await engine.docker(['image', 'ls', '-q'])).trim() === '' ? true : undefined), 30_000);
+    await resumed.waitForLog('eviction');
+    await waitFor('every image evicted', async () => ((await engine.docker(['image', 'ls', '-q'])).trim() === '' ? true : undefined));
   } finally {
     expect(await resumed.stop()).toBe(0);
   }

@@ -1,6 +1,6 @@
 // Eviction on a real engine whose data root is a small loop-mounted ext4: LRU order, stop at
 // target, protection, emergency mode, min-age, images of stopped containers, and the dry runs.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -10,6 +10,7 @@ import { buildImage, type BuiltImage } from '../harness/images';
 import { run } from '../harness/proc';
 import { DOCKER_CLI, dockerEnv } from '../harness/engine';
 import { waitFor } from '../harness/proc';
+import { makeTestDir } from '../harness/tmp';
 
 const MiB = 2 ** 20;
 const LAYER = 32 * MiB;
@@ -62,7 +63,7 @@ async function use(image: BuiltImage): Promise<number> {
 
 beforeAll(async () => {
   engine = await startEngine({ diskBytes: 900 * MiB, label: 'evict' });
-  statePath = join(mkdtempSync('/tmp/ie-evict-state-'), 'state.db');
+  statePath = join(makeTestDir('evict-state'), 'state.db');
   for (const name of ['a1', 'a2', 'a3', 'a4']) img[name] = await buildImage({ name: `evict/${name}`, layerBytes: [LAYER] });
   for (const name of ['mesa-p1', 'mesa-p2', 'mesa-p3']) img[name] = await buildImage({ name: `evict/${name}`, layerBytes: [LAYER] });
 });
@@ -186,11 +187,10 @@ describe('the agent under disk pressure', () => {
     try {
       await agent.waitForLog('reconcile');
       expect(agent.logs.some((l) => l.message === 'pressure')).toBe(false);
-      const pullAt = Date.now();
+      // Any eviction before the hour is up comes from the check the pull event triggered.
       await engine.docker(['pull', '-q', img.a1?.ref as string]);
-      const eviction = await agent.waitForLog('eviction', () => true, 15_000);
+      const eviction = await agent.waitForLog('eviction');
       expect(eviction.imageId).toBe(img.a3?.id);
-      expect(Date.parse(String(eviction.timestamp)) - pullAt).toBeLessThan(10_000);
       expect(await present(img.a1 as BuiltImage)).toBe(true);
     } finally {
       expect(await agent.stop()).toBe(0);

@@ -1,17 +1,19 @@
 // Policies on a real engine: docker_gc's documented example on images of known ages, stopped-
 // container hygiene, and build-cache pruning under pressure.
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli } from '../harness/cli';
 import { pushCraftedImage, type CraftedImage } from '../harness/crafted';
-import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../harness/engine';
+import { backdateContainers, DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
 import { run } from '../harness/proc';
+import { makeTestDir } from '../harness/tmp';
 
 const MiB = 2 ** 20;
-const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const ROOT = join(__dirname, '..', '..');
 
 let engine: Engine;
@@ -19,7 +21,7 @@ let stateDir: string;
 
 beforeAll(async () => {
   engine = await startEngine({ diskBytes: 700 * MiB, label: 'policy' });
-  stateDir = mkdtempSync('/tmp/ie-policy-state-');
+  stateDir = makeTestDir('policy-state');
 });
 
 afterAll(async () => {
@@ -116,16 +118,18 @@ describe('stopped containers', () => {
     await engine.docker(['run', '--name', 'keep-by-name', '--network', 'none', kept.ref]);
     await engine.docker(['run', '--name', 'by-label', '--label', 'image-evictor.keep=true', '--network', 'none', kept.ref]);
     await engine.docker(['create', '--name', 'never-started', '--network', 'none', kept.ref]);
+    // These finished an hour ago, as far as the engine knows: far beyond the 10-minute grace.
+    const finished = await Promise.all(['job-old', 'keep-by-name', 'by-label'].map(async (name) => (await engine.docker(['inspect', '--format', '{{.Id}}', name])).trim()));
+    await engine.restart(() => backdateContainers(engine.dataRoot, finished, HOUR));
   });
 
   test('an exited container past grace is removed and its image becomes evictable; younger and excluded ones stay', async () => {
-    // Grace 3s: wait it out for the first containers, then stop one more just before gc.
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // job-young finishes right before gc: well inside the grace.
     await engine.docker(['run', '--name', 'job-young', '--network', 'none', jobYoung.ref]);
     const policy = join(stateDir, 'containers.yaml');
     writeFileSync(
       policy,
-      ['rules:', '  - match: Repository("ct/job-*")', '    action: Delete', 'containers:', '  remove-exited: true', '  grace: 3s', '  exclude-names: ["keep-*"]', ''].join('\n'),
+      ['rules:', '  - match: Repository("ct/job-*")', '    action: Delete', 'containers:', '  remove-exited: true', '  grace: 10m', '  exclude-names: ["keep-*"]', ''].join('\n'),
     );
     const result = await cli([...base('ct.db'), '--min-age', '0s', 'gc', '--rules', policy, '--json']);
     expect(result.code).toBe(0);

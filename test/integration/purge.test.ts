@@ -1,16 +1,21 @@
 // `plan` and `purge` as CLI processes on a real engine: layer-sharing estimates against measured
 // bytes, min-age, images of stopped containers, protected images and --emergency, exit codes.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { cli, startAgent } from '../harness/cli';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
-import { run, waitFor } from '../harness/proc';
+import { run } from '../harness/proc';
+import { backdateUsage } from '../harness/state';
+import { makeTestDir } from '../harness/tmp';
 
 const MiB = 2 ** 20;
-const MIN_AGE = ['--min-age', '5s'];
+const HOUR = 3_600_000;
+// `young` is pulled last and stays young for ten minutes: no step of this file takes that long.
+// The others are moved an hour into the past in the state, well beyond min-age.
+const MIN_AGE = ['--min-age', '10m'];
 const PROTECT = ['--protect', '*/share/mesa-*:*'];
 
 let engine: Engine;
@@ -43,7 +48,7 @@ interface PlanJson {
 
 beforeAll(async () => {
   engine = await startEngine({ diskBytes: 700 * MiB, label: 'purge' });
-  statePath = join(mkdtempSync('/tmp/ie-purge-state-'), 'state.db');
+  statePath = join(makeTestDir('purge-state'), 'state.db');
   base = await buildImage({ name: 'share/base', layerBytes: [48 * MiB] });
   s1 = await buildImage({ name: 'share/s1', from: base.ref, layerBytes: [8 * MiB] });
   s2 = await buildImage({ name: 'share/s2', from: base.ref, layerBytes: [16 * MiB] });
@@ -51,19 +56,18 @@ beforeAll(async () => {
   mesa = await buildImage({ name: 'share/mesa-base', layerBytes: [4 * MiB] });
   young = await buildImage({ name: 'share/young', layerBytes: [4 * MiB] });
   // As on a real runner, the agent sees the pulls happen: a plain pull leaves no LastTagTime on
-  // the image, so only the pull event can tell that `young` arrived seconds ago.
+  // the image, so only the pull event can tell that `young` arrived a moment ago.
   const agent = startAgent(['--docker-host', engine.host, '--state', statePath, '--low-free', '1%', '--target-free', '2%', '--log-level', 'debug']);
   try {
     await agent.waitForLog('docker_events_connected');
-    for (const image of [s1, s2, pinned, mesa]) await engine.docker(['pull', '-q', image.ref]);
+    for (const image of [s1, s2, pinned, mesa, young]) await engine.docker(['pull', '-q', image.ref]);
     await engine.docker(['create', '--name', 'stopped-job', '--network', 'none', pinned.ref]);
-    const settledAt = Date.now();
-    await waitFor('min-age to pass', () => (Date.now() > settledAt + 6000 ? true : undefined), 10_000);
-    await engine.docker(['pull', '-q', young.ref]);
     await agent.waitForLog('docker_event', (l) => l.action === 'pull' && String(l.actor).includes('share/young'));
   } finally {
     expect(await agent.stop()).toBe(0);
   }
+  // The pull order (s1 before s2) is kept: every image moves by the same hour.
+  backdateUsage(statePath, [s1, s2, pinned, mesa].map((i) => i.id), HOUR);
 });
 
 afterAll(async () => {
