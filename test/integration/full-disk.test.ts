@@ -1,6 +1,9 @@
-// A disk that fills to 100% under a running agent, with the state DB on that same filesystem:
-// SQLite writes fail, yet the agent evicts back to target, then persists what it held in memory.
-import { mkdirSync } from 'node:fs';
+// A disk that fills to the last block under a running agent, with the state DB on that same
+// filesystem: SQLite writes fail and the agent keeps going on what it holds in memory. Docker
+// cannot remove an image then either (it rewrites its image metadata first, and gets ENOSPC), so
+// the agent retries at every check; once the job that filled the disk goes away and leaves a few
+// blocks, the agent evicts back to target and persists what it held.
+import { mkdirSync, rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -20,14 +23,20 @@ async function freeBytes(): Promise<number> {
   return s.bavail * s.bsize;
 }
 
-/** Fills the filesystem until not one block is left, with files that are not images. */
-async function fillToZero(dir: string): Promise<void> {
+/**
+ * Fills the filesystem until not one block is left, with files that are not images: first a
+ * job's 2 MiB (removed later, as a CI runner removes a failed job), then the rest.
+ */
+async function fillToZero(dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
+  const job = join(dir, 'job');
+  await run('dd', ['if=/dev/zero', `of=${job}`, 'bs=1M', 'count=2']);
   // Big blocks first, then smaller ones for the last scraps (small ext4 uses 1 KiB blocks); dd
   // stops on ENOSPC.
   for (const [file, bs] of [['big', '1M'], ['small', '4k'], ['tiny', '1k']] as const) {
     await run('dd', ['if=/dev/zero', `of=${join(dir, file)}`, `bs=${bs}`]);
   }
+  return job;
 }
 
 beforeAll(async () => {
@@ -40,7 +49,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-test('at 0 bytes free, writes are deferred, eviction still reaches target, then state is persisted', async () => {
+test('at 0 bytes free, writes are deferred and checks go on; once a job frees a little, eviction reaches target and state is persisted', async () => {
   const stateDir = join(engine.dataRoot, 'image-evictor-state');
   mkdirSync(stateDir);
   const statePath = join(stateDir, 'state.db');
@@ -56,14 +65,35 @@ test('at 0 bytes free, writes are deferred, eviction still reaches target, then 
   await agent.waitForLog('reconcile');
   expect(await freeBytes()).toBeGreaterThan(100 * MiB);
 
-  await fillToZero(join(engine.dataRoot, 'filler'));
-  expect(await freeBytes()).toBe(0);
+  // The agent is paused while the disk fills. Otherwise, on a slow machine, a check in the middle
+  // of the filling evicts, dd takes the freed space as well, and the test no longer knows which
+  // disk a log line describes.
+  agent.child.kill('SIGSTOP');
+  const mark = agent.logs.length;
+  let job: string;
+  let freeWhenFull: number;
+  try {
+    job = await fillToZero(join(engine.dataRoot, 'filler'));
+    freeWhenFull = await freeBytes();
+  } finally {
+    agent.child.kill('SIGCONT');
+  }
+  expect(freeWhenFull).toBe(0);
 
-  await agent.waitForLog('state_write_deferred', () => true, 20_000);
-  const evicted = await agent.waitForLog('eviction_run', (l) => Number(l.freeBytes) >= 40 * MiB, 30_000);
+  // At 0 bytes: the agent's own writes wait in memory, and a whole check completes without a crash.
+  await agent.waitForLogAfter(mark, 'state_write_deferred');
+  const atZero = await agent.waitForLogAfter(mark, 'eviction_run');
+  expect(atZero.freeBytes).toBe(0);
+  expect(agent.child.exitCode).toBeNull();
+
+  // The job's files go: 2 MiB, still far below low. The next check evicts, now that Docker can.
+  const freed = agent.logs.length;
+  rmSync(job);
+  const evicted = await agent.waitForLogAfter(freed, 'eviction_run', (l) => Number(l.removed) > 0);
   expect(evicted.stoppedBecause).toBe('target');
+  expect(Number(evicted.freeBytes)).toBeGreaterThanOrEqual(40 * MiB);
   expect(await freeBytes()).toBeGreaterThanOrEqual(40 * MiB);
-  await agent.waitForLog('state_write_recovered', () => true, 20_000);
+  await agent.waitForLogAfter(mark, 'state_write_recovered');
   expect(await agent.stop()).toBe(0);
   agent = undefined;
 
