@@ -29,29 +29,43 @@ export interface AgentDeps {
   metrics?: AgentMetrics;
 }
 
-/** How often the wall clock is compared with the monotonic one. */
+/** How often the wall clock is compared with the monotonic one between checks. */
 const CLOCK_WATCH_MS = 1000;
+
+interface ClockWatch {
+  /** Compares the clocks now and absorbs a jump before resolving; every check awaits it first. */
+  settle(): Promise<void>;
+  stop(): void;
+}
 
 /**
  * Watches for wall-clock jumps (a bad RTC fixed by NTP, an operator's `date -s`) and has the tracker
- * shift what it recorded before one; returns a function that stops watching.
+ * shift what it recorded before one. A check settles the clock before reading it: a check inside
+ * the timer's second after a jump back would clamp every "future" time to now, and the jump could
+ * no longer be told from the data (forwards, it would see recent images as days old).
  */
-function watchClock(deps: AgentDeps): () => void {
+function watchClock(deps: AgentDeps): ClockWatch {
   const monotonic = deps.monotonic ?? (() => performance.now());
   let sample: ClockSample = { wallMs: deps.clock(), monoMs: monotonic() };
-  const timer = setInterval(() => {
+  const compare = async () => {
     const next = { wallMs: deps.clock(), monoMs: monotonic() };
     const jump = detectJump(sample, next);
     sample = next;
     if (jump === null) return;
     deps.log.warn('clock_jump', { skewMs: Math.round(jump.skewMs), direction: jump.skewMs > 0 ? 'forwards' : 'backwards' });
-    deps.tracker.absorbClockJump(jump).then(
-      (images) => deps.log.info('clock_jump_absorbed', { skewMs: Math.round(jump.skewMs), images }),
-      (error: unknown) => deps.log.error('clock_jump_not_absorbed', { error: errorText(error) }),
-    );
-  }, CLOCK_WATCH_MS);
+    try {
+      const images = await deps.tracker.absorbClockJump(jump);
+      deps.log.info('clock_jump_absorbed', { skewMs: Math.round(jump.skewMs), images });
+    } catch (error) {
+      deps.log.error('clock_jump_not_absorbed', { error: errorText(error) });
+    }
+  };
+  // One comparison at a time, in order: the timer's and a check's never interleave.
+  let last: Promise<void> = Promise.resolve();
+  const settle = () => (last = last.then(compare));
+  const timer = setInterval(() => void settle(), CLOCK_WATCH_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return { settle, stop: () => clearInterval(timer) };
 }
 
 /** Resolves the filesystem to watch, waiting for Docker when the path comes from it. */
@@ -80,12 +94,15 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   const resolved = await resolveDataRoot(deps, signal);
   if (resolved === null) return;
   const dataRoot: string = resolved;
-  const stopWatchingClock = watchClock(deps);
+  const clockWatch = watchClock(deps);
   const started = deps.config();
   log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: started.intervalMs, state: started.statePath });
 
   const reconcile = async (nowMs: number) => void (await reconcileLogged(deps, nowMs));
-  const check = () => runCheck(deps, dataRoot, { lockWaitMs: 0 }, signal);
+  const check = async () => {
+    await clockWatch.settle();
+    return runCheck(deps, dataRoot, { lockWaitMs: 0 }, signal);
+  };
 
   // One check at a time; a request during a check runs one more check after it.
   let checking: Promise<void> | null = null;
@@ -129,7 +146,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
     await sleep(deps.config().intervalMs, undefined, { signal }).catch(() => undefined);
   }
   if (debounce) clearTimeout(debounce);
-  stopWatchingClock();
+  clockWatch.stop();
   await checking;
   await following;
   log.info('agent_stopped', {});

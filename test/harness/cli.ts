@@ -75,8 +75,15 @@ export function startAgent(args: string[], runArgs: string[] = [], env: NodeJS.P
       resolve(code);
     }),
   );
-  const waitForLogAfter = (mark: number, message: string, where: (line: LogLine) => boolean = () => true, timeoutMs = LOG_DEADLINE_MS) =>
-    waitFor(`log '${message}' (stderr: ${stderr.join('').slice(-500)})`, () => logs.slice(mark).find((l) => l.message === message && where(l)), timeoutMs);
+  const waitForLogAfter = async (mark: number, message: string, where: (line: LogLine) => boolean = () => true, timeoutMs = LOG_DEADLINE_MS) => {
+    try {
+      return await waitFor(`log '${message}'`, () => logs.slice(mark).find((l) => l.message === message && where(l)), timeoutMs);
+    } catch (error) {
+      // What the agent did instead is what a failure report needs.
+      const recent = logs.slice(Math.max(mark, logs.length - 12)).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${String(error)}\nlast log lines after the mark:\n${recent}\nstderr: ${stderr.join('').slice(-500)}`);
+    }
+  };
   const agent: AgentProcess = {
     child,
     logs,
