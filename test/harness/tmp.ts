@@ -20,8 +20,11 @@ export function makeTestDir(label: string): string {
  * level: jest registers the removal there.
  */
 export function fileTestDir(label: string): string {
+  // The harness also compiles for bench/, without jest's types: reach the hook through globalThis.
+  const jestAfterAll = (globalThis as { afterAll?: (fn: () => void) => void }).afterAll;
+  if (jestAfterAll === undefined) throw new Error('fileTestDir is for test files run by jest');
   const dir = makeTestDir(label);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  jestAfterAll(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
