@@ -16,6 +16,8 @@ if [ ! -d node_modules ] || [ "${CI:-}" = "true" ]; then
   npm ci --no-audit --no-fund
 fi
 npm run build
+# bench/ is not run here, but it must still compile against the agent and the harness.
+npx tsc -p tsconfig.bench.json --noEmit
 
 mkdir -p .test-run
 # Everything the tests make goes under one root, removed on any exit: a failed or interrupted run
