@@ -1,6 +1,6 @@
 // A line chart as SVG text: free space over the replay's jobs, one line per contender, with the
 // agent's thresholds drawn. No plotting dependency: the picture is a few paths and labels.
-import { formatBytes } from '../agent/config/units';
+import { formatBytes } from '../agent/core/units';
 
 export interface Series {
   name: string;

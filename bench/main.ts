@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { formatBytes } from '../agent/config/units';
+import { formatBytes } from '../agent/core/units';
 import { DEFAULT_EVICTION_ORDER } from '../agent/core/order';
 import { startEngine, type Engine } from '../test/harness/engine';
 import { startRegistry, type Registry } from '../test/harness/registry';

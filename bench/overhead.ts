@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { formatBytes, formatDuration } from '../agent/config/units';
+import { formatBytes, formatDuration } from '../agent/core/units';
 import type { DockerEvent, ImageRecord } from '../agent/core/image';
 import { plan, type PlannerImage } from '../agent/core/planner';
 import { createDockerClient } from '../agent/docker/client';

@@ -6,7 +6,7 @@ import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rm
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { formatBytes } from '../agent/config/units';
+import { formatBytes } from '../agent/core/units';
 import { measureDisk } from '../agent/disk/disk';
 import { startAgent, type AgentProcess } from '../test/harness/cli';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../test/harness/engine';

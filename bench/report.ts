@@ -1,5 +1,5 @@
 // Benchmark output: one table type printed to the terminal and written as Markdown.
-import { renderTable } from '../agent/cli/table';
+import { renderTable } from '../agent/cli/format';
 
 export interface Table {
   title: string;

@@ -1,6 +1,6 @@
 // Simulator section: every trace family at several disk sizes, through the agent's planner and
 // the baselines; then the eviction-order study on the CI-like trace.
-import { formatBytes } from '../agent/config/units';
+import { formatBytes } from '../agent/core/units';
 import { EvictionOrder } from '../agent/core/order';
 import {
   agentPlanner,

@@ -3,8 +3,7 @@
 import { measureDisk } from '../disk/disk';
 import { runCheck } from '../service/check';
 import { dataRootOf, type CommandContext } from './context';
-import { outcomesText } from './purge';
-import { renderTable } from './table';
+import { outcomesText, renderTable } from './format';
 
 /** How long gc waits for a running agent or purge to finish evicting. */
 const LOCK_WAIT_MS = 60_000;

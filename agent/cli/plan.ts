@@ -1,12 +1,9 @@
 // `plan`: the ordered evictions the agent would carry out now, with reasons and estimates. Writes nothing.
-import { formatAgo, formatBytes, formatRatio, isoTime } from '../config/units';
 import { plan, type Plan } from '../core/planner';
-import { shortId } from '../core/status';
 import { measureDisk } from '../disk/disk';
 import { planInput, type PlanRequest } from '../eviction/inputs';
-import { escapeControl } from '../log';
 import { dataRootOf, type CommandContext } from './context';
-import { renderTable } from './table';
+import { formatAgo, formatBytes, formatShare, isoTime, renderTable, shortId, tagsCell } from './format';
 
 /** Surveys Docker (without writing), measures the disk and plans. */
 export async function currentPlan(ctx: CommandContext, request: PlanRequest, persist: boolean): Promise<Plan> {
@@ -47,7 +44,7 @@ export function planJson(p: Plan): unknown {
 
 /** The headline: free space against the thresholds. */
 function planHeadline(p: Plan): string {
-  const pct = (bytes: number) => `${formatBytes(bytes)} (${formatRatio(bytes / p.totalBytes)})`;
+  const pct = (bytes: number) => formatShare(bytes, p.totalBytes);
   const state = p.mode === 'purge' ? 'purge' : p.underPressure ? 'below low: evicting' : 'above low: nothing to evict now';
   return `free ${pct(p.freeBytes)}, low ${pct(p.lowBytes)}, target ${pct(p.targetBytes)}: ${state}`;
 }
@@ -64,14 +61,14 @@ export function planText(p: Plan): string {
           String(i + 1),
           s.mode,
           s.reason,
-          s.tags.length > 0 ? s.tags.map(escapeControl).join(',') : '<none>',
+          tagsCell(s.tags),
           shortId(s.imageId),
           formatAgo(s.recencyMs, p.nowMs),
           formatBytes(s.estimatedBytes),
         ]),
       ),
     );
-    lines.push(`estimated free after: ${formatBytes(p.estimatedFreeAfterBytes)} (${formatRatio(p.estimatedFreeAfterBytes / p.totalBytes)})`);
+    lines.push(`estimated free after: ${formatShare(p.estimatedFreeAfterBytes, p.totalBytes)}`);
   }
   return lines.join('\n');
 }

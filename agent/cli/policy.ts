@@ -1,13 +1,11 @@
 // `policy check FILE` validates a policy without Docker; `policy explain FILE` shows which rule
 // claims every current image and the class that results.
-import { formatDuration, formatBytes } from '../config/units';
 import type { Policy } from '../core/policy';
-import { shortId } from '../core/status';
 import { escapeControl } from '../log';
 import { loadPolicy } from '../policy/load';
 import type { CommandContext } from './context';
+import { formatBytes, formatDuration, renderTable, shortId, tagsCell } from './format';
 import { gatherStatus } from './status';
-import { renderTable } from './table';
 
 function hygieneText(policy: Policy): string[] {
   const c = policy.containers;
@@ -46,7 +44,7 @@ export async function policyExplainCommand(ctx: CommandContext, json: boolean): 
     process.stdout.write(`${JSON.stringify({ policy: ctx.config.policyPath, images: rows }, null, 2)}\n`);
   } else {
     const table = rows.map((r) => [
-      r.tags.length > 0 ? r.tags.map(escapeControl).join(',') : '<none>',
+      tagsCell(r.tags),
       shortId(r.id),
       r.class ?? '-',
       String(r.rank ?? '-'),

@@ -1,13 +1,10 @@
 // `purge`: evict now until the target is free, for emergencies or before big image builds.
-import { formatBytes, formatRatio } from '../config/units';
-import { shortId } from '../core/status';
 import { measureDisk } from '../disk/disk';
-import { executePlan, type EvictionReport, type StepOutcome } from '../eviction/evictor';
-import { escapeControl } from '../log';
+import { executePlan, type EvictionReport } from '../eviction/evictor';
 import { acquireLock, evictionLockPath } from '../state/lock';
 import { dataRootOf, type CommandContext } from './context';
+import { formatBytes, formatShare, outcomesText } from './format';
 import { currentPlan, planJson, planText } from './plan';
-import { renderTable } from './table';
 
 /** Exit code when the purge ran but could not reach the target. */
 const EXIT_TARGET_NOT_REACHED = 3;
@@ -24,24 +21,11 @@ function reportJson(report: EvictionReport, targetBytes: number): unknown {
   };
 }
 
-/** Image removals as a table, or `nothing removed`. */
-export function outcomesText(outcomes: StepOutcome[]): string {
-  const rows = outcomes.map((o) => [
-    o.result,
-    o.mode,
-    o.tags.length > 0 ? o.tags.map(escapeControl).join(',') : '<none>',
-    shortId(o.imageId),
-    formatBytes(o.estimatedBytes),
-    o.measuredBytes === null ? '-' : formatBytes(o.measuredBytes),
-  ]);
-  return rows.length > 0 ? renderTable(['RESULT', 'MODE', 'TAGS', 'ID', 'ESTIMATE', 'FREED'], rows) : 'nothing removed';
-}
-
 function reportText(report: EvictionReport, targetBytes: number): string {
   const total = report.disk.totalBytes;
   return [
     outcomesText(report.outcomes),
-    `freed ${formatBytes(report.freedBytes)}; free now ${formatBytes(report.disk.freeBytes)} (${formatRatio(report.disk.freeBytes / total)}), target ${formatBytes(targetBytes)} (${formatRatio(targetBytes / total)})`,
+    `freed ${formatBytes(report.freedBytes)}; free now ${formatShare(report.disk.freeBytes, total)}, target ${formatShare(targetBytes, total)}`,
   ].join('\n');
 }
 

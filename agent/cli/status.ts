@@ -1,14 +1,13 @@
 // `status`: the disk and every tracked image, least recently used first. Reads, never writes.
-import { formatAgo, formatBytes, formatRatio, isoTime } from '../config/units';
 import { rankImages, type EvictionRecord, type RankedImage } from '../core/planner';
 import { plannerImages, rankOptions } from '../eviction/inputs';
-import { imageStatuses, shortId, type ImageStatus } from '../core/status';
+import { imageStatuses, type ImageStatus } from '../core/status';
 import { measureDisk, type DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';
 import { escapeControl } from '../log';
 import type { Survey } from '../tracking/tracker';
 import type { CommandContext } from './context';
-import { renderTable } from './table';
+import { formatAgo, formatBytes, formatRatio, isoTime, renderTable, shortId, tagsCell } from './format';
 
 export interface StatusReport {
   nowMs: number;
@@ -91,7 +90,7 @@ export function statusText(report: StatusReport): string {
   const rows = report.images.map(({ record: r, containers }) => [
     String(report.ranking.get(r.id)?.rank ?? '-'),
     report.ranking.get(r.id)?.class ?? '-',
-    r.repoTags.length > 0 ? r.repoTags.map(escapeControl).join(',') : '<none>',
+    tagsCell(r.repoTags),
     shortId(r.id),
     formatBytes(r.sizeBytes),
     formatAgo(r.lastPulledMs, nowMs),

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { DEFAULT_EVICTION_ORDER, EvictionOrder } from '../core/order';
 import { DEFAULT_POLICY, Policy } from '../core/policy';
-import { parseDuration, parseSize, type SizeSpec } from './units';
+import { parseDuration, parseSize, type SizeSpec } from '../core/units';
 
 function fail(ctx: z.RefinementCtx, message: string): never {
   ctx.addIssue({ code: 'custom', message });

@@ -1,7 +1,7 @@
 // The eviction planner: which images to remove, in what order, and when emergency mode starts.
 // Pure: plain data in (images, disk figures, thresholds, nowMs), a plan out.
 import { z } from 'zod';
-import type { SizeSpec } from '../config/units';
+import type { SizeSpec } from './units';
 import { isDangling, type ImageRecord } from './image';
 import { DEFAULT_EVICTION_ORDER, evictionComparator, repositoryUses, type EvictionOrder } from './order';
 import { claimImages, type Disposition, type Rule } from './rules';

@@ -19,8 +19,3 @@ export function imageStatuses(records: Iterable<ImageRecord>, containers: Contai
     .sort(compareLeastRecent)
     .map((record) => ({ record, dangling: isDangling(record), containers: byImage.get(record.id) ?? [] }));
 }
-
-/** The 12-hex-digit form Docker prints. */
-export function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}

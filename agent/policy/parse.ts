@@ -1,6 +1,6 @@
 // Parses rules in docker_gc's syntax: `Predicate : Action` lines, and predicates or actions alone
 // (a policy's `match:` and `action:`). Every error carries file:line:column and what was expected.
-import { parseDuration, parseSize } from '../config/units';
+import { parseDuration, parseSize } from '../core/units';
 import { daysToMs, type Action, type Comparison, type Predicate, type Rule } from '../core/rules';
 import { RuleSyntaxError } from '../errors';
 

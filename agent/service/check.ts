@@ -1,7 +1,7 @@
 // One check: the cycle the agent runs every interval and after pulls, and `gc` runs once. Removes
 // stopped containers past their grace, reconciles, measures, prunes build cache under pressure,
 // then evicts: Delete-rule images at every check, others while below low.
-import { formatBytes, formatRatio } from '../config/units';
+import { formatBytes, formatRatio } from '../core/units';
 import { plan } from '../core/planner';
 import type { DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';

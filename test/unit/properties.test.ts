@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadConfig } from '../../agent/config/load';
-import { formatDuration, parseDuration, parseSize } from '../../agent/config/units';
+import { formatDuration, parseDuration, parseSize } from '../../agent/core/units';
 import { parseEventLine } from '../../agent/docker/client';
 import type { Predicate, Rule } from '../../agent/core/rules';
 import { ConfigError, RuleSyntaxError } from '../../agent/errors';

@@ -1,4 +1,5 @@
-import { imageStatuses, shortId } from '../../agent/core/status';
+import { shortId } from '../../agent/cli/format';
+import { imageStatuses } from '../../agent/core/status';
 import { statusText } from '../../agent/cli/status';
 import { DAY, HOUR, record, T0 } from './fixtures';
 

@@ -1,4 +1,5 @@
-import { formatAgo, formatBytes, formatDuration, formatRatio, parseDuration, parseSize } from '../../agent/config/units';
+import { formatAgo } from '../../agent/cli/format';
+import { formatBytes, formatDuration, formatRatio, formatShare, parseDuration, parseSize } from '../../agent/core/units';
 
 describe('parseSize', () => {
   it.each([
@@ -68,6 +69,10 @@ describe('formatting', () => {
     expect(formatAgo(null, nowMs)).toBe('never');
     expect(formatAgo(nowMs - 3 * 86_400_000 - 4 * 3_600_000, nowMs)).toBe('3d 4h ago');
     expect(formatAgo(nowMs + 5000, nowMs)).toBe('in 5s');
+  });
+
+  it('formats bytes with their share of a whole', () => {
+    expect(formatShare(1.5 * 2 ** 30, 10 * 2 ** 30)).toBe('1.5 GiB (15%)');
   });
 
   it('round-trips what it prints for durations', () => {

@@ -1,4 +1,5 @@
-// Human-readable sizes and durations, both directions. Pure; used by config, CLI output and logs.
+// Sizes and durations, both directions: what operators write (`12GiB`, `15%`, `5m`) and what they
+// read (`12.5 GiB`, `3d 4h`). Pure; used by config, the planner's thresholds, CLI output and logs.
 
 /** A free-space amount: absolute bytes, or a ratio (0..1) of the filesystem. */
 export type SizeSpec = { kind: 'bytes'; bytes: number } | { kind: 'ratio'; ratio: number };
@@ -108,15 +109,7 @@ export function formatDuration(ms: number): string {
   return next && smallCount > 0 ? `${bigCount}${bigName} ${smallCount}${next[0]}` : `${bigCount}${bigName}`;
 }
 
-/** An epoch-milliseconds time as ISO 8601 text; null stays null. */
-export function isoTime(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
-/** Formats how long ago `thenMs` was: `3d 4h ago`, `never` when unknown. */
-export function formatAgo(thenMs: number | null, nowMs: number): string {
-  if (thenMs === null) return 'never';
-  const deltaMs = nowMs - thenMs;
-  if (deltaMs < 0) return `in ${formatDuration(-deltaMs)}`;
-  return `${formatDuration(deltaMs)} ago`;
+/** Bytes with their share of a whole: `1.2 GiB (15.3%)`. */
+export function formatShare(bytes: number, totalBytes: number): string {
+  return `${formatBytes(bytes)} (${formatRatio(bytes / totalBytes)})`;
 }
