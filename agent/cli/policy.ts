@@ -2,7 +2,7 @@
 // claims every current image and the class that results.
 import type { Policy } from '../core/policy';
 import { escapeControl } from '../log';
-import { loadPolicy } from '../policy/load';
+import { loadPolicy } from '../config/policy-file';
 import type { CommandContext } from './context';
 import { formatBytes, formatDuration, renderTable, shortId, tagsCell } from './format';
 import { gatherStatus } from './status';

@@ -1,5 +1,6 @@
 // `status`: the disk and every tracked image, least recently used first. Reads, never writes.
-import { rankImages, type EvictionRecord, type RankedImage } from '../core/planner';
+import type { EvictionRecord } from '../core/eviction';
+import { rankImages, type RankedImage } from '../core/planner';
 import { plannerImages, rankOptions } from '../eviction/inputs';
 import { imageStatuses, type ImageStatus } from '../core/status';
 import { measureDisk, type DiskUsage } from '../disk/disk';

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isScalar, type Pair } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors';
-import { loadPolicy } from '../policy/load';
+import { loadPolicy } from './policy-file';
 import { readYaml } from './yaml';
 import {
   Config,

@@ -1,7 +1,7 @@
 // Which stopped containers to remove: exited or dead job containers pin their images, so a crashed
 // CI job can keep gigabytes alive. Pure: containers, policy and `nowMs` in, a selection out.
 import { z } from 'zod';
-import { compiledGlob } from './protect';
+import { compiledGlob } from './glob';
 
 export const ContainerPolicy = z.object({
   /** Off by default: removing containers is a choice the operator makes. */

@@ -77,3 +77,14 @@ export function splitReference(repoTag: string): { repository: string; tag: stri
   const colon = repoTag.lastIndexOf(':');
   return colon > slash ? { repository: repoTag.slice(0, colon), tag: repoTag.slice(colon + 1) } : { repository: repoTag, tag: 'latest' };
 }
+
+/** The repositories an image is tagged in, each once. */
+export function repositoriesOf(record: ImageRecord): string[] {
+  return [...new Set(record.repoTags.map((t) => splitReference(t).repository))];
+}
+
+/** One layer of an image by chain ID: images that share a base share these keys. */
+export interface Layer {
+  chainId: string;
+  sizeBytes: number;
+}

@@ -1,7 +1,7 @@
 // Eviction order: which candidate goes first. Pure; the planner sorts each class with it.
 // The orders were compared in bench/ against the offline optimum; README has the numbers.
 import { z } from 'zod';
-import { isDangling, splitReference, type ImageRecord } from './image';
+import { isDangling, repositoriesOf, type ImageRecord } from './image';
 import { compareLeastRecent, recencyMs } from './usage';
 
 /**
@@ -18,12 +18,10 @@ export type EvictionOrder = z.infer<typeof EvictionOrder>;
 /** The winner of bench/'s order study on CI-like traces. */
 export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'superseded-reuse';
 
-const repos = (r: ImageRecord) => [...new Set(r.repoTags.map((t) => splitReference(t).repository))];
-
 /** Uses per repository over `records`; given every record, removed ones too, it is the history the `reuse` tier needs. */
 export function repositoryUses(records: Iterable<ImageRecord>): Map<string, number> {
   const uses = new Map<string, number>();
-  for (const r of records) for (const repo of repos(r)) uses.set(repo, (uses.get(repo) ?? 0) + r.useCount);
+  for (const r of records) for (const repo of repositoriesOf(r)) uses.set(repo, (uses.get(repo) ?? 0) + r.useCount);
   return uses;
 }
 
@@ -31,7 +29,7 @@ export function repositoryUses(records: Iterable<ImageRecord>): Map<string, numb
 function usedOnceIds(records: ImageRecord[], uses: Map<string, number>): Set<string> {
   const ids = new Set<string>();
   for (const r of records) {
-    const total = repos(r).reduce((sum, repo) => sum + (uses.get(repo) ?? 0), 0);
+    const total = repositoriesOf(r).reduce((sum, repo) => sum + (uses.get(repo) ?? 0), 0);
     if ((r.repoTags.length === 0 ? r.useCount : total) <= 1) ids.add(r.id);
   }
   return ids;
@@ -41,10 +39,10 @@ function usedOnceIds(records: ImageRecord[], uses: Map<string, number>): Set<str
 function supersededIds(records: ImageRecord[]): Set<string> {
   const newest = new Map<string, number>();
   const pulled = (r: ImageRecord) => r.lastPulledMs ?? r.firstSeenMs;
-  for (const r of records) for (const repo of repos(r)) newest.set(repo, Math.max(pulled(r), newest.get(repo) ?? -Infinity));
+  for (const r of records) for (const repo of repositoriesOf(r)) newest.set(repo, Math.max(pulled(r), newest.get(repo) ?? -Infinity));
   const ids = new Set<string>();
   for (const r of records) {
-    const tags = repos(r);
+    const tags = repositoriesOf(r);
     if (tags.length > 0 && tags.every((repo) => (newest.get(repo) ?? -Infinity) > pulled(r))) ids.add(r.id);
   }
   return ids;

@@ -2,7 +2,8 @@
 // Pure: plain data in (images, disk figures, thresholds, nowMs), a plan out.
 import { z } from 'zod';
 import type { SizeSpec } from './units';
-import { isDangling, type ImageRecord } from './image';
+import type { EvictionMode } from './eviction';
+import { isDangling, type ImageRecord, type Layer } from './image';
 import { DEFAULT_EVICTION_ORDER, evictionComparator, repositoryUses, type EvictionOrder } from './order';
 import { claimImages, type Disposition, type Rule } from './rules';
 import { recencyMs } from './usage';
@@ -10,29 +11,6 @@ import { recencyMs } from './usage';
 /** `delete`: a rule removes it at every check; `kept`: a Keep rule, never removed by the agent. */
 export const ImageClass = z.enum(['delete', 'candidate', 'protected', 'kept', 'in-use', 'too-young']);
 export type ImageClass = z.infer<typeof ImageClass>;
-/** `hygiene`: removed by a Delete rule, with or without pressure. */
-export const EvictionMode = z.enum(['hygiene', 'normal', 'emergency', 'purge']);
-export type EvictionMode = z.infer<typeof EvictionMode>;
-
-/** One removal, as the evictions table keeps it. */
-export const EvictionRecord = z.object({
-  atMs: z.number().int(),
-  imageId: z.string(),
-  tags: z.array(z.string()),
-  lastUsedMs: z.number().int().nullable(),
-  estimatedBytes: z.number().int(),
-  /** Free space after minus before the removal, as measured; null in a dry run. */
-  measuredBytes: z.number().int().nullable(),
-  mode: EvictionMode,
-  dryRun: z.boolean(),
-});
-export type EvictionRecord = z.infer<typeof EvictionRecord>;
-
-export interface Layer {
-  chainId: string;
-  sizeBytes: number;
-}
-
 export interface PlannerImage {
   record: ImageRecord;
   /** Layers by chain ID; unknown layers are stood in for by one layer of the image's whole size. */

@@ -1,7 +1,7 @@
 // Policy rules: which rule claims each image, and what that claim means for eviction. Pure: images
 // and `nowMs` in, claims out. The syntax (docker_gc's `Predicate : Action`) is parsed in policy/.
-import { isDangling, splitReference, type ImageRecord } from './image';
-import { compiledGlob } from './protect';
+import { isDangling, repositoriesOf, splitReference, type ImageRecord } from './image';
+import { compiledGlob } from './glob';
 import { recencyMs } from './usage';
 
 const DAY_MS = 86_400_000;
@@ -65,10 +65,6 @@ function withoutRegistry(repository: string): string {
   if (slash < 0) return repository;
   const first = repository.slice(0, slash);
   return /[.:]/.test(first) || first === 'localhost' ? repository.slice(slash + 1) : repository;
-}
-
-export function repositoriesOf(record: ImageRecord): string[] {
-  return [...new Set(record.repoTags.map((t) => splitReference(t).repository))];
 }
 
 /** A repository glob that names no registry host matches images from any registry (docker_gc's `organisation/repo`). */

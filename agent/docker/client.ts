@@ -4,8 +4,7 @@ import { createHash } from 'node:crypto';
 import Dockerode from 'dockerode';
 import { z } from 'zod';
 import { ContainerInfo } from '../core/containers';
-import { ContainerRef, DockerEvent, splitReference, type InventoryImage } from '../core/image';
-import type { Layer } from '../core/planner';
+import { ContainerRef, DockerEvent, splitReference, type InventoryImage, type Layer } from '../core/image';
 import { DockerApiError, DockerUnreachableError, errorText } from '../errors';
 
 /** The Docker operations the agent needs. */

@@ -1,6 +1,7 @@
 // Carries out a plan: the only code that deletes images. Never forced; re-checks each image just
 // before removing it; measures real free space after each removal and stops on the real figure.
-import type { EvictionMode, Plan, PlanStep } from '../core/planner';
+import type { EvictionMode } from '../core/eviction';
+import type { Plan, PlanStep } from '../core/planner';
 import { recencyMs } from '../core/usage';
 import type { DiskUsage } from '../disk/disk';
 import type { DockerClient } from '../docker/client';

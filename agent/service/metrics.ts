@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client) and the small HTTP endpoint that serves them.
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { EvictionMode, Plan } from '../core/planner';
+import type { EvictionMode } from '../core/eviction';
+import type { Plan } from '../core/planner';
 import type { DiskUsage } from '../disk/disk';
 import type { StepOutcome } from '../eviction/evictor';
 import type { Log } from '../log';

@@ -3,8 +3,8 @@
 import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { ImageRecord } from '../core/image';
-import { EvictionRecord, type Layer } from '../core/planner';
+import { EvictionRecord } from '../core/eviction';
+import { ImageRecord, type Layer } from '../core/image';
 import { errorText, StateError } from '../errors';
 import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';

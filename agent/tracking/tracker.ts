@@ -1,9 +1,8 @@
 // Turns Docker events and inventory passes into usage records in the store.
 // All writes go through one queue: a reconcile working from a snapshot must not overwrite an event's update.
 import { clampFuture, isAppliedEvent, nextCursor, shiftForJump, type ClockJump } from '../core/clock';
-import { eventTimeMs, msToNano, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage } from '../core/image';
+import { eventTimeMs, msToNano, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage, type Layer } from '../core/image';
 import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, sameRecord, used } from '../core/usage';
-import type { Layer } from '../core/planner';
 import type { DockerClient } from '../docker/client';
 import type { Log } from '../log';
 import type { Store } from '../state/store';

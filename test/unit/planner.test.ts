@@ -1,7 +1,7 @@
 // The planner with plain data and an injected clock.
 import { evictionComparator } from '../../agent/core/order';
 import { classify, plan, thresholdBytes, type PlanInput, type PlannerImage } from '../../agent/core/planner';
-import { globToRegExp } from '../../agent/core/protect';
+import { globToRegExp } from '../../agent/core/glob';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
 const GiB = 2 ** 30;

@@ -6,7 +6,7 @@ import { loadConfig } from '../../agent/config/load';
 import { containersToRemove, containerVerdict, DEFAULT_CONTAINER_POLICY, type ContainerInfo } from '../../agent/core/containers';
 import { plan, type PlannerImage } from '../../agent/core/planner';
 import { ConfigError, RuleSyntaxError } from '../../agent/errors';
-import { loadPolicy } from '../../agent/policy/load';
+import { loadPolicy } from '../../agent/config/policy-file';
 import { packageRoot } from '../../agent/paths';
 import { fileTestDir } from '../harness/tmp';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';

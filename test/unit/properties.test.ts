@@ -8,8 +8,8 @@ import { formatDuration, parseDuration, parseSize } from '../../agent/core/units
 import { parseEventLine } from '../../agent/docker/client';
 import type { Predicate, Rule } from '../../agent/core/rules';
 import { ConfigError, RuleSyntaxError } from '../../agent/errors';
-import { parseRuleFile } from '../../agent/policy/parse';
-import { loadPolicy } from '../../agent/policy/load';
+import { parseRuleFile } from '../../agent/config/rule-syntax';
+import { loadPolicy } from '../../agent/config/policy-file';
 import { silentLog } from '../../agent/log';
 import { openStore } from '../../agent/state/store';
 import { fileTestDir } from '../harness/tmp';

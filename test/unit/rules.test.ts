@@ -2,7 +2,7 @@
 import { splitReference } from '../../agent/core/image';
 import { claimImages, matches, type Predicate, type Rule, type RuleSubject } from '../../agent/core/rules';
 import { RuleSyntaxError } from '../../agent/errors';
-import { parsePredicate, parseRuleFile } from '../../agent/policy/parse';
+import { parsePredicate, parseRuleFile } from '../../agent/config/rule-syntax';
 import { DAY, HOUR, record, T0 } from './fixtures';
 
 const NOW = T0 + 10 * DAY;

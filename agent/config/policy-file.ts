@@ -2,14 +2,14 @@
 // or a docker_gc rule file (anything else: `Predicate : Action` lines). Errors name file and line.
 import { existsSync, readFileSync } from 'node:fs';
 import { isScalar, type Document, type LineCounter, type Node } from 'yaml';
-import { readYaml } from '../config/yaml';
+import { readYaml } from './yaml';
 import { z } from 'zod';
-import { BooleanField, ConfigLayer, DurationField, ListField, SizeField } from '../config/schema';
+import { BooleanField, ConfigLayer, DurationField, ListField, SizeField } from './schema';
 import { DEFAULT_CONTAINER_POLICY } from '../core/containers';
 import { DEFAULT_POLICY, type Policy } from '../core/policy';
 import type { Rule } from '../core/rules';
 import { ConfigError } from '../errors';
-import { parseAction, parsePredicate, parseRuleFile } from './parse';
+import { parseAction, parsePredicate, parseRuleFile } from './rule-syntax';
 
 const RuleEntry = z.strictObject({ match: z.string().min(1), action: z.string().min(1) });
 
