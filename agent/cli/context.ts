@@ -1,7 +1,9 @@
 // What every command needs, built once from the configuration: log, Docker client, store, tracker.
 import { loadConfig } from '../config/load';
 import { CONFIG_KEYS, type Config } from '../config/schema';
+import { measureDisk } from '../disk/disk';
 import { createDockerClient, type DockerClient } from '../docker/client';
+import type { CheckDeps } from '../eviction/check';
 import { errorText } from '../errors';
 import { createLog, type Log } from '../log';
 import { openStore, type Store } from '../state/store';
@@ -16,6 +18,11 @@ export interface CommandContext {
   clock: () => number;
   /** Loads the configuration again from the same file, environment and flags (throws if invalid). */
   reloadConfig: () => Config;
+}
+
+/** A check's dependencies from a command's context, with the configuration `config` returns in force. */
+export function checkDeps(ctx: CommandContext, config: () => Config = () => ctx.config): CheckDeps {
+  return { config, docker: ctx.docker, store: ctx.store, tracker: ctx.tracker, log: ctx.log, measureDisk, clock: ctx.clock };
 }
 
 /** The filesystem to watch: the configured path, else Docker's data root. */

@@ -1,8 +1,7 @@
 // `gc --rules FILE`: applies a rule file once, the way docker_gc runs from cron: stopped-container
 // hygiene, Delete rules, and LRU eviction if the disk is below low. Same cycle as the agent's check.
-import { measureDisk } from '../disk/disk';
-import { runCheck } from '../service/check';
-import { dataRootOf, type CommandContext } from './context';
+import { runCheck } from '../eviction/check';
+import { checkDeps, dataRootOf, type CommandContext } from './context';
 import { outcomesText, renderTable } from './format';
 
 /** How long gc waits for a running agent or purge to finish evicting. */
@@ -11,7 +10,7 @@ const LOCK_WAIT_MS = 60_000;
 /** Runs `gc`; exit 0 unless a removal failed. */
 export async function gcCommand(ctx: CommandContext, json: boolean): Promise<number> {
   const dataRoot = await dataRootOf(ctx);
-  const report = await runCheck({ ...ctx, config: () => ctx.config, measureDisk }, dataRoot, { lockWaitMs: LOCK_WAIT_MS }, new AbortController().signal);
+  const report = await runCheck(checkDeps(ctx), dataRoot, { lockWaitMs: LOCK_WAIT_MS }, new AbortController().signal);
   ctx.store.close();
   if (json) {
     process.stdout.write(`${JSON.stringify({ dryRun: ctx.config.dryRun, containers: report.containers, images: report.outcomes }, null, 2)}\n`);

@@ -1,8 +1,8 @@
 // `purge`: evict now until the target is free, for emergencies or before big image builds.
-import { measureDisk } from '../disk/disk';
+import { evictorDeps } from '../eviction/check';
 import { executePlan, type EvictionReport } from '../eviction/evictor';
 import { acquireLock, evictionLockPath } from '../state/lock';
-import { dataRootOf, type CommandContext } from './context';
+import { checkDeps, dataRootOf, type CommandContext } from './context';
 import { formatBytes, formatShare, outcomesText } from './format';
 import { currentPlan, planJson, planText } from './plan';
 
@@ -50,16 +50,7 @@ async function purgeLocked(ctx: CommandContext, emergency: boolean, json: boolea
   const skippedProtected = p.ranking.filter((r) => r.class === 'protected').length;
   const skippedKept = p.ranking.filter((r) => r.class === 'kept').length;
   const dataRoot = await dataRootOf(ctx);
-  const report = await executePlan(p, {
-    docker: ctx.docker,
-    store: ctx.store,
-    log: ctx.log,
-    measureDisk: () => measureDisk(dataRoot),
-    clock: ctx.clock,
-    minAgeMs: ctx.config.minAgeMs,
-    dryRun: false,
-    catchUp: () => ctx.tracker.catchUp(ctx.clock()),
-  });
+  const report = await executePlan(p, evictorDeps(checkDeps(ctx), dataRoot, { minAgeMs: ctx.config.minAgeMs, dryRun: false }));
   process.stdout.write(`${json ? JSON.stringify(reportJson(report, p.targetBytes), null, 2) : reportText(report, p.targetBytes)}\n`);
   const reached = report.disk.freeBytes >= p.targetBytes;
   // Keep rules bind purges too: say so, so an operator knows where the rest of the disk went.

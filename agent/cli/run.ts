@@ -1,11 +1,10 @@
 // `run`: the long-running agent, stopped cleanly by SIGTERM or SIGINT, reloaded by SIGHUP.
 import type { Server } from 'node:http';
-import { measureDisk } from '../disk/disk';
 import { runAgent } from '../service/agent';
 import { createMetrics, serveMetrics, type AgentMetrics } from '../service/metrics';
 import { acquireLock, evictionLockPath, instanceLockPath, prepareLockFile } from '../state/lock';
 import { errorText } from '../errors';
-import type { CommandContext } from './context';
+import { checkDeps, type CommandContext } from './context';
 
 /** Runs the agent until a termination signal; returns the exit code. */
 export async function runCommand(ctx: CommandContext): Promise<number> {
@@ -40,7 +39,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       metrics = created.metrics;
       server = await serveMetrics(created.registry, ctx.config.metricsListen, ctx.log);
     }
-    await runAgent({ ...ctx, config: () => config, measureDisk, metrics }, stop.signal);
+    await runAgent({ ...checkDeps(ctx, () => config), metrics }, stop.signal);
   } finally {
     server?.close();
     ctx.store.close();

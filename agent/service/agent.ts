@@ -1,29 +1,14 @@
 // The long-running agent: follows Docker events and, every interval and soon after pulls, reconciles,
 // measures the disk and evicts while free space is below the low threshold.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../config/schema';
-import type { MeasureDisk } from '../disk/disk';
-import type { DockerClient } from '../docker/client';
 import { detectJump, type ClockSample } from '../core/clock';
 import { eventTimeMs, type DockerEvent } from '../core/image';
 import { DockerUnreachableError, errorText } from '../errors';
-import type { Log } from '../log';
-import type { Store } from '../state/store';
+import { runCheck, reconcileLogged, type CheckDeps } from '../eviction/check';
 import { followEvents } from '../tracking/events';
-import { runCheck, reconcileLogged } from './check';
 import { noMetrics, type AgentMetrics } from './metrics';
-import type { Tracker } from '../tracking/tracker';
 
-export interface AgentDeps {
-  /** The configuration in force; read once per check, so a reload applies from the next one. */
-  config: () => Config;
-  docker: DockerClient;
-  store: Store;
-  tracker: Tracker;
-  log: Log;
-  measureDisk: MeasureDisk;
-  /** Epoch milliseconds; read once per cycle and passed down. */
-  clock: () => number;
+export interface AgentDeps extends CheckDeps {
   /** Milliseconds that never jump (default performance.now): the reference for the wall clock. */
   monotonic?: () => number;
   metrics?: AgentMetrics;

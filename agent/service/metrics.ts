@@ -2,16 +2,11 @@
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { EvictionMode } from '../core/eviction';
-import type { Plan } from '../core/planner';
-import type { DiskUsage } from '../disk/disk';
-import type { StepOutcome } from '../eviction/evictor';
+import type { CheckObserver } from '../eviction/check';
 import type { Log } from '../log';
 
-/** What the agent reports; the no-op version stands in when metrics are off. */
-export interface AgentMetrics {
-  observeCheck(nowMs: number, disk: DiskUsage, plan: Plan, trackedImages: number): void;
-  observeOutcomes(outcomes: StepOutcome[]): void;
-  setDockerReachable(reachable: boolean): void;
+/** What the agent reports: its checks, and how late events arrive; the no-op version stands in when metrics are off. */
+export interface AgentMetrics extends CheckObserver {
   observeEventLag(lagMs: number): void;
 }
 

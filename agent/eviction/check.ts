@@ -1,21 +1,63 @@
 // One check: the cycle the agent runs every interval and after pulls, and `gc` runs once. Removes
 // stopped containers past their grace, reconciles, measures, prunes build cache under pressure,
 // then evicts: Delete-rule images at every check, others while below low.
-import { formatBytes, formatRatio } from '../core/units';
+import type { Config } from '../config/schema';
+import type { Plan } from '../core/planner';
 import { plan } from '../core/planner';
-import type { DiskUsage } from '../disk/disk';
+import { formatBytes, formatRatio } from '../core/units';
+import type { DiskUsage, MeasureDisk } from '../disk/disk';
+import type { DockerClient } from '../docker/client';
 import { errorText } from '../errors';
-import { executePlan, type StepOutcome } from '../eviction/evictor';
-import { planInput } from '../eviction/inputs';
 import { pruneBuildCache } from '../hygiene/buildcache';
 import { removeStoppedContainers, type ContainerRemoval } from '../hygiene/containers';
 import type { Log } from '../log';
 import { acquireLock, evictionLockPath, LockHeldError } from '../state/lock';
-import type { Survey } from '../tracking/tracker';
-import type { AgentDeps } from './agent';
-import { noMetrics } from './metrics';
+import type { Store } from '../state/store';
+import type { Survey, Tracker } from '../tracking/tracker';
+import { executePlan, type EvictorDeps, type StepOutcome } from './evictor';
+import { planInput } from './inputs';
 
-export type CheckDeps = AgentDeps;
+/** What a check reports as it goes; the agent's metrics implement it. */
+export interface CheckObserver {
+  observeCheck(nowMs: number, disk: DiskUsage, plan: Plan, trackedImages: number): void;
+  observeOutcomes(outcomes: StepOutcome[]): void;
+  setDockerReachable(reachable: boolean): void;
+}
+
+const unobserved: CheckObserver = { observeCheck: () => {}, observeOutcomes: () => {}, setDockerReachable: () => {} };
+
+/** What one check needs; the long-running agent's dependencies extend these. */
+export interface CheckDeps {
+  /** The configuration in force; read once per check, so a reload applies from the next one. */
+  config: () => Config;
+  docker: DockerClient;
+  store: Store;
+  tracker: Tracker;
+  log: Log;
+  measureDisk: MeasureDisk;
+  /** Epoch milliseconds; read once per cycle and passed down. */
+  clock: () => number;
+  metrics?: CheckObserver;
+}
+
+/** The evictor's dependencies for the filesystem at `dataRoot`, from a check's or a command's own. */
+export function evictorDeps(
+  deps: Pick<CheckDeps, 'docker' | 'store' | 'tracker' | 'log' | 'measureDisk' | 'clock'>,
+  dataRoot: string,
+  options: { minAgeMs: number; dryRun: boolean; signal?: AbortSignal },
+): EvictorDeps {
+  return {
+    docker: deps.docker,
+    store: deps.store,
+    log: deps.log,
+    measureDisk: () => deps.measureDisk(dataRoot),
+    clock: deps.clock,
+    minAgeMs: options.minAgeMs,
+    dryRun: options.dryRun,
+    catchUp: () => deps.tracker.catchUp(deps.clock()),
+    signal: options.signal,
+  };
+}
 
 export interface CheckOptions {
   /** How long to wait for the eviction lock; 0: defer to the next check when a purge holds it. */
@@ -52,8 +94,8 @@ export async function reconcileLogged(deps: Pick<CheckDeps, 'tracker' | 'log'>, 
 
 /** Runs one check against the filesystem at `dataRoot`; returns what it removed. */
 export async function runCheck(deps: CheckDeps, dataRoot: string, options: CheckOptions, signal: AbortSignal): Promise<CheckReport> {
-  const { tracker, log } = deps;
-  const metrics = deps.metrics ?? noMetrics;
+  const { log } = deps;
+  const metrics = deps.metrics ?? unobserved;
   const outcomes: StepOutcome[] = [];
   const config = deps.config();
   const { policy } = config;
@@ -103,17 +145,7 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
     }
     let report;
     try {
-      report = await executePlan(thePlan, {
-        docker: deps.docker,
-        store: deps.store,
-        log,
-        measureDisk: () => deps.measureDisk(dataRoot),
-        clock: deps.clock,
-        minAgeMs: config.minAgeMs,
-        dryRun: config.dryRun,
-        catchUp: () => tracker.catchUp(deps.clock()),
-        signal,
-      });
+      report = await executePlan(thePlan, evictorDeps(deps, dataRoot, { minAgeMs: config.minAgeMs, dryRun: config.dryRun, signal }));
     } finally {
       lock?.release();
     }
