@@ -3,7 +3,7 @@
 import type { ImageRecord } from '../agent/core/image';
 import type { EvictionOrder } from '../agent/core/order';
 import { plan, type PlannerImage } from '../agent/core/planner';
-import type { Contender, SimHost } from './sim';
+import type { Contender, SimHost } from './simulator';
 import { imageBytes, type Trace, type TraceImage } from './trace';
 
 export interface Watermarks {

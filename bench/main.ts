@@ -13,7 +13,7 @@ import { freeSpaceChart } from './chart';
 import { runOverhead, type OverheadFigures } from './overhead';
 import { runReplay, type ReplaySection } from './replay';
 import { markdownTable, printTable, times, type Table } from './report';
-import { runSimulator, type SimSection } from './simulate';
+import { runSimulator, type SimSection } from './sim-tables';
 
 const GiB = 2 ** 30;
 const BENCH_DIR = join(__dirname, '..', '..', 'bench');

@@ -15,7 +15,7 @@ import type { Registry } from '../test/harness/registry';
 import { agentPlanner, belady, watermarksFor, type Watermarks } from './contenders';
 import { serviceEnv } from './overhead';
 import { times, type Table } from './report';
-import { simulate } from './sim';
+import { simulate } from './simulator';
 import { generateTrace, uniqueBytes, type Trace, type TraceImage } from './trace';
 
 const KiB = 1024;

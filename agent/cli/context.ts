@@ -55,8 +55,8 @@ export async function openContext(options: Record<string, unknown>, service: boo
   const tracker = createTracker({ docker, store, log });
   if (movedAsideTo !== null) {
     try {
-      const summary = await tracker.reconcile(clock());
-      log.warn('state_db_rebuilt', { path: config.statePath, images: summary.images, damagedCopy: movedAsideTo });
+      const { survey } = await tracker.reconcile(clock());
+      log.warn('state_db_rebuilt', { path: config.statePath, images: survey.dockerImageCount, damagedCopy: movedAsideTo });
     } catch (error) {
       log.error('state_db_rebuild_deferred', { path: config.statePath, error: errorText(error) });
     }

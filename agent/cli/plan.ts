@@ -8,7 +8,7 @@ import { formatAgo, formatBytes, formatShare, isoTime, renderTable, shortId, tag
 /** Surveys Docker (without writing), measures the disk and plans. */
 export async function currentPlan(ctx: CommandContext, request: PlanRequest, persist: boolean): Promise<Plan> {
   const nowMs = ctx.clock();
-  const survey = persist ? await ctx.tracker.reconcile(nowMs) : await ctx.tracker.preview(nowMs);
+  const survey = persist ? (await ctx.tracker.reconcile(nowMs)).survey : await ctx.tracker.preview(nowMs);
   const disk = await measureDisk(await dataRootOf(ctx));
   return plan(planInput(ctx.config, survey, disk, nowMs, request));
 }

@@ -87,8 +87,8 @@ export function logDisk(log: Log, disk: DiskUsage): void {
 
 /** Reconciles the store with Docker and logs the pass. */
 export async function reconcileLogged(deps: Pick<CheckDeps, 'tracker' | 'log'>, nowMs: number): Promise<Survey> {
-  const survey = await deps.tracker.reconcile(nowMs);
-  deps.log.info('reconcile', { images: survey.images, changed: survey.changed.length });
+  const { survey, changedRecords } = await deps.tracker.reconcile(nowMs);
+  deps.log.info('reconcile', { images: survey.dockerImageCount, changed: changedRecords });
   return survey;
 }
 
@@ -117,7 +117,7 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
         thePlan = planNow();
       }
     }
-    metrics.observeCheck(nowMs, disk, thePlan, survey.images);
+    metrics.observeCheck(nowMs, disk, thePlan, survey.dockerImageCount);
     if (thePlan.underPressure) {
       log.warn('pressure', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, targetBytes: thePlan.targetBytes, freeInodes: disk.freeInodes, lowInodes: thePlan.lowInodes, plannedSteps: thePlan.steps.length, estimatedFreeAfterBytes: thePlan.estimatedFreeAfterBytes, round });
     }

@@ -7,7 +7,7 @@ import type { DockerClient } from '../docker/client';
 import type { Log } from '../log';
 import type { Store } from '../state/store';
 
-/** Stored records overlaid with what Docker reports now, its containers, and image layers. */
+/** What was read: stored records overlaid with what Docker reports now, its containers, and image layers. */
 export interface Survey {
   records: Map<string, ImageRecord>;
   containers: ContainerRef[];
@@ -15,10 +15,20 @@ export interface Survey {
   layers: Map<string, Layer[]>;
   /** Labels of live images, from the listing. */
   labels: Map<string, Record<string, string>>;
-  changed: ImageRecord[];
-  /** Layers fetched in this survey (not yet stored). */
-  newLayers: Array<[string, Layer[]]>;
-  images: number;
+  /** How many images Docker lists. */
+  dockerImageCount: number;
+}
+
+/** What a survey found that the store does not hold yet: the writes a reconcile makes. */
+interface SurveyWrites {
+  records: ImageRecord[];
+  layers: Array<[string, Layer[]]>;
+}
+
+/** A reconcile pass: what it read, and how many records it changed. */
+export interface Reconciliation {
+  survey: Survey;
+  changedRecords: number;
 }
 
 /** Applies events and reconcile passes; each call is serialised with the others. */
@@ -26,7 +36,7 @@ export interface Tracker {
   /** Applies one event unless it was applied already (see isAppliedEvent); returns whether it was new. */
   applyEvent(event: DockerEvent): Promise<boolean>;
   /** Brings the store in line with Docker (records and layers) and returns what it saw. */
-  reconcile(nowMs: number): Promise<Survey>;
+  reconcile(nowMs: number): Promise<Reconciliation>;
   /** What a reconcile would make of the records now, without writing anything. */
   preview(nowMs: number): Promise<Survey>;
   /**
@@ -100,7 +110,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     }
   }
 
-  async function survey(nowMs: number): Promise<Survey> {
+  async function survey(nowMs: number): Promise<{ survey: Survey; writes: SurveyWrites }> {
     const [inventory, containers] = await Promise.all([docker.listImages(), docker.listContainers()]);
     const records = store.images();
     // Listings lack LastTagTime; only images new to the records need it, so only they are inspected.
@@ -126,7 +136,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       newLayers.push([image.id, fetched]);
     }
     const labels = new Map(inventory.map((i) => [i.id, i.labels]));
-    return { records, containers, layers, labels, changed, newLayers, images: inventory.length };
+    return { survey: { records, containers, layers, labels, dockerImageCount: inventory.length }, writes: { records: changed, layers: newLayers } };
   }
 
   function applyEvent(event: DockerEvent): Promise<boolean> {
@@ -154,12 +164,12 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     reconcile: (nowMs) =>
       exclusive(async () => {
         const seen = await survey(nowMs);
-        store.save(seen.changed);
-        store.saveLayers(seen.newLayers);
-        return seen;
+        store.save(seen.writes.records);
+        store.saveLayers(seen.writes.layers);
+        return { survey: seen.survey, changedRecords: seen.writes.records.length };
       }),
 
-    preview: (nowMs) => survey(nowMs),
+    preview: async (nowMs) => (await survey(nowMs)).survey,
 
     catchUp: async (nowMs) => {
       const cursor = store.cursor();

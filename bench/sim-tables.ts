@@ -1,4 +1,4 @@
-// Simulator section: every trace family at several disk sizes, through the agent's planner and
+// Simulator section of the report: every trace family at several disk sizes, through the agent's planner and
 // the baselines; then the eviction-order study on the CI-like trace.
 import { formatBytes } from '../agent/core/units';
 import { EvictionOrder } from '../agent/core/order';
@@ -15,7 +15,7 @@ import {
   type Watermarks,
 } from './contenders';
 import { times, type Table } from './report';
-import { simulate, type SimResult } from './sim';
+import { simulate, type SimResult } from './simulator';
 import { replayTrace, replayWatermarks } from './replay';
 import { generateTrace, uniqueBytes, type Trace, type TraceFamily } from './trace';
 
