@@ -44,7 +44,8 @@ export interface DockerClient {
 /** Longest wait for a bounded events query (catch-up before a removal). */
 const EVENTS_BETWEEN_TIMEOUT_MS = 3000;
 
-const TRACKED_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load', 'create', 'start'];
+/** The event actions the agent subscribes to; Docker delivers no others. */
+export const TRACKED_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load', 'create', 'start'];
 
 /** dockerode connection options from a DOCKER_HOST-style URL. */
 export function connectionOptions(host: string): Dockerode.DockerOptions {

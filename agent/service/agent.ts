@@ -11,6 +11,8 @@ import { noMetrics, type AgentMetrics } from './metrics';
 export interface AgentDeps extends CheckDeps {
   /** Milliseconds that never jump (default performance.now): the reference for the wall clock. */
   monotonic?: () => number;
+  /** How often the clocks are compared between checks (default 1 s). */
+  clockWatchMs?: number;
   metrics?: AgentMetrics;
 }
 
@@ -48,7 +50,7 @@ function watchClock(deps: AgentDeps): ClockWatch {
   // One comparison at a time, in order: the timer's and a check's never interleave.
   let last: Promise<void> = Promise.resolve();
   const settle = () => (last = last.then(compare));
-  const timer = setInterval(() => void settle(), CLOCK_WATCH_MS);
+  const timer = setInterval(() => void settle(), deps.clockWatchMs ?? CLOCK_WATCH_MS);
   timer.unref();
   return { settle, stop: () => clearInterval(timer) };
 }

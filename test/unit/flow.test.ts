@@ -1,0 +1,263 @@
+// The decision flow on a fake engine, without root and in seconds: the tracker's ingest, a whole
+// check (reconcile, plan, evict) and the agent's loop. The same flows run on real engines in
+// test/integration/; these catch a broken order, stop rule or loop before a full run.
+import { join } from 'node:path';
+import { DEFAULTS, type Config } from '../../agent/config/schema';
+import type { Layer } from '../../agent/core/image';
+import { msToNano } from '../../agent/core/image';
+import { runCheck, type CheckDeps } from '../../agent/eviction/check';
+import type { Log, LogFields } from '../../agent/log';
+import { runAgent } from '../../agent/service/agent';
+import { openStore, type Store } from '../../agent/state/store';
+import { createTracker } from '../../agent/tracking/tracker';
+import { createFakeEngine, type FakeEngine } from '../fakes/engine';
+import { waitFor } from '../harness/proc';
+import { fileTestDir } from '../harness/tmp';
+import { DAY, HOUR, MINUTE, T0 } from './fixtures';
+
+const MB = 1_000_000;
+const dir = fileTestDir('flow');
+let cases = 0;
+const openStores: Store[] = [];
+afterEach(() => {
+  for (const store of openStores.splice(0)) store.close();
+});
+
+type Line = LogFields & { message: string };
+
+/** A Log that keeps every line, for asserting what happened and in which order. */
+function captureLog(): Log & { lines: Line[]; count(message: string): number } {
+  const lines: Line[] = [];
+  const keep = (message: string, fields: LogFields = {}) => void lines.push({ ...fields, message });
+  return { lines, error: keep, warn: keep, info: keep, debug: keep, count: (message) => lines.filter((l) => l.message === message).length };
+}
+
+/** A settable clock: wall time for the agent and the engine, and a monotonic one for jump detection. */
+function fakeClock(startMs: number) {
+  let wallMs = startMs;
+  let monoMs = 0;
+  return {
+    now: () => wallMs,
+    monotonic: () => monoMs,
+    /** Time passes: both clocks move. */
+    advance(ms: number) {
+      wallMs += ms;
+      monoMs += ms;
+    },
+    /** The wall clock is set: only it moves. */
+    jump(ms: number) {
+      wallMs += ms;
+    },
+  };
+}
+
+const layer = (chainId: string, mb: number): Layer => ({ chainId, sizeBytes: mb * MB });
+
+interface Setup {
+  clock: ReturnType<typeof fakeClock>;
+  engine: FakeEngine;
+  store: Store;
+  log: ReturnType<typeof captureLog>;
+  deps: CheckDeps;
+  config: Config;
+}
+
+/** A fake engine on a 1000 MB disk, a real SQLite store in a temporary directory, and check deps. */
+function setup(overrides: Partial<Config> = {}, baseUsedBytes = 0): Setup {
+  const clock = fakeClock(T0);
+  const engine = createFakeEngine({ clock: clock.now, totalBytes: 1000 * MB, baseUsedBytes });
+  const log = captureLog();
+  const statePath = join(dir, `case-${(cases += 1)}.db`);
+  const { store } = openStore(statePath, log, clock.now());
+  const tracker = createTracker({ docker: engine, store, log });
+  const config: Config = { ...DEFAULTS, statePath, evictionOrder: 'lru', minAgeMs: 10 * MINUTE, ...overrides };
+  const deps: CheckDeps = { config: () => setupState.config, docker: engine, store, tracker, log, measureDisk: engine.measureDisk, clock: clock.now };
+  const setupState = { clock, engine, store, log, deps, config };
+  openStores.push(store);
+  return setupState;
+}
+
+/** Applies every event the engine has emitted so far, as the live stream would. */
+async function ingestAll(s: Setup): Promise<void> {
+  for (const event of await s.engine.eventsBetween('0', msToNano(s.clock.now() + 1))) await s.deps.tracker.applyEvent(event);
+}
+
+const bytes = (mb: number) => ({ kind: 'bytes' as const, bytes: mb * MB });
+
+describe('tracker ingest', () => {
+  it('records pulls and uses at their event times, moves tags, and applies each event once', async () => {
+    const s = setup();
+    // Applied as they happen, as the live stream delivers them: Docker is asked about an event's
+    // image when it is applied, and by then a later pull may have moved the tag.
+    const v1 = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100), layer('app-v1', 10)] });
+    await ingestAll(s);
+    s.clock.advance(MINUTE);
+    s.engine.run('job-1', 'ci/app:1');
+    await ingestAll(s);
+    s.clock.advance(MINUTE);
+    const v2 = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100), layer('app-v2', 10)] });
+    await ingestAll(s);
+    // A replay of everything (after a reconnect, say) changes nothing.
+    await ingestAll(s);
+
+    const old = s.store.image(v1);
+    expect(old).toMatchObject({ lastPulledMs: T0, lastUsedMs: T0 + MINUTE, useCount: 1, repoTags: [] });
+    expect(s.store.image(v2)).toMatchObject({ lastPulledMs: T0 + 2 * MINUTE, lastUsedMs: null, useCount: 0, repoTags: ['ci/app:1'] });
+    // pull, create, start, pull: each applied once.
+    expect(s.log.count('docker_event')).toBe(4);
+  });
+});
+
+describe('a whole check on a full disk', () => {
+  /**
+   * 1000 MB disk, 400 MB of other files, five 100 MB images: 100 MB free. Low 150 MB, target
+   * 320 MB. Least recently used first: `pinned` (a container holds it), `mesa` (protected), a, b,
+   * c, then d. Evicting a, b and c reaches 400 MB free; d must stay.
+   */
+  async function fullDisk(): Promise<{ s: Setup; ids: Record<string, string> }> {
+    const s = setup({ lowFree: bytes(150), targetFree: bytes(320), protect: ['ci/mesa-*:*'] }, 400 * MB);
+    const ids: Record<string, string> = {};
+    for (const name of ['pinned', 'mesa-base', 'a', 'b', 'c', 'd']) {
+      ids[name] = s.engine.pull({ ref: `ci/${name}:1`, layers: [layer(name, name === 'pinned' ? 0 : 100)] });
+      s.clock.advance(MINUTE);
+    }
+    s.engine.run('stopped-job', 'ci/pinned:1', { keep: true });
+    s.clock.advance(HOUR);
+    await ingestAll(s);
+    return { s, ids };
+  }
+
+  it('evicts least recently used first, skips the protected and the in-use image, stops at target', async () => {
+    const { s, ids } = await fullDisk();
+    const report = await runCheck(s.deps, '/fake/docker', { lockWaitMs: 0 }, new AbortController().signal);
+
+    expect(report.outcomes.map((o) => [o.imageId, o.result])).toEqual([
+      [ids.a, 'removed'],
+      [ids.b, 'removed'],
+      [ids.c, 'removed'],
+    ]);
+    expect(s.engine.imageIds().sort()).toEqual([ids.pinned, ids['mesa-base'], ids.d].sort());
+    expect((await s.engine.measureDisk('/fake/docker')).freeBytes).toBe(400 * MB);
+    expect(s.store.evictions().map((e) => [e.imageId, e.mode, e.measuredBytes])).toEqual([
+      [ids.a, 'normal', 100 * MB],
+      [ids.b, 'normal', 100 * MB],
+      [ids.c, 'normal', 100 * MB],
+    ]);
+    expect(s.store.image(ids.a as string)?.removedMs).toBe(s.clock.now());
+    expect(s.log.lines.find((l) => l.message === 'eviction_run')).toMatchObject({ stoppedBecause: 'target', removed: 3 });
+  });
+
+  it('stops on the measured free space, not on the plan: room made by others ends the run early', async () => {
+    const { s, ids } = await fullDisk();
+    // A job's workspace (200 MB) is cleaned while the first removal runs: after it, 400 MB are free.
+    const measure = s.deps.measureDisk;
+    s.deps.measureDisk = async (path) => {
+      const disk = await measure(path);
+      const cleaned = s.engine.removals.length > 0 ? 200 * MB : 0;
+      return { ...disk, freeBytes: disk.freeBytes + cleaned, freeRatio: (disk.freeBytes + cleaned) / disk.totalBytes };
+    };
+    const report = await runCheck(s.deps, '/fake/docker', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(report.outcomes.map((o) => [o.imageId, o.result])).toEqual([[ids.a, 'removed']]);
+    expect(s.engine.imageIds()).toEqual(expect.arrayContaining([ids.b, ids.c, ids.d]));
+    expect(s.log.lines.find((l) => l.message === 'eviction_run')).toMatchObject({ stoppedBecause: 'target', removed: 1 });
+  });
+
+  it('re-checks each image right before removal: a pull that arrived after planning keeps it', async () => {
+    const { s, ids } = await fullDisk();
+    // `a` is pulled again after the last ingest: only the evictor's catch-up can know. The clock
+    // moves on a millisecond, as a real one would before the evictor asks Docker for new events.
+    s.engine.pull({ ref: 'ci/a:1', layers: [layer('a', 100)] });
+    s.clock.advance(1);
+    const report = await runCheck(s.deps, '/fake/docker', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(report.outcomes.map((o) => [o.imageId, o.result])).toEqual([
+      [ids.a, 'too-young'],
+      [ids.b, 'removed'],
+      [ids.c, 'removed'],
+    ]);
+    expect(s.engine.imageIds()).toContain(ids.a);
+    // 300 MB free: above low, so no second round goes after d to make up for a.
+    expect(s.engine.imageIds()).toContain(ids.d);
+    expect(s.log.lines.find((l) => l.message === 'eviction_run')).toMatchObject({ stoppedBecause: 'plan-exhausted', freeBytes: 300 * MB });
+  });
+
+  it('a container created between planning and removal: Docker refuses (409), the image stays, the run goes on', async () => {
+    const { s, ids } = await fullDisk();
+    // A job creates its container after the evictor's last re-check, right before the removal:
+    // the one window left, which only Docker's own refusal covers.
+    const removeImage = s.engine.removeImage;
+    s.engine.removeImage = async (ref) => {
+      if (ref === 'ci/a:1') s.engine.run('late-job', 'ci/a:1', { keep: true });
+      return removeImage(ref);
+    };
+    const report = await runCheck(s.deps, '/fake/docker', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(report.outcomes.find((o) => o.imageId === ids.a)?.result).toBe('in-use');
+    expect(s.engine.removals).toContainEqual({ ref: 'ci/a:1', result: 'conflict' });
+    expect(s.engine.imageIds()).toContain(ids.a);
+    expect(report.outcomes.filter((o) => o.result === 'removed').map((o) => o.imageId)).toEqual([ids.b, ids.c]);
+    expect(s.engine.imageIds()).toContain(ids.d);
+  });
+});
+
+describe('the agent loop', () => {
+  const running: Array<{ stop: AbortController; done: Promise<void> }> = [];
+  // A failed test must not leave its agent running: jest would wait for it forever.
+  afterEach(async () => {
+    for (const agent of running.splice(0)) {
+      agent.stop.abort();
+      await agent.done;
+    }
+  });
+
+  /** Starts runAgent on the fake engine with an hour's interval: only events trigger checks. */
+  function startAgent(s: Setup) {
+    s.config = { ...s.config, intervalMs: HOUR, dataRootPath: '/fake/docker' };
+    const stop = new AbortController();
+    // The clock timer runs hourly here: only a check's own comparison can notice a jump.
+    const done = runAgent({ ...s.deps, metrics: undefined, monotonic: s.clock.monotonic, clockWatchMs: HOUR }, stop.signal);
+    const agent = { stop, done };
+    running.push(agent);
+    return agent;
+  }
+
+  it('a burst of pulls costs one check (debounce), and shutdown stops it cleanly', async () => {
+    const s = setup();
+    const agent = startAgent(s);
+    await waitFor('the first check', () => (s.log.count('disk') === 1 && s.log.count('docker_events_connected') === 1 ? true : undefined));
+    for (let i = 0; i < 5; i += 1) s.engine.pull({ ref: `ci/burst-${i}:1`, layers: [layer(`burst-${i}`, 1)] });
+    await waitFor('the burst applied', () => (s.log.count('docker_event') === 5 ? true : undefined));
+    await waitFor('the check the burst asked for', () => (s.log.count('disk') === 2 ? true : undefined));
+    agent.stop.abort();
+    await agent.done;
+    expect(s.log.lines[s.log.lines.length - 1]?.message).toBe('agent_stopped');
+    expect(s.log.count('disk')).toBe(2);
+  });
+
+  it('a clock set back a day right before a check: the jump is absorbed first, so the hour-old image is still evicted', async () => {
+    const s = setup({ lowFree: bytes(0), targetFree: bytes(0) });
+    const agent = startAgent(s);
+    await waitFor('events connected', () => (s.log.count('docker_events_connected') === 1 ? true : undefined));
+    const old = s.engine.pull({ ref: 'ci/old:1', layers: [layer('old', 100)] });
+    await waitFor('the old pull recorded', () => (s.store.image(old)?.lastPulledMs === T0 ? true : undefined));
+    await waitFor('the check after it', () => (s.log.count('disk') === 2 ? true : undefined));
+    s.clock.advance(HOUR);
+    const recent = s.engine.pull({ ref: 'ci/recent:1', layers: [layer('recent', 100)] });
+    await waitFor('the recent pull recorded', () => (s.store.image(recent)?.lastPulledMs === T0 + HOUR ? true : undefined));
+    await waitFor('the check after it', () => (s.log.count('disk') === 3 ? true : undefined));
+
+    // The wall clock goes back a day; only a check can notice. Pressure
+    // that both images together would relieve, and a pull to trigger the check.
+    s.clock.jump(-DAY);
+    s.config = { ...s.config, lowFree: bytes(1000), targetFree: bytes(1000) };
+    s.engine.pull({ ref: 'ci/trigger:1', layers: [layer('trigger', 0)] });
+    await waitFor('the eviction run', () => (s.log.count('eviction_run') === 1 ? true : undefined));
+    agent.stop.abort();
+    await agent.done;
+
+    const messages = s.log.lines.map((l) => l.message);
+    expect(messages.indexOf('clock_jump_absorbed')).toBeGreaterThan(-1);
+    expect(messages.indexOf('clock_jump_absorbed')).toBeLessThan(messages.lastIndexOf('reconcile'));
+    expect(messages).not.toContain('clock_future_times_clamped');
+    expect(s.engine.imageIds()).not.toContain(old);
+    expect(s.engine.imageIds()).toContain(recent);
+  });
+});
