@@ -1,7 +1,12 @@
 // Structured logging: one event per line, a fixed snake_case message naming the event, details as fields.
 import type { Writable } from 'node:stream';
 import winston from 'winston';
-import type { LogFormat, LogLevel } from './config/schema';
+import { z } from 'zod';
+
+export const LogLevel = z.enum(['error', 'warn', 'info', 'debug']);
+export type LogLevel = z.infer<typeof LogLevel>;
+export const LogFormat = z.enum(['json', 'text']);
+export type LogFormat = z.infer<typeof LogFormat>;
 
 export type LogFields = Record<string, unknown>;
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { DEFAULT_EVICTION_ORDER, EvictionOrder } from '../core/order';
 import { DEFAULT_POLICY, Policy } from '../core/policy';
+import { LogFormat, LogLevel } from '../log';
 import { parseDuration, parseSize, type SizeSpec } from '../core/units';
 
 function fail(ctx: z.RefinementCtx, message: string): never {
@@ -48,10 +49,6 @@ export const ListField = z.union([
 /** `9707`, `:9707`, `127.0.0.1:9707`, `[::1]:9707`: the metrics endpoint. */
 const ListenField = z.string().regex(/^(?:(?:\[[^\]]+\]|[^:\s[\]]*):)?\d{1,5}$/, 'expected a port or host:port, e.g. 9707 or 127.0.0.1:9707');
 
-export const LogLevel = z.enum(['error', 'warn', 'info', 'debug']);
-export type LogLevel = z.infer<typeof LogLevel>;
-export const LogFormat = z.enum(['json', 'text']);
-export type LogFormat = z.infer<typeof LogFormat>;
 
 /** Keys as operators write them in config.yaml, IMAGE_EVICTOR_* (upper snake case) and flags. */
 export const ConfigLayer = z
