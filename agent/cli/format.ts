@@ -40,6 +40,11 @@ export function renderTable(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
+/** Writes one stderr line per protect pattern or Protect rule that matches no image: it protects nothing. */
+export function warnUnmatchedProtections(unmatched: string[]): void {
+  for (const origin of unmatched) process.stderr.write(`image-evictor: warning: ${escapeControl(origin)} matches no image: it protects nothing\n`);
+}
+
 /** Image removals as a table, or `nothing removed`. */
 export function outcomesText(outcomes: StepOutcome[]): string {
   const rows = outcomes.map((o) => [

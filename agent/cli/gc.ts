@@ -2,7 +2,7 @@
 // hygiene, Delete rules, and LRU eviction if the disk is below low. Same cycle as the agent's check.
 import { runCheck } from '../eviction/check';
 import { checkDeps, dataRootOf, type CommandContext } from './context';
-import { outcomesText, renderTable } from './format';
+import { outcomesText, renderTable, warnUnmatchedProtections } from './format';
 
 /** How long gc waits for a running agent or purge to finish evicting. */
 const LOCK_WAIT_MS = 60_000;
@@ -19,6 +19,7 @@ export async function gcCommand(ctx: CommandContext, json: boolean): Promise<num
     if (containers.length > 0) process.stdout.write(`${renderTable(['RESULT', 'CONTAINER', 'IMAGE'], containers)}\n`);
     process.stdout.write(`${outcomesText(report.outcomes)}\n`);
   }
+  warnUnmatchedProtections(report.unmatchedProtections);
   const failed = [...report.containers, ...report.outcomes].some((o) => o.result === 'failed');
   return failed ? 1 : 0;
 }

@@ -3,7 +3,7 @@ import { plan, type Plan } from '../core/planner';
 import { measureDisk } from '../disk/disk';
 import { planInput, type PlanRequest } from '../eviction/inputs';
 import { dataRootOf, type CommandContext } from './context';
-import { formatAgo, formatBytes, formatShare, isoTime, renderTable, shortId, tagsCell } from './format';
+import { formatAgo, formatBytes, formatShare, isoTime, renderTable, shortId, tagsCell, warnUnmatchedProtections } from './format';
 
 /** Surveys Docker (without writing), measures the disk and plans. */
 export async function currentPlan(ctx: CommandContext, request: PlanRequest, persist: boolean): Promise<Plan> {
@@ -18,6 +18,7 @@ export function planJson(p: Plan): unknown {
   return {
     generatedAt: isoTime(p.nowMs),
     mode: p.mode,
+    unmatchedProtections: p.unmatchedProtections,
     underPressure: p.underPressure,
     emergency: p.emergency,
     totalBytes: p.totalBytes,
@@ -77,5 +78,6 @@ export function planText(p: Plan): string {
 export async function planCommand(ctx: CommandContext, json: boolean): Promise<number> {
   const p = await currentPlan(ctx, { mode: 'auto', includeProtected: false }, false);
   process.stdout.write(`${json ? JSON.stringify(planJson(p), null, 2) : planText(p)}\n`);
+  warnUnmatchedProtections(p.unmatchedProtections);
   return 0;
 }

@@ -4,7 +4,7 @@ import type { Policy } from '../core/policy';
 import { escapeControl } from '../log';
 import { loadPolicy } from '../config/policy-file';
 import type { CommandContext } from './context';
-import { formatBytes, formatDuration, renderTable, shortId, tagsCell } from './format';
+import { formatBytes, formatDuration, renderTable, shortId, tagsCell, warnUnmatchedProtections } from './format';
 import { gatherStatus } from './status';
 
 function hygieneText(policy: Policy): string[] {
@@ -38,19 +38,21 @@ export async function policyExplainCommand(ctx: CommandContext, json: boolean): 
   const rows = report.images.map(({ record: r }) => {
     const ranked = report.ranking.get(r.id);
     const origin = ranked?.rule ?? null;
-    return { id: r.id, tags: r.repoTags, rule: origin, ruleText: origin === null ? null : (textOf.get(origin) ?? origin), class: ranked?.class ?? null, rank: ranked?.rank ?? null };
+    // The protect setting's rules are named by their pattern and have no text of their own.
+    return { id: r.id, tags: r.repoTags, rule: origin, ruleText: origin === null ? null : (textOf.get(origin) ?? null), class: ranked?.class ?? null, rank: ranked?.rank ?? null };
   });
   if (json) {
-    process.stdout.write(`${JSON.stringify({ policy: ctx.config.policyPath, images: rows }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ policy: ctx.config.policyPath, images: rows, unmatchedProtections: report.unmatchedProtections }, null, 2)}\n`);
   } else {
     const table = rows.map((r) => [
       tagsCell(r.tags),
       shortId(r.id),
       r.class ?? '-',
       String(r.rank ?? '-'),
-      r.rule === null ? '(no rule: LRU)' : `${r.rule}  ${escapeControl(r.ruleText ?? '')}`,
+      r.rule === null ? '(no rule: LRU)' : r.ruleText === null ? escapeControl(r.rule) : `${escapeControl(r.rule)}  ${escapeControl(r.ruleText)}`,
     ]);
     process.stdout.write(`${renderTable(['TAGS', 'ID', 'CLASS', 'RANK', 'RULE'], table)}\n`);
   }
+  warnUnmatchedProtections(report.unmatchedProtections);
   return report.docker.reachable ? 0 : 1;
 }

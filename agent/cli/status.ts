@@ -8,7 +8,7 @@ import { errorText } from '../errors';
 import { escapeControl } from '../log';
 import type { Survey } from '../tracking/tracker';
 import type { CommandContext } from './context';
-import { formatAgo, formatBytes, formatRatio, isoTime, renderTable, shortId, tagsCell } from './format';
+import { formatAgo, formatBytes, formatRatio, isoTime, renderTable, shortId, tagsCell, warnUnmatchedProtections } from './format';
 
 export interface StatusReport {
   nowMs: number;
@@ -17,6 +17,8 @@ export interface StatusReport {
   images: ImageStatus[];
   /** Class and eviction rank per image ID. */
   ranking: Map<string, RankedImage>;
+  /** Protect patterns and rules that match no image. */
+  unmatchedProtections: string[];
   evictions: { total: number; emergency: number; lastEmergencyMs: number | null };
 }
 
@@ -39,13 +41,14 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
     docker = { host: ctx.docker.host, reachable: false, error: errorText(error) };
   }
   const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
-  const { ranking } = rankImages(plannerImages(survey), rankOptions(ctx.config, survey, nowMs));
+  const { ranking, unmatchedProtections } = rankImages(plannerImages(survey), rankOptions(ctx.config, survey, nowMs));
   return {
     nowMs,
     docker,
     disk,
     images: imageStatuses(survey.records.values(), survey.containers),
     ranking: new Map(ranking.map((r) => [r.imageId, r])),
+    unmatchedProtections,
     evictions: evictionSummary(ctx.store.evictions()),
   };
 }
@@ -56,11 +59,13 @@ export function statusJson(report: StatusReport): unknown {
     generatedAt: isoTime(report.nowMs),
     docker: report.docker,
     disk: report.disk,
+    unmatchedProtections: report.unmatchedProtections,
     evictions: { ...report.evictions, lastEmergencyAt: isoTime(report.evictions.lastEmergencyMs) },
     images: report.images.map(({ record: r, dangling, containers }) => ({
       id: r.id,
       class: report.ranking.get(r.id)?.class ?? null,
       rank: report.ranking.get(r.id)?.rank ?? null,
+      rule: report.ranking.get(r.id)?.rule ?? null,
       tags: r.repoTags,
       digests: r.repoDigests,
       dangling,
@@ -98,14 +103,16 @@ export function statusText(report: StatusReport): string {
     formatAgo(r.lastUsedMs, nowMs),
     String(r.useCount),
     containers.length > 0 ? containers.map(escapeControl).join(',') : '-',
+    escapeControl(report.ranking.get(r.id)?.rule ?? '-'),
   ]);
-  return [diskLine, ...notes, renderTable(['RANK', 'CLASS', 'TAGS', 'ID', 'SIZE', 'LAST PULLED', 'LAST USED', 'USES', 'CONTAINERS'], rows)].join('\n');
+  return [diskLine, ...notes, renderTable(['RANK', 'CLASS', 'TAGS', 'ID', 'SIZE', 'LAST PULLED', 'LAST USED', 'USES', 'CONTAINERS', 'RULE'], rows)].join('\n');
 }
 
 /** Runs `status`; exit code 1 when Docker could not be asked (the stored state is still printed). */
 export async function statusCommand(ctx: CommandContext, json: boolean): Promise<number> {
   const report = await gatherStatus(ctx);
   process.stdout.write(`${json ? JSON.stringify(statusJson(report), null, 2) : statusText(report)}\n`);
+  warnUnmatchedProtections(report.unmatchedProtections);
   if (!report.docker.reachable) {
     process.stderr.write(`image-evictor: cannot reach Docker at ${report.docker.host}: ${report.docker.error ?? ''}\n`);
     return 1;

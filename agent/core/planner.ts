@@ -5,7 +5,7 @@ import type { SizeSpec } from './units';
 import type { EvictionMode } from './eviction';
 import { isDangling, type ImageRecord, type Layer } from './image';
 import { DEFAULT_EVICTION_ORDER, evictionComparator, repositoryUses, type EvictionOrder } from './order';
-import { claimImages, type Disposition, type Rule } from './rules';
+import { claimImages, idleProtectRules, type Disposition, type Rule } from './rules';
 import { recencyMs } from './usage';
 
 /** `delete`: a rule removes it at every check; `kept`: a Keep rule, never removed by the agent. */
@@ -95,6 +95,8 @@ export interface Plan {
   steps: PlanStep[];
   estimatedFreeAfterBytes: number;
   ranking: RankedImage[];
+  /** See Ranked. */
+  unmatchedProtections: string[];
 }
 
 /** Absolute bytes of a threshold on a filesystem of `totalBytes`. */
@@ -112,11 +114,9 @@ export function classify(image: PlannerImage, disposition: Disposition, nowMs: n
   return CLASS_OF[disposition];
 }
 
-/** The `protect` setting as a rule, so one mechanism decides every claim. */
-function protectRule(patterns: string[]): Rule[] {
-  if (patterns.length === 0) return [];
-  const predicate = { kind: 'or' as const, operands: patterns.map((glob) => ({ kind: 'reference' as const, glob })) };
-  return [{ predicate, action: { kind: 'protect' }, origin: 'protect setting', text: `protect: ${patterns.join(', ')}` }];
+/** The `protect` setting as rules, one per pattern, so one mechanism decides every claim and each protected image names its pattern. */
+function protectRules(patterns: string[]): Rule[] {
+  return patterns.map((glob) => ({ predicate: { kind: 'reference', glob }, action: { kind: 'protect' }, origin: `protect '${glob}'`, text: `protect: ${glob}` }));
 }
 
 /** Reference counts of layers across images, for estimating what a removal frees. */
@@ -144,6 +144,8 @@ export interface Ranked {
   protectedImages: PlannerImage[];
   /** Every live image: candidates, then protected ones, ranked; in-use and too-young ones unranked. */
   ranking: RankedImage[];
+  /** Where each Protect rule that matches no live image was written (`protect '<pattern>'` for the setting). */
+  unmatchedProtections: string[];
 }
 
 export type RankOptions = Pick<PlanInput, 'protect' | 'nowMs' | 'minAgeMs' | 'rules' | 'order' | 'repositoryUses'>;
@@ -152,7 +154,7 @@ export type RankOptions = Pick<PlanInput, 'protect' | 'nowMs' | 'minAgeMs' | 'ru
 export function rankImages(images: PlannerImage[], options: RankOptions): Ranked {
   const { protect, nowMs, minAgeMs, rules = [], order = DEFAULT_EVICTION_ORDER } = options;
   const live = images.filter((i) => i.record.removedMs === null);
-  const allRules = [...protectRule(protect), ...rules];
+  const allRules = [...protectRules(protect), ...rules];
   const claims = claimImages(live, allRules, nowMs);
   const claimOf = (i: PlannerImage) => claims.get(i.record.id) ?? { ruleIndex: -1, disposition: 'evict' as const };
   const classes = new Map(live.map((i) => [i.record.id, classify(i, claimOf(i).disposition, nowMs, minAgeMs)]));
@@ -169,13 +171,14 @@ export function rankImages(images: PlannerImage[], options: RankOptions): Ranked
     ...[...ranked].map((i, index) => ({ imageId: i.record.id, class: classOf(i), rank: index + 1, rule: ruleOf(i) })),
     ...live.filter((i) => !ranked.has(i)).map((i) => ({ imageId: i.record.id, class: classOf(i), rank: null, rule: ruleOf(i) })),
   ];
-  return { live, classes, doomed, candidates, protectedImages, ranking };
+  const unmatchedProtections = idleProtectRules(allRules, live, nowMs).map((r) => r.origin);
+  return { live, classes, doomed, candidates, protectedImages, ranking, unmatchedProtections };
 }
 
 /** Plans evictions for the disk and images given. */
 export function plan(input: PlanInput): Plan {
   const { nowMs, disk, thresholds } = input;
-  const { live, classes, doomed, candidates, protectedImages, ranking } = rankImages(input.images, input);
+  const { live, classes, doomed, candidates, protectedImages, ranking, unmatchedProtections } = rankImages(input.images, input);
   const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
   // A byte target below a percentage low (possible only on some disks) would stop before low: lift it.
   const targetBytes = Math.max(thresholdBytes(thresholds.targetFree, disk.totalBytes), lowBytes);
@@ -250,5 +253,6 @@ export function plan(input: PlanInput): Plan {
     steps,
     estimatedFreeAfterBytes: estimatedFree,
     ranking,
+    unmatchedProtections,
   };
 }

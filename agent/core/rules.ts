@@ -168,6 +168,14 @@ export function claimImages(subjects: RuleSubject[], rules: Rule[], nowMs: numbe
   return claims;
 }
 
+/**
+ * The Protect rules that match no image: a typo in a pattern protects nothing, and nothing else
+ * would say so. Matching, not claiming, counts: a rule shadowed by an earlier one is not a typo.
+ */
+export function idleProtectRules(rules: Rule[], subjects: RuleSubject[], nowMs: number): Rule[] {
+  return rules.filter((rule) => rule.action.kind === 'protect' && !subjects.some((s) => matches(rule.predicate, s, nowMs)));
+}
+
 /** Days as docker_gc's `Age(3)` means them. */
 export function daysToMs(days: number): number {
   return days * DAY_MS;

@@ -68,6 +68,8 @@ export interface CheckReport {
   containers: ContainerRemoval[];
   /** Image removals over all rounds. */
   outcomes: StepOutcome[];
+  /** Protect patterns and rules that matched no image at this check. */
+  unmatchedProtections: string[];
 }
 
 /** Re-plans after a run that left the disk below low, for when estimates were too hopeful. */
@@ -97,6 +99,8 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
   const { log } = deps;
   const metrics = deps.metrics ?? unobserved;
   const outcomes: StepOutcome[] = [];
+  let unmatchedProtections: string[] = [];
+  const done = (): CheckReport => ({ containers, outcomes, unmatchedProtections });
   const config = deps.config();
   const { policy } = config;
   // Persist what a full disk held back, now that evictions may have made room.
@@ -110,6 +114,7 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
     logDisk(log, disk);
     const planNow = () => plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }));
     let thePlan = planNow();
+    unmatchedProtections = thePlan.unmatchedProtections;
     if (thePlan.underPressure && round === 1 && policy.buildCache.pruneUnderPressure) {
       // Cache first: rebuilding a layer is cheaper than re-pulling an image.
       if ((await pruneBuildCache({ docker: deps.docker, log }, policy.buildCache, config.dryRun)) > 0) {
@@ -126,7 +131,7 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
     }
     if (thePlan.steps.length === 0) {
       if (thePlan.underPressure) log.error('pressure_unrelieved', { freeBytes: disk.freeBytes, lowBytes: thePlan.lowBytes, reason: 'no evictable image' });
-      return { containers, outcomes };
+      return done();
     }
     let lock = null;
     try {
@@ -137,7 +142,7 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
       if (error instanceof LockHeldError) {
         // A purge is evicting; its results show at the next check.
         log.info('eviction_deferred', { reason: 'another process holds the eviction lock', lock: error.path });
-        return { containers, outcomes };
+        return done();
       }
       // The lock file cannot be used (a full disk when it was first needed): evicting without it
       // is safe (a racing purge's removal of the same image just reports it gone); not evicting is not.
@@ -152,8 +157,8 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
     outcomes.push(...report.outcomes);
     metrics.observeOutcomes(report.outcomes);
     log.info('eviction_run', { freedBytes: report.freedBytes, freeBytes: report.disk.freeBytes, removed: report.outcomes.filter((o) => o.result === 'removed').length, stoppedBecause: report.stoppedBecause, dryRun: config.dryRun });
-    if (config.dryRun || report.disk.freeBytes >= thePlan.lowBytes || report.outcomes.every((o) => o.result !== 'removed')) return { containers, outcomes };
+    if (config.dryRun || report.disk.freeBytes >= thePlan.lowBytes || report.outcomes.every((o) => o.result !== 'removed')) return done();
   }
-  return { containers, outcomes };
+  return done();
 }
 

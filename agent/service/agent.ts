@@ -86,9 +86,16 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: started.intervalMs, state: started.statePath });
 
   const reconcile = async (nowMs: number) => void (await reconcileLogged(deps, nowMs));
+  // Said at the first check and whenever the list changes (a reload, images coming and going).
+  let unmatchedSaid = '';
   const check = async () => {
     await clockWatch.settle();
-    return runCheck(deps, dataRoot, { lockWaitMs: 0 }, signal);
+    const report = await runCheck(deps, dataRoot, { lockWaitMs: 0 }, signal);
+    const unmatched = JSON.stringify(report.unmatchedProtections);
+    if (unmatched !== unmatchedSaid && report.unmatchedProtections.length > 0) {
+      log.warn('protect_matches_nothing', { protections: report.unmatchedProtections, effect: 'these protect no image; check the patterns against `status`' });
+    }
+    unmatchedSaid = unmatched;
   };
 
   // One check at a time; a request during a check runs one more check after it.

@@ -34,7 +34,7 @@ describe('loadConfig layering', () => {
     expect([...keys].sort()).toEqual([...CONFIG_KEYS].sort());
     const loaded = loadConfig({ configFile: file(uncommented), env: {}, flags: {} });
     expect(loaded.evictionOrder).toBe('superseded-reuse');
-    expect(loaded.protect).toEqual(['registry.freedesktop.org/mesa/**', '*/gstreamer*:*']);
+    expect(loaded.protect).toEqual(['registry.freedesktop.org/mesa/**', 'registry.freedesktop.org/gstreamer/**', '**/gstreamer*']);
   });
 
   it('uses defaults when nothing is given', () => {

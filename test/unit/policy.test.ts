@@ -1,8 +1,9 @@
 // Policy files (YAML and docker_gc), the example policies, container selection, and Delete/Keep
 // in the planner.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../agent/config/load';
+import { globToRegExp } from '../../agent/core/glob';
 import { containersToRemove, containerVerdict, DEFAULT_CONTAINER_POLICY, type ContainerInfo } from '../../agent/core/containers';
 import { plan, type PlannerImage } from '../../agent/core/planner';
 import { ConfigError, RuleSyntaxError } from '../../agent/errors';
@@ -145,9 +146,15 @@ describe('Delete and Keep in the planner', () => {
     expect(purge.ranking.find((r) => r.imageId === 'helper')).toEqual({ imageId: 'helper', class: 'kept', rank: null, rule: `${join(dir, 'r.conf')}:1` });
   });
 
-  it('protect patterns claim before the rules', () => {
+  it('protect patterns claim before the rules, and each protected image names its pattern', () => {
     const p = plan({ ...input(1), protect: ['ci/**'] });
-    expect(p.ranking.find((r) => r.imageId === 'old')).toMatchObject({ class: 'protected', rule: 'protect setting' });
+    expect(p.ranking.find((r) => r.imageId === 'old')).toMatchObject({ class: 'protected', rule: "protect 'ci/**'" });
+  });
+
+  it('names every protect pattern and Protect rule that matches no image', () => {
+    const rules = loadPolicy(file('p.yaml', 'rules:\n  - match: Repository("nowhere/**")\n    action: Protect\n  - match: Repository("ci/**")\n    action: Protect\n')).policy.rules;
+    const p = plan({ ...input(1), protect: ['*/gstreamer*:*', 'ci/**'], rules });
+    expect(p.unmatchedProtections).toEqual(["protect '*/gstreamer*:*'", `${join(dir, 'p.yaml')}:2`]);
   });
 });
 
@@ -155,5 +162,36 @@ describe('YAML scalars stay text', () => {
   it('match: True is the predicate True, not a YAML boolean', () => {
     const { policy } = loadPolicy(file('t.yaml', 'rules:\n  - match: True\n    action: Evict\n  - match: False\n    action: Keep\n'));
     expect(policy.rules.map((r) => r.predicate.kind)).toEqual(['true', 'false']);
+  });
+});
+
+describe('the protect examples operators copy', () => {
+  const root = join(__dirname, '..', '..');
+  // Where the README's configuration table and the example config give protect patterns.
+  const readmeRow = readFileSync(join(root, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `protect` |')) ?? '';
+  const readmePatterns = [...(readmeRow.split('e.g.')[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] as string);
+  const examplePatterns = readFileSync(join(root, 'policies', 'config.example.yaml'), 'utf8')
+    .split('\n')
+    .map((l) => /^#\s+- "?([^"#\s]+)"?/.exec(l)?.[1])
+    .filter((p): p is string => p !== undefined && p.includes('*'));
+  // Real CI base images: deep paths on freedesktop's registry, and a mirror's.
+  const deepNames = [
+    'registry.freedesktop.org/mesa/mesa/debian/x86_64_build:2024-01-15-llvm17',
+    'registry.freedesktop.org/gstreamer/gstreamer/amd64/fedora:2024-02-01.0-main',
+    '127.0.0.1:5001/ci/gstreamer-base:v1',
+  ];
+  const protectedBy = (patterns: string[], name: string) => patterns.some((p) => globToRegExp(p).test(name));
+
+  it.each([
+    ['README', () => readmePatterns],
+    ['config.example.yaml', () => examplePatterns],
+  ])('%s: its patterns protect deep registry paths', (_where, patterns) => {
+    expect(patterns().length).toBeGreaterThanOrEqual(2);
+    for (const name of deepNames) expect([name, protectedBy(patterns(), name)]).toEqual([name, true]);
+    expect(protectedBy(patterns(), 'registry.example.com/team/app:1')).toBe(false);
+  });
+
+  it("the old example '*/gstreamer*:*' protected none of them (the bug operators hit)", () => {
+    for (const name of deepNames) expect(protectedBy(['*/gstreamer*:*'], name)).toBe(false);
   });
 });

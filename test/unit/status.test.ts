@@ -19,21 +19,24 @@ describe('status', () => {
     ]);
   });
 
-  it('prints a disk line, then a row per image with relative times', () => {
+  it('prints a disk line, then a row per image with relative times and the rule that claims it', () => {
     const text = statusText({
       nowMs: T0 + DAY + 4 * HOUR,
       docker: { host: 'unix:///x', reachable: true },
       disk: { path: '/var/lib/docker', totalBytes: 100 * 2 ** 30, freeBytes: 12.5 * 2 ** 30, freeRatio: 0.125, totalInodes: 100, freeInodes: 90, freeInodesRatio: 0.9 },
       images: imageStatuses(records, containers),
-      ranking: new Map([['sha256:bbbbbbbbbbbbbbbb', { imageId: 'sha256:bbbbbbbbbbbbbbbb', class: 'candidate' as const, rank: 1, rule: null }]]),
+      ranking: new Map([
+        ['sha256:bbbbbbbbbbbbbbbb', { imageId: 'sha256:bbbbbbbbbbbbbbbb', class: 'protected' as const, rank: 1, rule: "protect '**/b*'" }],
+      ]),
+      unmatchedProtections: [],
       evictions: { total: 3, emergency: 1, lastEmergencyMs: T0 + DAY },
     });
     expect(text.split('\n')).toEqual([
       'disk /var/lib/docker: 100 GiB total, 12.5 GiB free (12.5%), inodes 90% free',
       'emergency evictions: 1 (last 4h ago), 3 evictions in all',
-      'RANK  CLASS      TAGS    ID            SIZE    LAST PULLED  LAST USED  USES  CONTAINERS',
-      '1     candidate  <none>  bbbbbbbbbbbb  1000 B  1d 4h ago    never      0     -',
-      '-     -          r/a:1   aaaaaaaaaaaa  1000 B  1d 4h ago    1d 3h ago  0     job-1',
+      'RANK  CLASS      TAGS    ID            SIZE    LAST PULLED  LAST USED  USES  CONTAINERS  RULE',
+      "1     protected  <none>  bbbbbbbbbbbb  1000 B  1d 4h ago    never      0     -           protect '**/b*'",
+      '-     -          r/a:1   aaaaaaaaaaaa  1000 B  1d 4h ago    1d 3h ago  0     job-1       -',
     ]);
   });
 
@@ -45,6 +48,7 @@ describe('status', () => {
       disk: null,
       images: imageStatuses([evil], []),
       ranking: new Map(),
+      unmatchedProtections: [],
       evictions: { total: 0, emergency: 0, lastEmergencyMs: null },
     });
     expect(text).toContain('r/x\\u001b[31m:latest');
