@@ -1,5 +1,6 @@
 // What commands print, in one place, so every command shows a size, an age, an image or a removal
 // the same way: sizes with their share of the disk, ages, short IDs, the tags cell, tables.
+import { implausibleThresholds, type Thresholds } from '../core/planner';
 import type { StepOutcome } from '../eviction/evictor';
 import { escapeControl } from '../log';
 import { formatBytes, formatDuration } from '../core/units';
@@ -43,6 +44,13 @@ export function renderTable(header: string[], rows: string[][]): string {
 /** Writes one stderr line per protect pattern or Protect rule that matches no image: it protects nothing. */
 export function warnUnmatchedProtections(unmatched: string[]): void {
   for (const origin of unmatched) process.stderr.write(`image-evictor: warning: ${escapeControl(origin)} matches no image: it protects nothing\n`);
+}
+
+/** Writes one stderr line per threshold no one can have meant on this disk (one-shots warn; the agent refuses to start). */
+export function warnImplausibleThresholds(thresholds: Pick<Thresholds, 'lowFree' | 'targetFree'>, disk: { totalBytes: number; path: string }): void {
+  for (const { key, reason } of implausibleThresholds(thresholds, disk.totalBytes)) {
+    process.stderr.write(`image-evictor: warning: ${key} on ${escapeControl(disk.path)}: ${reason}\n`);
+  }
 }
 
 /** Image removals as a table, or `nothing removed`. */

@@ -2,7 +2,8 @@
 // hygiene, Delete rules, and LRU eviction if the disk is below low. Same cycle as the agent's check.
 import { runCheck } from '../eviction/check';
 import { checkDeps, dataRootOf, type CommandContext } from './context';
-import { outcomesText, renderTable, warnUnmatchedProtections } from './format';
+import { measureDisk } from '../disk/disk';
+import { outcomesText, renderTable, warnImplausibleThresholds, warnUnmatchedProtections } from './format';
 
 /** How long gc waits for a running agent or purge to finish evicting. */
 const LOCK_WAIT_MS = 60_000;
@@ -10,6 +11,7 @@ const LOCK_WAIT_MS = 60_000;
 /** Runs `gc`; exit 0 unless a removal failed. */
 export async function gcCommand(ctx: CommandContext, json: boolean): Promise<number> {
   const dataRoot = await dataRootOf(ctx);
+  warnImplausibleThresholds(ctx.config, await measureDisk(dataRoot));
   const report = await runCheck(checkDeps(ctx), dataRoot, { lockWaitMs: LOCK_WAIT_MS }, new AbortController().signal);
   ctx.store.close();
   if (json) {

@@ -3,13 +3,14 @@ import { plan, type Plan } from '../core/planner';
 import { measureDisk } from '../disk/disk';
 import { planInput, type PlanRequest } from '../eviction/inputs';
 import { dataRootOf, type CommandContext } from './context';
-import { formatAgo, formatBytes, formatShare, isoTime, renderTable, shortId, tagsCell, warnUnmatchedProtections } from './format';
+import { formatAgo, formatBytes, formatShare, isoTime, renderTable, shortId, tagsCell, warnImplausibleThresholds, warnUnmatchedProtections } from './format';
 
 /** Surveys Docker (without writing), measures the disk and plans. */
 export async function currentPlan(ctx: CommandContext, request: PlanRequest, persist: boolean): Promise<Plan> {
   const nowMs = ctx.clock();
   const survey = persist ? (await ctx.tracker.reconcile(nowMs)).survey : await ctx.tracker.preview(nowMs);
   const disk = await measureDisk(await dataRootOf(ctx));
+  warnImplausibleThresholds(ctx.config, disk);
   return plan(planInput(ctx.config, survey, disk, nowMs, request));
 }
 

@@ -8,7 +8,7 @@ import { errorText } from '../errors';
 import { escapeControl } from '../log';
 import type { Survey } from '../tracking/tracker';
 import type { CommandContext } from './context';
-import { formatAgo, formatBytes, formatRatio, isoTime, renderTable, shortId, tagsCell, warnUnmatchedProtections } from './format';
+import { formatAgo, formatBytes, formatRatio, isoTime, renderTable, shortId, tagsCell, warnImplausibleThresholds, warnUnmatchedProtections } from './format';
 
 export interface StatusReport {
   nowMs: number;
@@ -113,6 +113,7 @@ export async function statusCommand(ctx: CommandContext, json: boolean): Promise
   const report = await gatherStatus(ctx);
   process.stdout.write(`${json ? JSON.stringify(statusJson(report), null, 2) : statusText(report)}\n`);
   warnUnmatchedProtections(report.unmatchedProtections);
+  if (report.disk !== null) warnImplausibleThresholds(ctx.config, report.disk);
   if (!report.docker.reachable) {
     process.stderr.write(`image-evictor: cannot reach Docker at ${report.docker.host}: ${report.docker.error ?? ''}\n`);
     return 1;

@@ -1,7 +1,7 @@
 // The eviction planner: which images to remove, in what order, and when emergency mode starts.
 // Pure: plain data in (images, disk figures, thresholds, nowMs), a plan out.
 import { z } from 'zod';
-import type { SizeSpec } from './units';
+import { formatBytes, type SizeSpec } from './units';
 import type { EvictionMode } from './eviction';
 import { isDangling, type ImageRecord, type Layer } from './image';
 import { DEFAULT_EVICTION_ORDER, evictionComparator, repositoryUses, type EvictionOrder } from './order';
@@ -97,6 +97,18 @@ export interface Plan {
   ranking: RankedImage[];
   /** See Ranked. */
   unmatchedProtections: string[];
+}
+
+/** A threshold no one can have meant on a disk of `totalBytes`: above its size, or above 0 but below 1% of it. */
+export function implausibleThresholds(thresholds: Pick<Thresholds, 'lowFree' | 'targetFree'>, totalBytes: number): Array<{ key: 'low-free' | 'target-free'; reason: string }> {
+  const found: Array<{ key: 'low-free' | 'target-free'; reason: string }> = [];
+  const disk = `the disk (${formatBytes(totalBytes)})`;
+  for (const [key, spec] of [['low-free', thresholds.lowFree], ['target-free', thresholds.targetFree]] as const) {
+    const bytes = thresholdBytes(spec, totalBytes);
+    if (bytes > totalBytes) found.push({ key, reason: `${formatBytes(bytes)} is more than ${disk}: every image would go; use a percentage such as 15%` });
+    else if (bytes > 0 && bytes < 0.01 * totalBytes) found.push({ key, reason: `${formatBytes(bytes)} is below 1% of ${disk}: eviction would start too late to help; use a percentage such as 15%` });
+  }
+  return found;
 }
 
 /** Absolute bytes of a threshold on a filesystem of `totalBytes`. */

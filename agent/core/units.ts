@@ -29,7 +29,11 @@ const DURATION_UNITS_MS: Record<string, number> = {
   w: 7 * 86_400_000,
 };
 
-/** Parses `500MB`, `12GiB`, `1.5 g`, `1048576` (bytes) or `15%`; returns an error message on bad input. */
+/**
+ * Parses `500MB`, `12GiB`, `1.5 g`, `1048576B` or `15%`; returns an error message on bad input.
+ * A bare number other than 0 is refused: `15` meant as 15% would be 15 bytes, a threshold that
+ * never triggers.
+ */
 export function parseSize(text: string): SizeSpec | { error: string } {
   const trimmed = text.trim();
   const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(trimmed);
@@ -41,6 +45,7 @@ export function parseSize(text: string): SizeSpec | { error: string } {
   const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(trimmed);
   if (!match) return { error: `invalid size '${text}' (expected e.g. 500MB, 12GiB, 15%)` };
   const unit = (match[2] ?? '').toLowerCase();
+  if (unit === '' && Number(match[1]) !== 0) return { error: `size '${text}' has no unit: write ${match[1]}% or ${match[1]}GB (or ${match[1]}B for bytes)` };
   const factor = unit === '' ? 1 : SIZE_UNITS[unit];
   if (factor === undefined) {
     return { error: `unknown size unit '${match[2]}' in '${text}' (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB or %)` };

@@ -3,7 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectJump, type ClockSample } from '../core/clock';
 import { eventTimeMs, type DockerEvent } from '../core/image';
-import { DockerUnreachableError, errorText } from '../errors';
+import { implausibleThresholds } from '../core/planner';
+import { ConfigError, DockerUnreachableError, errorText } from '../errors';
 import { runCheck, reconcileLogged, type CheckDeps } from '../eviction/check';
 import { followEvents } from '../tracking/events';
 import { noMetrics, type AgentMetrics } from './metrics';
@@ -81,8 +82,11 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   const resolved = await resolveDataRoot(deps, signal);
   if (resolved === null) return;
   const dataRoot: string = resolved;
-  const clockWatch = watchClock(deps);
   const started = deps.config();
+  // A threshold above the disk's size, or a sliver of it, is a typo the agent must not run with.
+  const [implausible] = implausibleThresholds(started, (await deps.measureDisk(dataRoot)).totalBytes);
+  if (implausible !== undefined) throw new ConfigError('configuration', implausible.reason, implausible.key);
+  const clockWatch = watchClock(deps);
   log.info('agent_started', { host: deps.docker.host, dataRoot, intervalMs: started.intervalMs, state: started.statePath });
 
   const reconcile = async (nowMs: number) => void (await reconcileLogged(deps, nowMs));

@@ -78,7 +78,7 @@ async function jumpScenario(label: string, offset: string): Promise<{ agent: Age
   await agent.waitForLog('clock_jump_absorbed');
   // Pressure that only both images together could relieve: without the fix, both would go.
   const free = await freeBytes();
-  writeFileSync(config, `low-free: ${Math.round(free + 2 * LAYER)}\ntarget-free: ${Math.round(free + 3 * LAYER)}\n`);
+  writeFileSync(config, `low-free: ${Math.round(free + 2 * LAYER)}B\ntarget-free: ${Math.round(free + 3 * LAYER)}B\n`);
   const mark = agent.logs.length;
   agent.child.kill('SIGHUP');
   await agent.waitForLogAfter(mark, 'config_reloaded');

@@ -52,7 +52,7 @@ function agentArgs(extra: string[], interval = '1s'): string[] {
 /** Thresholds as absolute bytes above the current free space. */
 async function above(low: number, target: number): Promise<string[]> {
   const free = await freeBytes();
-  return ['--low-free', String(Math.round(free + low)), '--target-free', String(Math.round(free + target))];
+  return ['--low-free', `${Math.round(free + low)}B`, '--target-free', `${Math.round(free + target)}B`];
 }
 
 async function use(image: BuiltImage): Promise<number> {
@@ -110,7 +110,7 @@ describe('the agent under disk pressure', () => {
 
   test('evicts in exact LRU order, skips the protected image, stops at target', async () => {
     const targetArgs = await above(LAYER, 2.5 * LAYER);
-    const targetBytes = Number(targetArgs[3]);
+    const targetBytes = parseInt(targetArgs[3] as string, 10);
     const agent = startAgent(agentArgs([...targetArgs, '--min-age', '2s']));
     try {
       await agent.waitForLog('eviction_run');
@@ -151,7 +151,7 @@ describe('the agent under disk pressure', () => {
     await waitFor('min-age to pass since the last use', () => (Date.now() > lastUseMs + 2500 ? true : undefined));
 
     const lowAndTarget = await above(1.5 * LAYER, 6 * LAYER);
-    const lowBytes = Number(lowAndTarget[1]);
+    const lowBytes = parseInt(lowAndTarget[1] as string, 10);
     const agent = startAgent(agentArgs([...lowAndTarget, '--min-age', '2s']));
     try {
       await agent.waitForLog('eviction_run');
@@ -183,7 +183,7 @@ describe('the agent under disk pressure', () => {
     // Not under pressure now; one more pull of LAYER bytes will be. The interval is an hour, so only
     // the check that follows the pull event can act.
     const free = await freeBytes();
-    const agent = startAgent(agentArgs(['--min-age', '2s', '--low-free', String(free - 0.5 * LAYER), '--target-free', String(free + 0.5 * LAYER)], '1h'));
+    const agent = startAgent(agentArgs(['--min-age', '2s', '--low-free', `${free - 0.5 * LAYER}B`, '--target-free', `${free + 0.5 * LAYER}B`], '1h'));
     try {
       await agent.waitForLog('reconcile');
       expect(agent.logs.some((l) => l.message === 'pressure')).toBe(false);

@@ -59,8 +59,8 @@ test('at 0 bytes free, writes are deferred and checks go on; once a job frees a 
     '--state', statePath,
     '--interval', '1s',
     '--min-age', '1s',
-    '--low-free', String(30 * MiB),
-    '--target-free', String(40 * MiB),
+    '--low-free', `${30 * MiB}B`,
+    '--target-free', `${40 * MiB}B`,
   ]);
   await agent.waitForLog('reconcile');
   expect(await freeBytes()).toBeGreaterThan(100 * MiB);

@@ -169,8 +169,8 @@ describe('build cache', () => {
     writeFileSync(policy, 'build-cache:\n  prune-under-pressure: true\n  keep-storage: 0\n');
     // Off: the same pressure leaves the cache alone.
     const s = await statfs(engine.dataRoot);
-    const lowAbove = String(s.bavail * s.bsize + 100 * MiB);
-    const targetAbove = String(s.bavail * s.bsize + 200 * MiB);
+    const lowAbove = `${s.bavail * s.bsize + 100 * MiB}B`;
+    const targetAbove = `${s.bavail * s.bsize + 200 * MiB}B`;
     const off = await cli([...base('bk.db'), '--low-free', lowAbove, '--target-free', targetAbove, 'gc', '--rules', join(ROOT, 'policies', 'docker_gc.conf'), '--dry-run']);
     expect(off.code).toBe(0);
     expect(await buildCacheBytes()).toBe(before);

@@ -115,7 +115,7 @@ test('purge --dry-run prints the plan and removes nothing', async () => {
 
 test('purge frees the shared layers with the last image holding them; estimates within 10% of measured', async () => {
   const target = (await freeBytes()) + 70 * MiB;
-  const result = await ie(['--target-free', String(target), 'purge', '--json']);
+  const result = await ie(['--target-free', `${target}B`, 'purge', '--json']);
   expect(result.stderr).not.toMatch(/eviction_failed/);
   expect(result.code).toBe(0);
   const report = JSON.parse(result.stdout) as { targetReached: boolean; outcomes: Array<{ imageId: string; result: string }> };

@@ -99,13 +99,13 @@ describe('the agent as a long-running service', () => {
     const held = acquireLock(evictionLockPath(statePath), 0);
     const free = await freeBytes();
     // The purge frees one image (16 MiB): still below the agent's low, so the agent takes the other.
-    writeFileSync(configPath, `low-free: ${free + 20 * MiB}\ntarget-free: ${free + 24 * MiB}\nmin-age: 2s\ninterval: 1s\n`);
+    writeFileSync(configPath, `low-free: ${free + 20 * MiB}B\ntarget-free: ${free + 24 * MiB}B\nmin-age: 2s\ninterval: 1s\n`);
     const mark = agent!.logs.length;
     agent!.child.kill('SIGHUP');
     await agent!.waitForLogAfter(mark, 'config_reloaded');
     await agent!.waitForLogAfter(mark, 'eviction_deferred');
 
-    const purge = spawn(process.execPath, [CLI, '--docker-host', engine.host, '--state', statePath, '--min-age', '2s', '--target-free', String(free + 8 * MiB), 'purge']);
+    const purge = spawn(process.execPath, [CLI, '--docker-host', engine.host, '--state', statePath, '--min-age', '2s', '--target-free', `${free + 8 * MiB}B`, 'purge']);
     const purgeExit = new Promise<number | null>((resolve) => purge.once('exit', resolve));
     const heldFor = 1500;
     await new Promise((resolve) => setTimeout(resolve, heldFor));

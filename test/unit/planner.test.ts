@@ -1,6 +1,6 @@
 // The planner with plain data and an injected clock.
 import { evictionComparator } from '../../agent/core/order';
-import { classify, plan, thresholdBytes, type PlanInput, type PlannerImage } from '../../agent/core/planner';
+import { classify, implausibleThresholds, plan, thresholdBytes, type PlanInput, type PlannerImage } from '../../agent/core/planner';
 import { globToRegExp } from '../../agent/core/glob';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
@@ -54,6 +54,23 @@ describe('thresholds', () => {
     expect(p.underPressure).toBe(true);
     expect(ids(p)).toEqual(['a', 'b']);
     expect(p.steps[0]?.untilFreeInodes).toBe(100);
+  });
+});
+
+describe('implausible thresholds', () => {
+  const GiB = 2 ** 30;
+  const bytes = (n: number) => ({ kind: 'bytes' as const, bytes: n });
+  const ratio = (r: number) => ({ kind: 'ratio' as const, ratio: r });
+  it.each([
+    ['15% and 25%', ratio(0.15), ratio(0.25), []],
+    ['0 (never evict) is allowed', bytes(0), bytes(0), []],
+    ['10 GB on a 2.9 GiB disk', bytes(10e9), ratio(0.25), [['low-free', /^9\.31 GiB is more than the disk \(2\.9 GiB\): every image would go/]]],
+    ['15 bytes (a percentage without its %)', bytes(15), ratio(0.25), [['low-free', /^15 B is below 1% of the disk \(2\.9 GiB\)/]]],
+    ['0.5% target', ratio(0.15), ratio(0.005), [['target-free', /below 1% of the disk/]]],
+  ])('%s', (_name, lowFree, targetFree, expected) => {
+    const found = implausibleThresholds({ lowFree, targetFree }, 2.9 * GiB);
+    expect(found.map((f) => f.key)).toEqual(expected.map(([key]) => key));
+    found.forEach((f, i) => expect(f.reason).toMatch((expected[i] as [string, RegExp])[1]));
   });
 });
 

@@ -6,7 +6,8 @@ describe('parseSize', () => {
     ['500MB', { kind: 'bytes', bytes: 500e6 }],
     ['12GiB', { kind: 'bytes', bytes: 12 * 2 ** 30 }],
     ['1.5 gb', { kind: 'bytes', bytes: 1.5e9 }],
-    ['1048576', { kind: 'bytes', bytes: 1048576 }],
+    ['1048576B', { kind: 'bytes', bytes: 1048576 }],
+    ['0', { kind: 'bytes', bytes: 0 }],
     ['15%', { kind: 'ratio', ratio: 0.15 }],
     ['0.5%', { kind: 'ratio', ratio: 0.005 }],
     ['100%', { kind: 'ratio', ratio: 1 }],
@@ -17,6 +18,8 @@ describe('parseSize', () => {
     ['', /invalid size/],
     ['-5MB', /invalid size/],
     ['150%', /above 100%/],
+    ['15', /size '15' has no unit: write 15% or 15GB \(or 15B for bytes\)/],
+    ['0.5', /has no unit/],
     ['MB', /invalid size/],
     ['5 5MB', /invalid size/],
   ])('rejects %j', (text, message) => {

@@ -1,0 +1,97 @@
+// What operators type and read, on a real engine: a protect pattern that protects nothing is named,
+// a protected image names its pattern, and sizes that cannot be meant are refused or warned.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, startAgent } from '../harness/cli';
+import { startEngine, type Engine } from '../harness/engine';
+import { buildImage, type BuiltImage } from '../harness/images';
+import { makeTestDir } from '../harness/tmp';
+
+const MiB = 2 ** 20;
+
+let engine: Engine;
+let dir: string;
+let gstreamer: BuiltImage;
+
+interface StatusJson {
+  unmatchedProtections: string[];
+  images: Array<{ id: string; class: string; rule: string | null }>;
+}
+
+function ie(args: string[]) {
+  return cli(['--docker-host', engine.host, '--state', join(dir, 'state.db'), '--min-age', '0s', ...args]);
+}
+
+beforeAll(async () => {
+  engine = await startEngine({ diskBytes: 600 * MiB, label: 'operator' });
+  dir = makeTestDir('operator');
+  // A CI base image on a registry host, one path level deep: 127.0.0.1:PORT/ci/gstreamer-base:v1.
+  gstreamer = await buildImage({ name: 'ci/gstreamer-base', tag: 'v1', layerBytes: [MiB] });
+  await engine.docker(['pull', '-q', gstreamer.ref]);
+});
+
+afterAll(async () => {
+  await engine?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('protection', () => {
+  test("the old README example '*/gstreamer*:*' protects nothing, and status says so", async () => {
+    const result = await ie(['--protect', '*/gstreamer*:*', 'status', '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as StatusJson;
+    expect(report.images.find((i) => i.id === gstreamer.id)?.class).toBe('candidate');
+    expect(report.unmatchedProtections).toEqual(["protect '*/gstreamer*:*'"]);
+    expect(result.stderr).toContain("image-evictor: warning: protect '*/gstreamer*:*' matches no image: it protects nothing");
+  });
+
+  test("the README's pattern '**/gstreamer*' protects it, and status names the pattern", async () => {
+    const result = await ie(['--protect', '**/gstreamer*', 'status', '--json']);
+    const report = JSON.parse(result.stdout) as StatusJson;
+    expect(report.images.find((i) => i.id === gstreamer.id)).toMatchObject({ class: 'protected', rule: "protect '**/gstreamer*'" });
+    expect(report.unmatchedProtections).toEqual([]);
+    expect(result.stderr).not.toContain('matches no image');
+  });
+
+  test('plan and policy explain warn too; explain prints the pattern once', async () => {
+    const plan = await ie(['--protect', '*/gstreamer*:*', 'plan']);
+    expect(plan.stderr).toContain("protect '*/gstreamer*:*' matches no image");
+    const policy = join(dir, 'none.yaml');
+    writeFileSync(policy, 'rules: []\n');
+    const explain = await ie(['--protect', '**/gstreamer*', 'policy', 'explain', policy]);
+    expect(explain.stderr).toBe('');
+    const row = explain.stdout.split('\n').find((l) => l.includes('gstreamer-base'));
+    expect(row).toMatch(/protected\s+1\s+protect '\*\*\/gstreamer\*'$/);
+  });
+
+  test('the agent names the pattern at its first check', async () => {
+    const agent = startAgent(['--docker-host', engine.host, '--state', join(dir, 'agent.db'), '--protect', '*/gstreamer*:*', '--low-free', '1%', '--target-free', '2%']);
+    try {
+      const warning = await agent.waitForLog('protect_matches_nothing');
+      expect(warning.protections).toEqual(["protect '*/gstreamer*:*'"]);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+  });
+});
+
+describe('sizes that cannot be misread', () => {
+  test.each([
+    ['--low-free', '15'],
+    ['--target-free', '0.5'],
+  ])('%s %s (no unit) is refused with one line, exit 2', async (flag, value) => {
+    const result = await ie([flag, value, 'status']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`'${flag.slice(2)}': size '${value}' has no unit: write ${value}% or ${value}GB`);
+  });
+
+  test('--low-free 10GB on a 600 MiB disk: run refuses to start, naming the disk size; status warns', async () => {
+    const run = await ie(['--low-free', '10GB', '--target-free', '11GB', 'run']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/key 'low-free': 9\.31 GiB is more than the disk \(\d+(\.\d+)? MiB\): every image would go/);
+    const status = await ie(['--low-free', '10GB', '--target-free', '11GB', 'status']);
+    expect(status.code).toBe(0);
+    expect(status.stderr).toMatch(/warning: low-free on .*: 9\.31 GiB is more than the disk/);
+  });
+});
