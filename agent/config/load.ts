@@ -12,6 +12,7 @@ import {
   CONFIG_KEYS,
   DEFAULT_CONFIG_FILE,
   DEFAULTS,
+  DockerHostField,
   KEY_TO_FIELD,
 } from './schema';
 
@@ -30,7 +31,11 @@ export interface LoadOptions {
 /** Loads and validates the whole configuration, or throws a ConfigError naming the culprit. */
 export function loadConfig(options: LoadOptions): Config {
   const merged: Record<string, unknown> = { ...DEFAULTS };
-  if (options.env.DOCKER_HOST) merged.dockerHost = options.env.DOCKER_HOST;
+  if (options.env.DOCKER_HOST) {
+    const host = DockerHostField.safeParse(options.env.DOCKER_HOST);
+    if (!host.success) throw new ConfigError('environment variable DOCKER_HOST', `'${options.env.DOCKER_HOST}': ${host.error.issues[0]?.message ?? 'invalid'}`);
+    merged.dockerHost = host.data;
+  }
 
   const file = options.configFile ?? options.env[ENV_CONFIG_FILE];
   let fileLayer: ConfigLayer = {};

@@ -8,7 +8,7 @@ import { BooleanField, ConfigLayer, DurationField, ListField, SizeField } from '
 import { DEFAULT_CONTAINER_POLICY } from '../core/containers';
 import { DEFAULT_POLICY, type Policy } from '../core/policy';
 import type { Rule } from '../core/rules';
-import { ConfigError } from '../errors';
+import { ConfigError, RuleSyntaxError } from '../errors';
 import { parseAction, parsePredicate, parseRuleFile } from './rule-syntax';
 
 const RuleEntry = z.strictObject({ match: z.string().min(1), action: z.string().min(1) });
@@ -56,8 +56,23 @@ export function isYamlPolicy(file: string): boolean {
 export function loadPolicy(file: string): LoadedPolicy {
   if (!existsSync(file)) throw new ConfigError(file, 'policy file does not exist');
   const text = readFileSync(file, 'utf8');
-  if (!isYamlPolicy(file)) return { policy: { ...DEFAULT_POLICY, source: file, rules: parseRuleFile(text, file) }, settings: {} };
+  if (!isYamlPolicy(file)) return { policy: { ...DEFAULT_POLICY, source: file, rules: parseDockerGcFile(text, file) }, settings: {} };
   return readYamlPolicy(text, file);
+}
+
+/** A YAML policy's opening keys, as they would stand in a file saved under another name. */
+const YAML_POLICY_KEY = /^(rules|containers|build-cache|low-free|target-free|low-free-inodes|target-free-inodes|min-age|protect)\s*:/m;
+
+/** docker_gc rules; a YAML policy under a `.conf` name gets a hint instead of a bare syntax error. */
+function parseDockerGcFile(text: string, file: string): ReturnType<typeof parseRuleFile> {
+  try {
+    return parseRuleFile(text, file);
+  } catch (error) {
+    if (error instanceof RuleSyntaxError && YAML_POLICY_KEY.test(text)) {
+      throw new RuleSyntaxError(error.source, error.line, error.column, `${error.reason} (this looks like a YAML policy: only files named .yaml or .yml are read as YAML)`, error.lineText);
+    }
+    throw error;
+  }
 }
 
 function readYamlPolicy(text: string, file: string): LoadedPolicy {

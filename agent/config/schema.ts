@@ -47,17 +47,36 @@ export const ListField = z.union([
 ]);
 
 /** `9707`, `:9707`, `127.0.0.1:9707`, `[::1]:9707`: the metrics endpoint. */
-const ListenField = z.string().regex(/^(?:(?:\[[^\]]+\]|[^:\s[\]]*):)?\d{1,5}$/, 'expected a port or host:port, e.g. 9707 or 127.0.0.1:9707');
+const ListenField = z
+  .string()
+  .regex(/^(?:(?:\[[^\]]+\]|[^:\s[\]]*):)?\d{1,5}$/, 'expected a port or host:port, e.g. 9707 or 127.0.0.1:9707')
+  .refine((text) => {
+    const port = Number(/(\d+)$/.exec(text)?.[1]);
+    return port >= 1 && port <= 65535;
+  }, 'the port must be from 1 to 65535, e.g. 9707');
+
+/**
+ * Where Docker listens, as Docker's own CLI writes it: `unix:///run/docker.sock` or
+ * `tcp://host:2375`. A bare socket path is taken as `unix://` that path.
+ */
+export const DockerHostField = z
+  .string()
+  .min(1)
+  .transform((text) => (text.startsWith('/') ? `unix://${text}` : text))
+  .refine((text) => /^(unix:\/\/\/.+|(tcp|http):\/\/[^/\s]+)$/.test(text), 'expected unix:///path/to/docker.sock, a socket path, or tcp://host:port');
+
+/** A duration that must be more than zero: a zero interval would check without pause. */
+const PositiveDurationField = DurationField.refine((ms) => ms > 0, 'must be more than 0, e.g. 5m');
 
 
 /** Keys as operators write them in config.yaml, IMAGE_EVICTOR_* (upper snake case) and flags. */
 export const ConfigLayer = z
   .strictObject({
-    'docker-host': z.string().min(1),
+    'docker-host': DockerHostField,
     state: z.string().min(1),
     'log-level': LogLevel,
     'log-format': LogFormat,
-    interval: DurationField,
+    interval: PositiveDurationField,
     path: z.string().min(1),
     'low-free': SizeField,
     'target-free': SizeField,

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { EvictionMode } from '../core/eviction';
 import type { CheckObserver } from '../eviction/check';
+import { ConfigError } from '../errors';
 import type { Log } from '../log';
 
 /** What the agent reports: its checks, and how late events arrive; the no-op version stands in when metrics are off. */
@@ -89,7 +90,11 @@ export async function serveMetrics(registry: Registry, listen: string, log: Log)
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      // Taken, or not an address of this host: the operator's setting, said as such (exit 2).
+      const why = error.code === 'EADDRINUSE' ? 'is already in use by another process' : error.code === 'EADDRNOTAVAIL' ? 'is not an address of this host' : `cannot be listened on (${error.code ?? error.message})`;
+      reject(new ConfigError('configuration', `${host}:${port} ${why}`, 'metrics-listen'));
+    });
     server.listen(port, host, resolve);
   });
   log.info('metrics_listening', { address: `${host}:${port}` });

@@ -1,6 +1,7 @@
 // What operators type and read, on a real engine: a protect pattern that protects nothing is named,
 // a protected image names its pattern, and sizes that cannot be meant are refused or warned.
 import { rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cli, startAgent } from '../harness/cli';
 import { startEngine, type Engine } from '../harness/engine';
@@ -93,5 +94,50 @@ describe('sizes that cannot be misread', () => {
     const status = await ie(['--low-free', '10GB', '--target-free', '11GB', 'status']);
     expect(status.code).toBe(0);
     expect(status.stderr).toMatch(/warning: low-free on .*: 9\.31 GiB is more than the disk/);
+  });
+});
+
+describe('clean errors: one line naming the key, exit 2', () => {
+  test.each([
+    [['--interval', '0s', 'status'], "command line: key 'interval': must be more than 0, e.g. 5m"],
+    [['run', '--metrics-listen', '99999'], "command line: key 'metrics-listen': the port must be from 1 to 65535, e.g. 9707"],
+    [['--docker-host', 'ftp://x', 'status'], "command line: key 'docker-host': expected unix:///path/to/docker.sock, a socket path, or tcp://host:port"],
+  ])('%j', async (args, message) => {
+    const result = await ie(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([`image-evictor: config error: ${message}`]);
+  });
+
+  test('DOCKER_HOST without a scheme names the variable', async () => {
+    const result = await cli(['--state', join(dir, 'state.db'), 'status'], { DOCKER_HOST: 'localhost:2375' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("environment variable DOCKER_HOST: 'localhost:2375': expected unix:///path/to/docker.sock");
+  });
+
+  test('a bare socket path is taken as unix://', async () => {
+    const result = await cli(['--docker-host', engine.host.replace(/^unix:\/\//, ''), '--state', join(dir, 'state.db'), 'status', '--json']);
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as { docker: { host: string } }).docker.host).toBe(engine.host);
+  });
+
+  test('a metrics port in use is named as such', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const result = await ie(['run', '--metrics-listen', `127.0.0.1:${port}`]);
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe(`image-evictor: config error: configuration: key 'metrics-listen': 127.0.0.1:${port} is already in use by another process`);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a YAML policy saved as .conf gets a hint', async () => {
+    const policy = join(dir, 'policy.conf');
+    writeFileSync(policy, 'rules:\n  - match: True\n    action: Evict\n');
+    const result = await ie(['policy', 'check', policy]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('(this looks like a YAML policy: only files named .yaml or .yml are read as YAML)');
   });
 });
