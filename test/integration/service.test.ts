@@ -160,4 +160,10 @@ describe('packaging', () => {
     expect(names.size).toBeGreaterThan(10);
     for (const name of readFileSync(rules, 'utf8').match(/image_evictor_[a-z_]+/g) ?? []) expect(names).toContain(name);
   });
+
+  test('the emergency alert fires on an emergency eviction the gauge showed for one scrape only (promtool test rules)', async () => {
+    const result = await run('promtool', ['test', 'rules', join(ROOT, 'systemd', 'alerts.test.yml')]);
+    expect(result.stdout + result.stderr).toContain('SUCCESS');
+    expect(result.code).toBe(0);
+  });
 });
