@@ -48,6 +48,16 @@ function supersededIds(records: ImageRecord[]): Set<string> {
   return ids;
 }
 
+/** The tier that puts an image ahead of plain recency under an order, for saying why it goes first. */
+export type OrderTier = 'superseded' | 'used-once' | null;
+
+/** Each live record's tier under `order`: superseded versions first, then images used at most once. */
+export function evictionTiers(order: EvictionOrder, records: ImageRecord[], uses: Map<string, number> = repositoryUses(records)): (r: ImageRecord) => OrderTier {
+  const superseded = order === 'superseded' || order === 'superseded-reuse' ? supersededIds(records) : new Set<string>();
+  const once = order === 'reuse' || order === 'superseded-reuse' ? usedOnceIds(records, uses) : new Set<string>();
+  return (r) => (superseded.has(r.id) ? 'superseded' : once.has(r.id) ? 'used-once' : null);
+}
+
 /**
  * A comparator for `order` over live `records` (first to go first): dangling images always lead.
  * `uses`: uses per repository over every record known, removed ones too (default: over `records`).
@@ -58,9 +68,9 @@ export function evictionComparator(
   nowMs: number,
   uses: Map<string, number> = repositoryUses(records),
 ): (a: ImageRecord, b: ImageRecord) => number {
-  const superseded = order === 'superseded' || order === 'superseded-reuse' ? supersededIds(records) : new Set<string>();
-  const once = order === 'reuse' || order === 'superseded-reuse' ? usedOnceIds(records, uses) : null;
-  const tier = (r: ImageRecord) => (superseded.has(r.id) ? 0 : 2) + (once !== null && !superseded.has(r.id) && !once.has(r.id) ? 1 : 0);
+  const tierOf = evictionTiers(order, records, uses);
+  const RANK: Record<string, number> = { superseded: 0, 'used-once': 1, none: 2 };
+  const tier = (r: ImageRecord) => RANK[tierOf(r) ?? 'none'] as number;
   const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
   const within = order === 'size' ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b) : compareLeastRecent;
   return (a, b) => Number(isDangling(b)) - Number(isDangling(a)) || tier(a) - tier(b) || within(a, b);

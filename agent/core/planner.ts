@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { formatBytes, type SizeSpec } from './units';
 import type { EvictionMode } from './eviction';
 import { isDangling, type ImageRecord, type Layer } from './image';
-import { DEFAULT_EVICTION_ORDER, evictionComparator, repositoryUses, type EvictionOrder } from './order';
+import { DEFAULT_EVICTION_ORDER, evictionComparator, evictionTiers, repositoryUses, type EvictionOrder, type OrderTier } from './order';
 import { claimImages, idleProtectRules, type Disposition, type Rule } from './rules';
 import { recencyMs } from './usage';
 
@@ -57,7 +57,8 @@ export interface PlanInput {
 export interface PlanStep {
   imageId: string;
   tags: string[];
-  reason: 'rule-delete' | 'dangling' | 'least-recently-used' | 'protected';
+  /** Why it goes, and why before the others: the order's tier (superseded, used once) where one applies. */
+  reason: 'rule-delete' | 'dangling' | 'superseded' | 'used-once' | 'largest-idle' | 'least-recently-used' | 'protected';
   mode: EvictionMode;
   recencyMs: number;
   lastUsedMs: number | null;
@@ -158,6 +159,8 @@ export interface Ranked {
   ranking: RankedImage[];
   /** Where each Protect rule that matches no live image was written (`protect '<pattern>'` for the setting). */
   unmatchedProtections: string[];
+  /** The eviction order's tier of each live image, for the reason a step gives. */
+  tierOf: (record: ImageRecord) => OrderTier;
 }
 
 export type RankOptions = Pick<PlanInput, 'protect' | 'nowMs' | 'minAgeMs' | 'rules' | 'order' | 'repositoryUses'>;
@@ -171,7 +174,9 @@ export function rankImages(images: PlannerImage[], options: RankOptions): Ranked
   const claimOf = (i: PlannerImage) => claims.get(i.record.id) ?? { ruleIndex: -1, disposition: 'evict' as const };
   const classes = new Map(live.map((i) => [i.record.id, classify(i, claimOf(i).disposition, nowMs, minAgeMs)]));
   const liveRecords = live.map((i) => i.record);
-  const compare = evictionComparator(order, liveRecords, nowMs, options.repositoryUses ?? repositoryUses(liveRecords));
+  const uses = options.repositoryUses ?? repositoryUses(liveRecords);
+  const compare = evictionComparator(order, liveRecords, nowMs, uses);
+  const tierOf = evictionTiers(order, liveRecords, uses);
   const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compare(a.record, b.record));
   const doomed = ofClass('delete');
   const candidates = ofClass('candidate');
@@ -184,13 +189,13 @@ export function rankImages(images: PlannerImage[], options: RankOptions): Ranked
     ...live.filter((i) => !ranked.has(i)).map((i) => ({ imageId: i.record.id, class: classOf(i), rank: null, rule: ruleOf(i) })),
   ];
   const unmatchedProtections = idleProtectRules(allRules, live, nowMs).map((r) => r.origin);
-  return { live, classes, doomed, candidates, protectedImages, ranking, unmatchedProtections };
+  return { live, classes, doomed, candidates, protectedImages, ranking, unmatchedProtections, tierOf };
 }
 
 /** Plans evictions for the disk and images given. */
 export function plan(input: PlanInput): Plan {
   const { nowMs, disk, thresholds } = input;
-  const { live, classes, doomed, candidates, protectedImages, ranking, unmatchedProtections } = rankImages(input.images, input);
+  const { live, classes, doomed, candidates, protectedImages, ranking, unmatchedProtections, tierOf } = rankImages(input.images, input);
   const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
   // A byte target below a percentage low (possible only on some disks) would stop before low: lift it.
   const targetBytes = Math.max(thresholdBytes(thresholds.targetFree, disk.totalBytes), lowBytes);
@@ -201,6 +206,12 @@ export function plan(input: PlanInput): Plan {
   const counts = layerCounts(live);
   const steps: PlanStep[] = [];
   let estimatedFree = disk.freeBytes;
+  const stepReason = (record: ImageRecord, mode: EvictionMode): PlanStep['reason'] => {
+    if (mode === 'hygiene') return 'rule-delete';
+    if (classes.get(record.id) === 'protected') return 'protected';
+    if (isDangling(record)) return 'dangling';
+    return tierOf(record) ?? (input.order === 'size' ? 'largest-idle' : 'least-recently-used');
+  };
   const take = (image: PlannerImage, mode: EvictionMode, untilFreeBytes: number, untilFreeInodes: number) => {
     let freed = 0;
     for (const layer of layersOf(image)) {
@@ -213,7 +224,7 @@ export function plan(input: PlanInput): Plan {
     steps.push({
       imageId: record.id,
       tags: record.repoTags,
-      reason: mode === 'hygiene' ? 'rule-delete' : classes.get(record.id) === 'protected' ? 'protected' : isDangling(record) ? 'dangling' : 'least-recently-used',
+      reason: stepReason(record, mode),
       mode,
       recencyMs: recencyMs(record),
       lastUsedMs: record.lastUsedMs,

@@ -84,9 +84,26 @@ describe('order', () => {
       image('tie-a', { usedAgo: 3 * DAY }),
       image('pulled-only', { pulledAgo: 4 * DAY }),
     ];
-    const p = plan(input(images, { mode: 'purge', disk: { totalBytes: 100 * GiB, freeBytes: 0, totalInodes: 100, freeInodes: 100 } }));
+    const p = plan(input(images, { order: 'lru', mode: 'purge', disk: { totalBytes: 100 * GiB, freeBytes: 0, totalInodes: 100, freeInodes: 100 } }));
     expect(ids(p)).toEqual(['dangling-new', 'old', 'pulled-only', 'tie-a', 'tie-b', 'recent']);
     expect(p.steps.map((s) => s.reason)).toEqual(['dangling', ...Array(5).fill('least-recently-used')]);
+  });
+
+  it('each step gives the tier that put it first: superseded, used once, then least recently used', () => {
+    const busy = (id: string, tag: string, usedAgo: number) => {
+      const made = image(id, { usedAgo, tags: [tag] });
+      return { ...made, record: { ...made.record, useCount: 20 } };
+    };
+    const images = [busy('busy', 'svc/db:1', 5 * DAY), busy('app-v1', 'pipe/app:v1', 2 * DAY), busy('app-v2', 'pipe/app:v2', DAY), image('tool', { usedAgo: 3 * DAY, tags: ['tool/lint:1'] })];
+    images[1] = { ...images[1], record: { ...images[1]!.record, lastPulledMs: NOW - 3 * DAY } } as PlannerImage;
+    images[2] = { ...images[2], record: { ...images[2]!.record, lastPulledMs: NOW - DAY } } as PlannerImage;
+    const p = plan(input(images, { mode: 'purge', disk: { totalBytes: 100 * GiB, freeBytes: 0, totalInodes: 100, freeInodes: 100 } }));
+    expect(p.steps.map((s) => [s.imageId, s.reason])).toEqual([
+      ['app-v1', 'superseded'],
+      ['tool', 'used-once'],
+      ['busy', 'least-recently-used'],
+      ['app-v2', 'least-recently-used'],
+    ]);
   });
 
   it('the LRU order is a total order on distinct IDs', () => {
