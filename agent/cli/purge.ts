@@ -3,7 +3,7 @@ import { evictorDeps } from '../eviction/check';
 import { executePlan, type EvictionReport } from '../eviction/evictor';
 import { acquireLock, evictionLockPath } from '../state/lock';
 import { checkDeps, dataRootOf, type CommandContext } from './context';
-import { formatBytes, formatShare, outcomesText } from './format';
+import { formatBytes, formatDuration, formatShare, outcomesText, tagsCell } from './format';
 import { currentPlan, planJson, planText } from './plan';
 
 /** Exit code when the purge ran but could not reach the target. */
@@ -55,10 +55,24 @@ async function purgeLocked(ctx: CommandContext, emergency: boolean, json: boolea
   const reached = report.disk.freeBytes >= p.targetBytes;
   // Keep rules bind purges too: say so, so an operator knows where the rest of the disk went.
   if (skippedKept > 0) process.stderr.write(`image-evictor: skipped ${skippedKept} image(s) a Keep rule holds (policy ${ctx.config.policyPath ?? '-'})\n`);
-  if (!reached && !emergency && skippedProtected > 0) {
-    process.stderr.write(`image-evictor: target not reached; ${skippedProtected} protected image(s) were kept (add --emergency to include them)\n`);
-  } else if (!reached) {
-    process.stderr.write('image-evictor: target not reached: nothing else can be evicted (in use, or younger than min-age)\n');
+  if (!reached) {
+    // Everything that held the rest of the disk, by name, so the operator knows what to stop or wait for.
+    const named = (cls: string) => {
+      const ids = p.ranking.filter((r) => r.class === cls).map((r) => r.imageId);
+      const names = ids.map((id) => tagsCell(ctx.store.image(id)?.repoTags ?? [id]));
+      return { count: ids.length, names: names.join(', ') };
+    };
+    const held = [
+      ['in-use', 'in use by a container'],
+      ['too-young', `wanted within min-age (${formatDuration(ctx.config.minAgeMs)})`],
+    ].map(([cls, why]) => ({ ...named(cls as string), why })).filter((h) => h.count > 0);
+    const heldText = held.map((h) => `${h.count} ${h.why}: ${h.names}`).join('; ');
+    if (!emergency && skippedProtected > 0) {
+      process.stderr.write(`image-evictor: target not reached; ${skippedProtected} protected image(s) were kept (add --emergency to include them)\n`);
+      if (held.length > 0) process.stderr.write(`image-evictor: also held: ${heldText}\n`);
+    } else {
+      process.stderr.write(`image-evictor: target not reached: ${held.length > 0 ? `held by ${heldText}` : 'nothing else can be evicted'}\n`);
+    }
   }
   return reached ? 0 : EXIT_TARGET_NOT_REACHED;
 }

@@ -149,10 +149,13 @@ test('purge keeps protected, in-use and young images, says so and exits 3; --eme
   const kept = await ie(['--target-free', '99%', 'purge']);
   expect(kept.code).toBe(3);
   expect(kept.stderr).toContain('1 protected image(s) were kept (add --emergency to include them)');
+  // Exit 3 names everything that held the rest, not only the protected images.
+  expect(kept.stderr).toContain(`image-evictor: also held: 1 in use by a container: ${pinned.ref}; 1 wanted within min-age (10m): ${young.ref}`);
   expect(await present(mesa)).toBe(true);
 
   const emergency = await ie(['--target-free', '99%', 'purge', '--emergency', '--json']);
   expect(emergency.code).toBe(3);
+  expect(emergency.stderr).toContain(`image-evictor: target not reached: held by 1 in use by a container: ${pinned.ref}; 1 wanted within min-age (10m): ${young.ref}`);
   expect((JSON.parse(emergency.stdout) as { outcomes: Array<{ imageId: string; result: string }> }).outcomes).toEqual([
     expect.objectContaining({ imageId: mesa.id, result: 'removed' }),
   ]);
