@@ -4,9 +4,10 @@ import { CONFIG_KEYS, type Config } from '../config/schema';
 import { measureDisk } from '../disk/disk';
 import { createDockerClient, type DockerClient } from '../docker/client';
 import type { CheckDeps } from '../eviction/check';
-import { errorText } from '../errors';
+import { existsSync } from 'node:fs';
+import { ConfigError, errorText } from '../errors';
 import { createLog, type Log } from '../log';
-import { openStore, type Store } from '../state/store';
+import { openMemoryStore, openStore, type Store } from '../state/store';
 import { createTracker, type Tracker } from '../tracking/tracker';
 
 export interface CommandContext {
@@ -41,16 +42,35 @@ export function flagsFromOptions(options: Record<string, unknown>): Record<strin
 }
 
 /**
- * Loads the configuration (throwing before anything touches Docker), then opens the edges.
- * `service` sends logs to stdout for journald; one-shot commands keep stdout for their output.
+ * How a command uses the state: `run` keeps it (and creates it); `read` commands show what is
+ * there, or Docker's data alone when nothing is; `evict` commands refuse to evict without the
+ * agent's history unless told to judge by Docker's data alone (`--docker-data-only`).
  */
-export async function openContext(options: Record<string, unknown>, service: boolean): Promise<CommandContext> {
+export type StateUse = 'run' | 'read' | 'evict';
+
+/**
+ * Loads the configuration (throwing before anything touches Docker), then opens the edges.
+ * `run` sends logs to stdout for journald; one-shot commands keep stdout for their output.
+ */
+export async function openContext(options: Record<string, unknown>, use: StateUse): Promise<CommandContext> {
   const reloadConfig = () =>
     loadConfig({ configFile: options.config as string | undefined, env: process.env, flags: flagsFromOptions(options) });
   const config = reloadConfig();
-  const log = createLog({ level: config.logLevel, format: config.logFormat, stream: service ? process.stdout : process.stderr });
+  const log = createLog({ level: config.logLevel, format: config.logFormat, stream: use === 'run' ? process.stdout : process.stderr });
   const clock = () => Date.now();
   const docker = createDockerClient(config.dockerHost);
+  if (use !== 'run' && !existsSync(config.statePath)) {
+    if (use === 'evict' && options.dockerDataOnly !== true) {
+      throw new ConfigError(
+        'configuration',
+        `state database ${config.statePath} does not exist: without the agent's history, images pulled minutes ago look as old as their build. Check --state, or pass --docker-data-only to judge by Docker's data alone`,
+        'state',
+      );
+    }
+    process.stderr.write(`image-evictor: no state database at ${config.statePath}: judging by Docker's data alone (nothing is created)\n`);
+    const store = openMemoryStore(log, clock());
+    return { config, log, docker, store, tracker: createTracker({ docker, store, log }), clock, reloadConfig };
+  }
   const { store, movedAsideTo } = openStore(config.statePath, log, clock());
   const tracker = createTracker({ docker, store, log });
   if (movedAsideTo !== null) {

@@ -41,14 +41,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('track image usage from Docker events; evict least-recently-used images below the low threshold (long-running)')
     .option('--dry-run', 'log what would be removed; remove nothing')
     .option('--metrics-listen <addr>', 'serve Prometheus metrics at /metrics: a port (loopback) or host:port')
-    .action(async (_options, command: Command) => setExit(await runCommand(await openContext(command.optsWithGlobals(), true))));
+    .action(async (_options, command: Command) => setExit(await runCommand(await openContext(command.optsWithGlobals(), 'run'))));
 
   program
     .command('plan')
     .description('show the evictions the agent would carry out now, in order, with estimates (removes nothing)')
     .option('--json', 'print the plan as JSON')
     .action(async (options: { json?: boolean }, command: Command) =>
-      setExit(await planCommand(await openContext(command.optsWithGlobals(), false), options.json === true)),
+      setExit(await planCommand(await openContext(command.optsWithGlobals(), 'read'), options.json === true)),
     );
 
   program
@@ -56,11 +56,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('evict now until --target-free is free (exit 3 if it cannot be reached)')
     .option('--emergency', 'include protected images, after all others')
     .option('--dry-run', 'print the plan only')
+    .option('--docker-data-only', 'evict even without a state database, judging by Docker\'s data alone')
     .option('--json', 'print the result as JSON')
     .action(async (options: { emergency?: boolean; dryRun?: boolean; json?: boolean }, command: Command) => {
       // purge's --dry-run prints a plan; it is not the agent's dry-run setting.
       const { dryRun, ...globals } = command.optsWithGlobals();
-      const ctx = await openContext(globals, false);
+      const ctx = await openContext(globals, dryRun === true ? 'read' : 'evict');
       setExit(await purgeCommand(ctx, { emergency: options.emergency === true, dryRun: dryRun === true, json: options.json === true }));
     });
 
@@ -69,17 +70,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('show the disk and every tracked image, least recently used first')
     .option('--json', 'print the report as JSON')
     .action(async (options: { json?: boolean }, command: Command) =>
-      setExit(await statusCommand(await openContext(command.optsWithGlobals(), false), options.json === true)),
+      setExit(await statusCommand(await openContext(command.optsWithGlobals(), 'read'), options.json === true)),
     );
   program
     .command('gc')
     .description('apply a rule file once, like docker_gc from cron: Delete rules now, container hygiene, LRU eviction if below low')
     .requiredOption('--rules <file>', 'rule file: docker_gc syntax, or a YAML policy')
     .option('--dry-run', 'print what would be removed; remove nothing')
+    .option('--docker-data-only', 'run even without a state database, judging by Docker\'s data alone')
     .option('--json', 'print the result as JSON')
     .action(async (options: { rules: string; json?: boolean }, command: Command) => {
       const { json, rules, ...globals } = command.optsWithGlobals();
-      setExit(await gcCommand(await openContext({ ...globals, policy: rules }, false), json === true || options.json === true));
+      setExit(await gcCommand(await openContext({ ...globals, policy: rules }, globals.dryRun === true ? 'read' : 'evict'), json === true || options.json === true));
     });
 
   const policy = program.command('policy').description('validate a policy file, or see how it classifies the current images');
@@ -95,7 +97,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print as JSON')
     .action(async (file: string, options: { json?: boolean }, command: Command) => {
       const { json, ...globals } = command.optsWithGlobals();
-      setExit(await policyExplainCommand(await openContext({ ...globals, policy: file }, false), json === true || options.json === true));
+      setExit(await policyExplainCommand(await openContext({ ...globals, policy: file }, 'read'), json === true || options.json === true));
     });
   return program;
 }

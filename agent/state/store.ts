@@ -245,6 +245,17 @@ export interface OpenedStore {
 }
 
 /** Opens (creating if needed) the state DB; a damaged one is renamed aside with a timestamp and started afresh. */
+/**
+ * A store that lives in memory only, for one-shot commands when no state database exists: they
+ * judge by Docker's data alone and must not create a database (a mistyped --state would otherwise
+ * leave one behind, and look like an agent that never saw a pull).
+ */
+export function openMemoryStore(log: Log, nowMs: number): Store {
+  const db = new BetterSqlite3(':memory:');
+  migrate(db, readMigrations(), nowMs);
+  return createStore(db, log);
+}
+
 export function openStore(path: string, log: Log, nowMs: number): OpenedStore {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o750 });

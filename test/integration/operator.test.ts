@@ -1,6 +1,6 @@
 // What operators type and read, on a real engine: a protect pattern that protects nothing is named,
 // a protected image names its pattern, and sizes that cannot be meant are refused or warned.
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cli, startAgent } from '../harness/cli';
@@ -60,7 +60,7 @@ describe('protection', () => {
     const policy = join(dir, 'none.yaml');
     writeFileSync(policy, 'rules: []\n');
     const explain = await ie(['--protect', '**/gstreamer*', 'policy', 'explain', policy]);
-    expect(explain.stderr).toBe('');
+    expect(explain.stderr).not.toContain('matches no image');
     const row = explain.stdout.split('\n').find((l) => l.includes('gstreamer-base'));
     expect(row).toMatch(/protected\s+1\s+protect '\*\*\/gstreamer\*'$/);
   });
@@ -139,5 +139,30 @@ describe('clean errors: one line naming the key, exit 2', () => {
     const result = await ie(['policy', 'check', policy]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('(this looks like a YAML policy: only files named .yaml or .yml are read as YAML)');
+  });
+});
+
+describe('state path', () => {
+  test('one-shots on a missing state create nothing and say they judge by Docker alone', async () => {
+    const missing = join(dir, 'no', 'such', 'dir', 'state.db');
+    const status = await cli(['--docker-host', engine.host, '--state', missing, '--min-age', '0s', 'status', '--json']);
+    expect(status.code).toBe(0);
+    expect(status.stderr).toContain(`image-evictor: no state database at ${missing}: judging by Docker's data alone (nothing is created)`);
+    expect((JSON.parse(status.stdout) as StatusJson).images.map((i) => i.id)).toContain(gstreamer.id);
+    expect(existsSync(join(dir, 'no'))).toBe(false);
+  });
+
+  test('purge and gc refuse a missing state unless --docker-data-only', async () => {
+    const missing = join(dir, 'typo.db');
+    const purge = await cli(['--docker-host', engine.host, '--state', missing, '--low-free', '1%', '--target-free', '2%', 'purge']);
+    expect(purge.code).toBe(2);
+    expect(purge.stderr).toContain(`key 'state': state database ${missing} does not exist: without the agent's history, images pulled minutes ago look as old as their build. Check --state, or pass --docker-data-only`);
+    const gc = await cli(['--docker-host', engine.host, '--state', missing, 'gc', '--rules', join(dir, 'none.yaml')]);
+    expect(gc.code).toBe(2);
+    expect(existsSync(missing)).toBe(false);
+    // Told to, purge runs on Docker's data alone: the target is already met, nothing goes.
+    const told = await cli(['--docker-host', engine.host, '--state', missing, '--low-free', '1%', '--target-free', '2%', 'purge', '--docker-data-only']);
+    expect(told.code).toBe(0);
+    expect(existsSync(missing)).toBe(false);
   });
 });

@@ -93,7 +93,7 @@ describe("docker_gc's documented example", () => {
   });
 
   test('gc removes the dangling image, the old ones and all but 3 of organisation/repo; keeps the young', async () => {
-    const result = await cli([...base('gc.db'), '--min-age', '0s', 'gc', '--rules', join(ROOT, 'policies', 'docker_gc.conf')]);
+    const result = await cli([...base('gc.db'), '--min-age', '0s', 'gc', '--rules', join(ROOT, 'policies', 'docker_gc.conf'), '--docker-data-only']);
     expect(result.code).toBe(0);
     expect(await present(danglingId)).toBe(false);
     for (const name of removed) expect([name, await present(img[name]?.id as string)]).toEqual([name, false]);
@@ -131,7 +131,7 @@ describe('stopped containers', () => {
       policy,
       ['rules:', '  - match: Repository("ct/job-*")', '    action: Delete', 'containers:', '  remove-exited: true', '  grace: 10m', '  exclude-names: ["keep-*"]', ''].join('\n'),
     );
-    const result = await cli([...base('ct.db'), '--min-age', '0s', 'gc', '--rules', policy, '--json']);
+    const result = await cli([...base('ct.db'), '--min-age', '0s', 'gc', '--rules', policy, '--json', '--docker-data-only']);
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as { containers: Array<{ name: string; result: string }> };
     expect(out.containers).toEqual([expect.objectContaining({ name: 'job-old', result: 'removed' })]);
@@ -175,7 +175,7 @@ describe('build cache', () => {
     expect(off.code).toBe(0);
     expect(await buildCacheBytes()).toBe(before);
 
-    const on = await cli([...base('bk.db'), '--low-free', lowAbove, '--target-free', targetAbove, 'gc', '--rules', policy]);
+    const on = await cli([...base('bk.db'), '--low-free', lowAbove, '--target-free', targetAbove, 'gc', '--rules', policy, '--docker-data-only']);
     expect(on.code).toBe(0);
     const pruned = logLines(on.stderr).find((l) => l.message === 'build_cache_pruned');
     expect(pruned?.reclaimedBytes).toBeGreaterThan(20e6);
