@@ -20,6 +20,8 @@ function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('image-evictor')
     .description('Keeps the Docker image cache from filling the disk: evicts least-recently-used images, tracked from Docker events.')
     .version(packageVersion())
+    // Every setting applies to every command: `purge --help` must list --target-free.
+    .configureHelp({ showGlobalOptions: true })
     .option('--config <file>', 'config file (default /etc/image-evictor/config.yaml if it exists)')
     .option('--docker-host <url>', 'Docker daemon (default $DOCKER_HOST, else unix:///var/run/docker.sock)')
     .option('--state <file>', 'state database (default /var/lib/image-evictor/state.db)')

@@ -166,3 +166,11 @@ describe('state path', () => {
     expect(existsSync(missing)).toBe(false);
   });
 });
+
+describe('help', () => {
+  test.each(['purge', 'plan', 'status', 'run', 'gc'])('%s --help lists the settings that apply to it', async (command) => {
+    const result = await cli([command, '--help']);
+    expect(result.code).toBe(0);
+    for (const flag of ['--target-free', '--low-free', '--state', '--docker-host', '--protect', '--min-age']) expect(result.stdout).toContain(flag);
+  });
+});
