@@ -4,6 +4,7 @@ import { clampFuture, isAppliedEvent, nextCursor, shiftForJump, type ClockJump }
 import { eventTimeMs, msToNano, type ContainerRef, type DockerEvent, type ImageRecord, type InventoryImage, type Layer } from '../core/image';
 import { arrived, arrivedImageIds, observe, reconcile, releaseTags, removed, sameRecord, used } from '../core/usage';
 import type { DockerClient } from '../docker/client';
+import { DockerApiError, errorText } from '../errors';
 import type { Log } from '../log';
 import type { Store } from '../state/store';
 
@@ -142,7 +143,14 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
   function applyEvent(event: DockerEvent): Promise<boolean> {
     // Docker is asked now, outside the queue, so a burst's lookups overlap; the answer is Docker's
     // state after the event either way. Records still change strictly in event order.
-    const lookup = lookupFor(event);
+    const lookup = lookupFor(event).catch((error: unknown) => {
+      // Docker answered, with an error: typically an image being removed while we asked (HTTP 500
+      // "layer does not exist"). The stream is sound, so it is no disconnect; the event is applied
+      // as if the image were gone, and the next reconcile sets any record right.
+      if (!(error instanceof DockerApiError)) throw error;
+      log.info('event_lookup_failed', { type: event.type, action: event.action, actor: event.actorId, error: errorText(error) });
+      return null;
+    });
     lookup.catch(() => undefined);
     return exclusive(async () => {
       const key = `${event.timeNano} ${event.type} ${event.action} ${event.actorId}`;

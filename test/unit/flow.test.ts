@@ -6,6 +6,7 @@ import { DEFAULTS, type Config } from '../../agent/config/schema';
 import type { Layer } from '../../agent/core/image';
 import { msToNano } from '../../agent/core/image';
 import { runCheck, type CheckDeps } from '../../agent/eviction/check';
+import { DockerApiError } from '../../agent/errors';
 import type { Log, LogFields } from '../../agent/log';
 import { runAgent } from '../../agent/service/agent';
 import { openStore, type Store } from '../../agent/state/store';
@@ -230,6 +231,25 @@ describe('the agent loop', () => {
     await agent.done;
     expect(s.log.lines[s.log.lines.length - 1]?.message).toBe('agent_stopped');
     expect(s.log.count('disk')).toBe(2);
+  });
+
+  it('an image lookup Docker answers with an error (a removal racing it) is no disconnect', async () => {
+    const s = setup();
+    const agent = startAgent(s);
+    await waitFor('events connected', () => (s.log.count('docker_events_connected') === 1 ? true : undefined));
+    const inspectImage = s.engine.inspectImage;
+    s.engine.inspectImage = async (ref) => {
+      if (ref === 'ci/racing:1') throw new DockerApiError('image inspect', 500, 'layer does not exist');
+      return inspectImage(ref);
+    };
+    s.engine.pull({ ref: 'ci/racing:1', layers: [layer('racing', 1)] });
+    const after = s.engine.pull({ ref: 'ci/after:1', layers: [layer('after', 1)] });
+    await waitFor('the next event applied', () => (s.store.image(after) !== undefined ? true : undefined));
+    expect(s.log.count('event_lookup_failed')).toBe(1);
+    expect(s.log.count('docker_disconnected')).toBe(0);
+    expect(s.log.count('docker_events_connected') + s.log.count('docker_reconnected')).toBe(1);
+    agent.stop.abort();
+    await agent.done;
   });
 
   it('a clock set back a day right before a check: the jump is absorbed first, so the hour-old image is still evicted', async () => {
