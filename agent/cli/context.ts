@@ -5,6 +5,7 @@ import { measureDisk } from '../disk/disk';
 import { createDockerClient, type DockerClient } from '../docker/client';
 import type { CheckDeps } from '../eviction/check';
 import { existsSync } from 'node:fs';
+import { msToNano } from '../core/image';
 import { ConfigError, errorText } from '../errors';
 import { createLog, type Log } from '../log';
 import { openMemoryStore, openStore, type Store } from '../state/store';
@@ -41,6 +42,21 @@ export function flagsFromOptions(options: Record<string, unknown>): Record<strin
   return flags;
 }
 
+/** How far back a command without history asks Docker for events (Docker keeps its last 256 anyway). */
+const RECENT_EVENTS_MS = 3_600_000;
+
+/**
+ * Without the agent's history, what Docker still remembers stands in for it: an image pulled a
+ * minute ago must be young for `gc`, `purge` and `plan` too, not as old as its build.
+ */
+async function learnRecentEvents(docker: DockerClient, tracker: Tracker, nowMs: number): Promise<void> {
+  try {
+    for (const event of await docker.eventsBetween(msToNano(nowMs - RECENT_EVENTS_MS), msToNano(nowMs))) await tracker.applyEvent(event);
+  } catch {
+    // Docker unreachable: each command says so itself when it asks for the inventory.
+  }
+}
+
 /**
  * How a command uses the state: `run` keeps it (and creates it); `read` commands show what is
  * there, or Docker's data alone when nothing is; `evict` commands refuse to evict without the
@@ -69,7 +85,9 @@ export async function openContext(options: Record<string, unknown>, use: StateUs
     }
     process.stderr.write(`image-evictor: no state database at ${config.statePath}: judging by Docker's data alone (nothing is created)\n`);
     const store = openMemoryStore(log, clock());
-    return { config, log, docker, store, tracker: createTracker({ docker, store, log }), clock, reloadConfig };
+    const tracker = createTracker({ docker, store, log });
+    await learnRecentEvents(docker, tracker, clock());
+    return { config, log, docker, store, tracker, clock, reloadConfig };
   }
   const { store, movedAsideTo } = openStore(config.statePath, log, clock());
   const tracker = createTracker({ docker, store, log });

@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cli, startAgent } from '../harness/cli';
 import { startEngine, type Engine } from '../harness/engine';
+import { pushCraftedImage } from '../harness/crafted';
 import { buildImage, type BuiltImage } from '../harness/images';
 import { makeTestDir } from '../harness/tmp';
 
@@ -172,5 +173,18 @@ describe('help', () => {
     const result = await cli([command, '--help']);
     expect(result.code).toBe(0);
     for (const flag of ['--target-free', '--low-free', '--state', '--docker-host', '--protect', '--min-age']) expect(result.stdout).toContain(flag);
+  });
+});
+
+describe('one-shots without history', () => {
+  test("a fresh pull of an image built 10 days ago is young for status and plan, from Docker's buffered events", async () => {
+    const old = await pushCraftedImage({ name: 'ci/built-long-ago', tag: '1', createdMs: Date.now() - 10 * 86_400_000, layerBytes: MiB });
+    await engine.docker(['pull', '-q', old.ref]);
+    const common = ['--docker-host', engine.host, '--state', join(dir, 'never-ran.db'), '--min-age', '1h'];
+    const status = await cli([...common, 'status', '--json']);
+    expect((JSON.parse(status.stdout) as StatusJson).images.find((i) => i.id === old.id)?.class).toBe('too-young');
+    const plan = await cli([...common, '--low-free', '99%', '--target-free', '99.5%', 'plan', '--json']);
+    const steps = (JSON.parse(plan.stdout) as { steps: Array<{ imageId: string }> }).steps.map((st) => st.imageId);
+    expect(steps).not.toContain(old.id);
   });
 });
