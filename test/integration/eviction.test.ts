@@ -150,7 +150,9 @@ describe('the agent under disk pressure', () => {
     }
     await waitFor('min-age to pass since the last use', () => (Date.now() > lastUseMs + 2500 ? true : undefined));
 
-    const lowAndTarget = await above(1.5 * LAYER, 6 * LAYER);
+    // Target beyond what the three protected images hold together (3.5 > 3 layers), yet inside the
+    // disk: emergency must stop at low, not chase the target.
+    const lowAndTarget = await above(1.5 * LAYER, 3.5 * LAYER);
     const lowBytes = parseInt(lowAndTarget[1] as string, 10);
     const agent = startAgent(agentArgs([...lowAndTarget, '--min-age', '2s']));
     try {
