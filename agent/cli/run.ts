@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { runAgent } from '../service/agent';
 import { createMetrics, serveMetrics, type AgentMetrics } from '../service/metrics';
+import { lockEngine } from '../state/engine-lock';
 import { acquireLock, evictionLockPath, instanceLockPath, prepareLockFile } from '../state/lock';
 import { errorText } from '../errors';
 import { checkDeps, type CommandContext } from './context';
@@ -39,7 +40,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       metrics = created.metrics;
       server = await serveMetrics(created.registry, ctx.config.metricsListen, ctx.log);
     }
-    await runAgent({ ...checkDeps(ctx, () => config), metrics }, stop.signal);
+    await runAgent({ ...checkDeps(ctx, () => config), metrics, lockEngine }, stop.signal);
   } finally {
     server?.close();
     ctx.store.close();

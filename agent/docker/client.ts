@@ -12,6 +12,8 @@ export interface DockerClient {
   readonly host: string;
   /** DockerRootDir: the filesystem whose free space we guard. */
   dataRoot(): Promise<string>;
+  /** The engine's ID (`docker info`): one agent per engine. */
+  engineId(): Promise<string>;
   /** All images; `lastTagTimeMs` is null here (only inspect reports it). */
   listImages(): Promise<InventoryImage[]>;
   /** An image by ID or reference, or null when Docker has no such image. */
@@ -168,6 +170,7 @@ export function createDockerClient(host: string): DockerClient {
   return {
     host,
     dataRoot: async () => (await call('info', () => docker.info())).DockerRootDir as string,
+    engineId: async () => (await call('info', () => docker.info())).ID as string,
     listImages: async () =>
       (await call('image list', () => docker.listImages({ all: false }))).map((image) => ({
         id: image.Id,

@@ -14,6 +14,8 @@ export interface AgentDeps extends CheckDeps {
   monotonic?: () => number;
   /** How often the clocks are compared between checks (default 1 s). */
   clockWatchMs?: number;
+  /** Takes the lock that keeps a second agent off the same engine (cli/run gives state/engine-lock). */
+  lockEngine?: (engineId: string) => Promise<{ release(): void }>;
   metrics?: AgentMetrics;
 }
 
@@ -77,11 +79,22 @@ const CHECK_EVENTS = new Set(['image:pull', 'image:load', 'image:import', 'conta
 
 /** Runs the agent until `signal` aborts. */
 export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<void> {
-  const { tracker, log } = deps;
-  const metrics = deps.metrics ?? noMetrics;
   const resolved = await resolveDataRoot(deps, signal);
   if (resolved === null) return;
   const dataRoot: string = resolved;
+  // Docker answered: a second agent on this engine (another --state, say) stops here, exit 4.
+  const engineLock = deps.lockEngine === undefined ? null : await deps.lockEngine(await deps.docker.engineId());
+  try {
+    await followAndCheck(deps, dataRoot, signal);
+  } finally {
+    engineLock?.release();
+  }
+}
+
+/** The agent's loop on one engine's data root: events, checks every interval and after pulls, until `signal` aborts. */
+async function followAndCheck(deps: AgentDeps, dataRoot: string, signal: AbortSignal): Promise<void> {
+  const { tracker, log } = deps;
+  const metrics = deps.metrics ?? noMetrics;
   const started = deps.config();
   // A threshold above the disk's size, or a sliver of it, is a typo the agent must not run with.
   const [implausible] = implausibleThresholds(started, (await deps.measureDisk(dataRoot)).totalBytes);

@@ -151,6 +151,7 @@ export function createFakeEngine(options: { clock: () => number; totalBytes: num
     },
 
     dataRoot: async () => dataRoot,
+    engineId: async () => `fake-engine-${dataRoot}`,
     listImages: async () => [...images.values()].map((i) => inventory(i, false)),
     inspectImage: async (ref) => {
       const image = resolve(ref);

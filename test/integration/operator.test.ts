@@ -188,3 +188,18 @@ describe('one-shots without history', () => {
     expect(steps).not.toContain(old.id);
   });
 });
+
+describe('one agent per engine', () => {
+  test('a second agent on the same engine refuses (exit 4), whatever its --state', async () => {
+    const first = startAgent(['--docker-host', engine.host, '--state', join(dir, 'first.db'), '--low-free', '1%', '--target-free', '2%']);
+    try {
+      await first.waitForLog('agent_started');
+      const id = (await engine.docker(['info', '--format', '{{.ID}}'])).trim();
+      const second = await cli(['--docker-host', engine.host, '--state', join(dir, 'second.db'), '--low-free', '1%', '--target-free', '2%', 'run']);
+      expect(second.code).toBe(4);
+      expect(second.stderr).toContain(`lock @image-evictor/engine/${id} is held by another image-evictor process`);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+  });
+});
