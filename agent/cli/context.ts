@@ -1,11 +1,11 @@
 // What every command needs, built once from the configuration: log, Docker client, store, tracker.
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/load';
 import { CONFIG_KEYS, type Config } from '../config/schema';
+import { msToNano } from '../core/image';
 import { measureDisk } from '../disk/disk';
 import { createDockerClient, type DockerClient } from '../docker/client';
 import type { CheckDeps } from '../eviction/check';
-import { existsSync } from 'node:fs';
-import { msToNano } from '../core/image';
 import { ConfigError, errorText } from '../errors';
 import { createLog, type Log } from '../log';
 import { openMemoryStore, openStore, type Store } from '../state/store';

@@ -1,5 +1,7 @@
-// What operators type and read, on a real engine: a protect pattern that protects nothing is named,
-// a protected image names its pattern, and sizes that cannot be meant are refused or warned.
+// What operators type and read, on a real engine and through the CLI: a protect pattern that
+// protects nothing is named and a protected image names its pattern; sizes that cannot be meant
+// are refused or warned; bad flags are one line naming the key; a missing state is never created;
+// one-shots without history learn recent pulls from Docker; one agent per engine; help is whole.
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
