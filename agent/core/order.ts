@@ -61,16 +61,19 @@ export function evictionTiers(order: EvictionOrder, records: ImageRecord[], uses
 /**
  * A comparator for `order` over live `records` (first to go first): dangling images always lead.
  * `uses`: uses per repository over every record known, removed ones too (default: over `records`).
+ * `tierOf`: the order's tiers, when the caller has them already (the planner gives reasons from them).
  */
 export function evictionComparator(
   order: EvictionOrder,
   records: ImageRecord[],
   nowMs: number,
   uses: Map<string, number> = repositoryUses(records),
+  tierOf: (r: ImageRecord) => OrderTier = evictionTiers(order, records, uses),
 ): (a: ImageRecord, b: ImageRecord) => number {
-  const tierOf = evictionTiers(order, records, uses);
-  const RANK: Record<string, number> = { superseded: 0, 'used-once': 1, none: 2 };
-  const tier = (r: ImageRecord) => RANK[tierOf(r) ?? 'none'] as number;
+  const tier = (r: ImageRecord) => {
+    const t = tierOf(r);
+    return t === 'superseded' ? 0 : t === 'used-once' ? 1 : 2;
+  };
   const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
   const within = order === 'size' ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b) : compareLeastRecent;
   return (a, b) => Number(isDangling(b)) - Number(isDangling(a)) || tier(a) - tier(b) || within(a, b);

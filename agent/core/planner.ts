@@ -175,8 +175,8 @@ export function rankImages(images: PlannerImage[], options: RankOptions): Ranked
   const classes = new Map(live.map((i) => [i.record.id, classify(i, claimOf(i).disposition, nowMs, minAgeMs)]));
   const liveRecords = live.map((i) => i.record);
   const uses = options.repositoryUses ?? repositoryUses(liveRecords);
-  const compare = evictionComparator(order, liveRecords, nowMs, uses);
   const tierOf = evictionTiers(order, liveRecords, uses);
+  const compare = evictionComparator(order, liveRecords, nowMs, uses, tierOf);
   const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compare(a.record, b.record));
   const doomed = ofClass('delete');
   const candidates = ofClass('candidate');
