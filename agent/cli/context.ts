@@ -9,6 +9,7 @@ import type { CheckDeps } from '../eviction/check';
 import { ConfigError, errorText } from '../errors';
 import { createLog, type Log } from '../log';
 import { openMemoryStore, openStore, type Store } from '../state/store';
+import { ingest } from '../tracking/events';
 import { createTracker, type Tracker } from '../tracking/tracker';
 
 export interface CommandContext {
@@ -51,7 +52,7 @@ const RECENT_EVENTS_MS = 3_600_000;
  */
 async function learnRecentEvents(docker: DockerClient, tracker: Tracker, nowMs: number): Promise<void> {
   try {
-    for (const event of await docker.eventsBetween(msToNano(nowMs - RECENT_EVENTS_MS), msToNano(nowMs))) await tracker.applyEvent(event);
+    await ingest(tracker, await docker.eventsBetween(msToNano(nowMs - RECENT_EVENTS_MS), msToNano(nowMs)));
   } catch {
     // Docker unreachable: each command says so itself when it asks for the inventory.
   }
