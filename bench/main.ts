@@ -6,7 +6,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { formatBytes } from '../agent/core/units';
-import { DEFAULT_EVICTION_ORDER } from '../agent/core/order';
+import { DEFAULT_ORDER_SETTING } from '../agent/core/order';
 import { startEngine, type Engine } from '../test/harness/engine';
 import { startRegistry, type Registry } from '../test/harness/registry';
 import { freeSpaceChart } from './chart';
@@ -25,6 +25,7 @@ interface Options {
   quick: boolean;
   only: string[];
   seed: number;
+  seeds: number;
 }
 
 function machine(): string[] {
@@ -96,8 +97,8 @@ async function main(options: Options): Promise<void> {
   if (want('sim')) {
     const jobs = options.quick ? 5000 : 20_000;
     log(`simulator: 3 trace families x 3 disk sizes, ${jobs} jobs each, one CI-like run of ${options.quick ? 10_000 : 100_000}`);
-    sim = runSimulator({ jobs, longJobs: options.quick ? 10_000 : 100_000, seed: options.seed }, DEFAULT_EVICTION_ORDER);
-    tables.push(...sim.tables, sim.study.table);
+    sim = runSimulator({ jobs, longJobs: options.quick ? 10_000 : 100_000, seed: options.seed, seeds: options.seeds }, DEFAULT_ORDER_SETTING, log);
+    tables.push(...sim.tables, ...sim.study.tables);
   }
   const needsDocker = want('overhead') || want('replay');
   if (needsDocker && process.getuid?.() !== 0) throw new Error('the overhead and replay sections need root (dockerd, loop mounts); run with --only sim otherwise');
@@ -128,7 +129,7 @@ async function main(options: Options): Promise<void> {
     `Written by \`npm run bench\`${options.quick ? ' (--quick)' : ''}${options.only.length > 0 ? ` (--only ${options.only.join(',')})` : ''}. Every number below comes from this one run.`,
     '',
     ...machine(),
-    `- Eviction order under test: \`${DEFAULT_EVICTION_ORDER}\`; trace seed ${options.seed}`,
+    `- Eviction order under test: \`${DEFAULT_ORDER_SETTING}\`; trace seed ${options.seed}`,
     '',
     markdownTable(targets),
     ...(replay ? ['![free space during the replay](replay-free-space.svg)', ''] : []),
@@ -155,10 +156,11 @@ const program = new Command()
   .name('bench')
   .option('--quick', 'smaller traces: a few minutes instead of about half an hour')
   .option('--only <sections>', 'comma-separated: sim, overhead, replay', '')
-  .option('--seed <n>', 'trace seed', '7')
+  .option('--seed <n>', 'trace seed (the order study starts there)', '7')
+  .option('--seeds <n>', 'randomized CI traces in the order study', '30')
   .parse(process.argv);
-const opts = program.opts<{ quick?: boolean; only: string; seed: string }>();
-main({ quick: opts.quick === true, only: opts.only.split(',').filter(Boolean), seed: Number(opts.seed) }).catch((error: unknown) => {
+const opts = program.opts<{ quick?: boolean; only: string; seed: string; seeds: string }>();
+main({ quick: opts.quick === true, only: opts.only.split(',').filter(Boolean), seed: Number(opts.seed), seeds: Number(opts.seeds) }).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -12,10 +12,11 @@ import { startAgent, type AgentProcess } from '../test/harness/cli';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../test/harness/engine';
 import { run, runOk } from '../test/harness/proc';
 import type { Registry } from '../test/harness/registry';
-import { agentPlanner, belady, watermarksFor, type Watermarks } from './contenders';
+import { agentPlanner, belady, type Watermarks } from '../agent/core/contenders';
+import { replay as simulate } from '../agent/core/replay';
+import { watermarksFor } from './baselines';
 import { serviceEnv } from './overhead';
 import { times, type Table } from './report';
-import { simulate } from './simulator';
 import { generateTrace, uniqueBytes, type Trace, type TraceImage } from './trace';
 
 const KiB = 1024;
@@ -232,7 +233,7 @@ export async function runReplay(settings: ReplaySettings, registry: Registry, bu
   const agentRun = results[2] as ReplayResult;
   const marks = replayWatermarks(trace, agentRun.startFreeBytes);
   const simBeladyBytes = simulate(trace, agentRun.startFreeBytes, belady).downloadedBytes;
-  const simAgentBytes = simulate(trace, agentRun.startFreeBytes, agentPlanner('agent', marks, ['ci/base-*'], 'superseded-reuse')).downloadedBytes;
+  const simAgentBytes = simulate(trace, agentRun.startFreeBytes, agentPlanner('agent', { marks, protect: ['ci/base-*'], order: 'superseded-reuse' })).downloadedBytes;
   const table: Table = {
     title: `Real replay: ${trace.jobs.length} CI-like jobs, ${formatBytes(settings.diskBytes)} ext4 (${formatBytes(agentRun.startFreeBytes)} free at start), local registry`,
     header: ['contender', 'bytes pulled', 'vs simulator optimum', 'jobs failed on full disk', 'lowest free', 'evictions', 'wall time'],

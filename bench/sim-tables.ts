@@ -1,23 +1,13 @@
 // Simulator section of the report: every trace family at several disk sizes, through the agent's planner and
 // the baselines; then the eviction-order study on the CI-like trace.
 import { formatBytes } from '../agent/core/units';
-import { EvictionOrder } from '../agent/core/order';
-import {
-  agentPlanner,
-  belady,
-  fifo,
-  noCleanup,
-  offlineWatermark,
-  periodicAgeBased,
-  periodicPruneAll,
-  plainLru,
-  watermarksFor,
-  type Watermarks,
-} from './contenders';
-import { times, type Table } from './report';
-import { simulate, type SimResult } from './simulator';
-import { replayTrace, replayWatermarks } from './replay';
-import { generateTrace, uniqueBytes, type Trace, type TraceFamily } from './trace';
+import { EvictionOrder, type OrderSetting } from '../agent/core/order';
+import { autoPlanner } from '../agent/core/auto';
+import { agentPlanner, belady, fifo, offlineWatermark, plainLru, type Watermarks } from '../agent/core/contenders';
+import { replay as simulate, type Contender, type ReplayOutcome as SimResult } from '../agent/core/replay';
+import { noCleanup, periodicAgeBased, periodicPruneAll, watermarksFor } from './baselines';
+import { median, times, type Table } from './report';
+import { dailyWorkingSetBytes, generateTrace, uniqueBytes, type Trace, type TraceFamily } from './trace';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -33,8 +23,8 @@ export interface SimSettings {
   seed: number;
 }
 
-/** Disk sizes per family, chosen where the contenders part ways (larger disks need no eviction). */
-const DISKS_GIB: Record<TraceFamily, number[]> = { ci: [12, 16, 20], uniform: [14, 21, 28], scan: [16, 24, 32] };
+/** Disk sizes of the uniform and scan families, chosen where the contenders part ways; CI disks follow each trace (studyCapacity). */
+const DISKS_GIB: Record<Exclude<TraceFamily, 'ci'>, number[]> = { uniform: [14, 21, 28], scan: [16, 24, 32] };
 
 export function simTrace(family: TraceFamily, jobs: number, seed: number): Trace {
   return generateTrace({ family, jobs, seed, unitBytes: MiB, meanGapMs: 45_000, minDurationMs: 2 * MIN, maxDurationMs: 15 * MIN });
@@ -50,9 +40,19 @@ export interface SimRow extends SimResult {
   capacityBytes: number;
 }
 
-function contendersFor(marks: Watermarks, order: EvictionOrder) {
+/** The agent as configured with `setting`: a fixed order, or `auto` choosing one from what it saw. */
+export function agentContender(name: string, marks: Watermarks, setting: OrderSetting): Contender {
+  return setting === 'auto'
+    ? autoPlanner(name, { marks, protect: PROTECT }, AUTO_TIMING)
+    : agentPlanner(name, { marks, protect: PROTECT, order: setting });
+}
+
+/** How the simulated agent runs `auto`: the agent's defaults (agent/service/order-learner.ts). */
+const AUTO_TIMING = { everyMs: 6 * 60 * MIN, windowMs: 3 * 24 * 60 * MIN, initial: 'lru' as EvictionOrder };
+
+function contendersFor(marks: Watermarks, order: OrderSetting) {
   return [
-    agentPlanner(`image-evictor (${order})`, marks, PROTECT, order),
+    agentContender(`image-evictor (${order})`, marks, order),
     noCleanup,
     periodicPruneAll(60 * MIN),
     periodicAgeBased(60 * MIN, 60 * MIN),
@@ -79,18 +79,17 @@ function row(r: SimRow, reference: SimResult, lru: SimResult | undefined): strin
 const HEADER = ['contender', 'downloaded', 're-downloaded', 'vs optimum', 're-dl vs LRU', 'full-disk jobs', 'evictions'];
 
 /** Runs one trace on each disk size; returns rows and a table per disk. */
-function runFamily(trace: Trace, order: EvictionOrder, disksGib: number[]): { rows: SimRow[]; tables: Table[] } {
+function runFamily(trace: Trace, order: OrderSetting, capacities: number[]): { rows: SimRow[]; tables: Table[] } {
   const rows: SimRow[] = [];
   const tables: Table[] = [];
-  for (const gib of disksGib) {
-    const capacityBytes = gib * GiB;
+  for (const capacityBytes of capacities) {
     const marks = simWatermarks(trace, capacityBytes);
     const results = contendersFor(marks, order).map((c) => ({ ...simulate(trace, capacityBytes, c), family: trace.family, capacityBytes }));
     rows.push(...results);
     const reference = results[results.length - 1] as SimResult;
     const lru = results.find((r) => r.contender === 'plain LRU');
     tables.push({
-      title: `Simulator: ${trace.family}, ${trace.jobs.length} jobs, ${gib} GiB disk (low ${formatBytes(marks.lowBytes)}, target ${formatBytes(marks.targetBytes)})`,
+      title: `Simulator: ${trace.family}, ${trace.jobs.length} jobs, ${formatBytes(capacityBytes)} disk (low ${formatBytes(marks.lowBytes)}, target ${formatBytes(marks.targetBytes)})`,
       header: HEADER,
       rows: results.map((r) => row(r, reference, lru)),
       note: `Compulsory bytes (each distinct layer once): ${formatBytes(reference.compulsoryBytes)}. ${trace.images.length} images, ${formatBytes(uniqueBytes(trace.images))} of distinct layers.`,
@@ -100,65 +99,98 @@ function runFamily(trace: Trace, order: EvictionOrder, disksGib: number[]): { ro
 }
 
 export interface OrderStudy {
-  table: Table;
+  tables: Table[];
   rows: SimRow[];
+  /** Per contender and disk level: ratios to the offline order under the same watermarks, one per seed. */
+  ratios: Map<string, number[]>;
+  /** Per contender: the worst seed's bytes over plain LRU's. */
+  worstVsLru: Map<string, number>;
 }
 
-interface Regime {
-  label: string;
-  trace: (seed: number) => Trace;
-  capacitiesBytes: number[];
-  marks: (trace: Trace, capacityBytes: number) => Watermarks;
+/** Disk sizes of the study, relative to each trace: protected bases, the watermarks, and a share of the daily working set. */
+const PRESSURES = [0.5, 1, 2];
+
+/** The disk that holds the protected bases, the agent's headroom, and `share` of the daily working set. */
+function studyCapacity(trace: Trace, share: number): number {
+  const bases = uniqueBytes(trace.images.filter((i) => i.ref.startsWith('ci/base-')));
+  const working = dailyWorkingSetBytes(trace);
+  // Solve capacity = bases + share * working + low + 5% headroom, with low = max(15%, 2 x largest).
+  const guess = (bases + share * working) / 0.8;
+  return Math.ceil(Math.max(guess, bases + share * working + watermarksFor(trace, guess, { intervalMs: 0, minAgeMs: 0 }).targetBytes));
 }
 
-const mean = (values: number[]) => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
+export const STUDY_CONTENDERS: OrderSetting[] = ['auto', ...EvictionOrder.options];
 
-/** Every eviction order through the real planner, on CI-like traces of several seeds and two scales. */
-export function studyOrders(settings: SimSettings): OrderStudy {
+/**
+ * Every order, `auto`, plain LRU and the offline references through the real planner, on CI
+ * traces whose shape each seed draws (bench/trace.ts drawCiShape), at three disk sizes.
+ * Reports each contender's median and worst seed: the default is chosen by the worst case.
+ */
+export function studyOrders(settings: SimSettings & { seeds: number }, progress: (line: string) => void = () => undefined): OrderStudy {
   const rows: SimRow[] = [];
-  const tableRows: string[][] = [];
-  const seeds = Array.from({ length: 5 }, (_, i) => settings.seed + i);
-  const regimes: Regime[] = [
-    { label: `${settings.jobs} jobs`, trace: (seed) => simTrace('ci', settings.jobs, seed), capacitiesBytes: DISKS_GIB.ci.map((g) => g * GiB), marks: simWatermarks },
-    // The real replay's scale: 300 jobs, 128 KiB units, the free space of 1.5 and 2 GiB ext4.
-    { label: '300 jobs (replay scale)', trace: (seed) => replayTrace({ jobs: 300, seed }), capacitiesBytes: [1.42 * GiB, 1.9 * GiB], marks: replayWatermarks },
-  ];
-  for (const regime of regimes) {
-    for (const capacityBytes of regime.capacitiesBytes) {
-      const ratios = new Map<string, number[]>();
-      const reRatios = new Map<string, number[]>();
-      for (const seed of seeds) {
-        const trace = regime.trace(seed);
-        const marks = regime.marks(trace, capacityBytes);
-        const results = [
-          ...EvictionOrder.options.map((o) => simulate(trace, capacityBytes, agentPlanner(o, marks, PROTECT, o))),
-          simulate(trace, capacityBytes, plainLru(marks)),
-          simulate(trace, capacityBytes, offlineWatermark(marks)),
-          simulate(trace, capacityBytes, belady),
-        ];
-        rows.push(...results.map((r) => ({ ...r, family: 'ci' as const, capacityBytes })));
-        const optimum = results[results.length - 1] as SimResult;
-        const lru = results[results.length - 3] as SimResult;
-        const reLru = lru.redownloadedBytes;
-        for (const r of results) {
-          ratios.set(r.contender, [...(ratios.get(r.contender) ?? []), r.downloadedBytes / optimum.downloadedBytes]);
-          // Seeds where plain LRU re-downloads nothing say nothing about this ratio.
-          if (reLru > 0) reRatios.set(r.contender, [...(reRatios.get(r.contender) ?? []), r.redownloadedBytes / reLru]);
-        }
-      }
-      for (const [name, values] of ratios) {
-        tableRows.push([regime.label, formatBytes(capacityBytes), name, ...values.map(times), times(mean(values)), times(mean(reRatios.get(name) ?? []))]);
+  const seeds = Array.from({ length: settings.seeds }, (_, i) => settings.seed + i);
+  const ratios = new Map<string, number[]>();
+  const vsLru = new Map<string, number[]>();
+  const perPressure = new Map<string, Map<number, number[]>>();
+  const push = <K>(map: Map<K, number[]>, key: K, value: number) => map.set(key, [...(map.get(key) ?? []), value]);
+  for (const seed of seeds) {
+    const trace = simTrace('ci', settings.jobs, seed);
+    for (const pressure of PRESSURES) {
+      const capacityBytes = studyCapacity(trace, pressure);
+      const marks = simWatermarks(trace, capacityBytes);
+      const results = [
+        ...STUDY_CONTENDERS.map((o) => simulate(trace, capacityBytes, agentContender(o, marks, o))),
+        simulate(trace, capacityBytes, plainLru(marks)),
+        simulate(trace, capacityBytes, offlineWatermark(marks)),
+        simulate(trace, capacityBytes, belady),
+      ];
+      rows.push(...results.map((r) => ({ ...r, family: 'ci' as const, capacityBytes })));
+      const reference = results[results.length - 2] as SimResult;
+      const lru = results[results.length - 3] as SimResult;
+      for (const r of results) {
+        const ratio = r.downloadedBytes / reference.downloadedBytes;
+        push(ratios, r.contender, ratio);
+        push(vsLru, r.contender, r.downloadedBytes / lru.downloadedBytes);
+        const byPressure = perPressure.get(r.contender) ?? new Map<number, number[]>();
+        push(byPressure, pressure, ratio);
+        perPressure.set(r.contender, byPressure);
       }
     }
+    progress(`order study: seed ${seed} done (${seed - settings.seed + 1}/${seeds.length})`);
   }
+  const worst = (values: number[]) => Math.max(...values);
+  const worstVsLru = new Map([...vsLru].map(([name, values]) => [name, worst(values)]));
+  const summary: string[][] = [...ratios].map(([name, values]) => [
+    name,
+    times(median(values)),
+    times(worst(values)),
+    ...PRESSURES.map((p) => times(worst(perPressure.get(name)?.get(p) ?? []))),
+    times(median(vsLru.get(name) ?? [])),
+    times(worstVsLru.get(name) ?? NaN),
+  ]);
+  const shapes: string[][] = seeds.map((seed) => {
+    const shape = simTrace('ci', 10, seed).shape;
+    return shape
+      ? [String(seed), shape.fadeMs === 0 ? 'dead at once' : `${(shape.fadeMs / 3_600_000).toFixed(1)} h`, shape.oldWeight.toFixed(2), `${(shape.retryShare * 100).toFixed(0)}%`, String(shape.branches), String(shape.pipelines), shape.zipf.toFixed(2), `${(shape.oneOffShare * 100).toFixed(0)}%`, `${(shape.baseShare * 100).toFixed(0)}%`, shape.sizeScale.toFixed(2)]
+      : [String(seed)];
+  });
   return {
     rows,
-    table: {
-      title: `Eviction orders through the planner, CI-like traces, seeds ${seeds[0]}-${seeds[seeds.length - 1]}: downloaded vs the offline optimum`,
-      header: ['trace', 'disk', 'order', ...seeds.map((s) => `seed ${s}`), 'mean', 're-dl vs plain LRU (mean)'],
-      rows: tableRows,
-      note: 'Protect `ci/base-*` for every order. "offline order, agent trigger" evicts farthest-next-need first under the agent\'s thresholds: the best any order can do there; the gap from it to the optimum is the free-space headroom the thresholds keep.',
-    },
+    ratios,
+    worstVsLru,
+    tables: [
+      {
+        title: `Eviction orders over ${seeds.length} randomized CI traces (seeds ${seeds[0]}-${seeds[seeds.length - 1]}, ${settings.jobs} jobs each, 3 disk sizes): downloaded vs the offline order under the same watermarks`,
+        header: ['contender', 'median', 'worst', ...PRESSURES.map((p) => `worst, disk ${p}x working set`), 'vs plain LRU (median)', 'vs plain LRU (worst seed)'],
+        rows: summary,
+        note: 'The reference evicts farthest-next-need first under the agent\'s trigger and thresholds: the best any order can do there. Protect `ci/base-*` for every contender. Disk sizes: the protected bases, the agent\'s low and target headroom, and 0.5x, 1x or 2x the median daily working set (images used at least twice a day).',
+      },
+      {
+        title: 'The CI shapes the study drew (bench/trace.ts drawCiShape)',
+        header: ['seed', 'old versions fade', 'old weight', 'retries', 'branches', 'pipelines', 'Zipf', 'one-offs', 'bases', 'size scale'],
+        rows: shapes,
+      },
+    ],
   };
 }
 
@@ -169,15 +201,17 @@ export interface SimSection {
 }
 
 /** The whole simulator section. */
-export function runSimulator(settings: SimSettings, order: EvictionOrder): SimSection {
+export function runSimulator(settings: SimSettings & { seeds: number }, order: OrderSetting, progress?: (line: string) => void): SimSection {
   const tables: Table[] = [];
   const rows: SimRow[] = [];
   for (const family of ['ci', 'uniform', 'scan'] as const) {
-    const result = runFamily(simTrace(family, settings.jobs, settings.seed), order, DISKS_GIB[family]);
+    const trace = simTrace(family, settings.jobs, settings.seed);
+    const result = runFamily(trace, order, family === 'ci' ? PRESSURES.map((p) => studyCapacity(trace, p)) : DISKS_GIB[family].map((g) => g * GiB));
     tables.push(...result.tables);
     rows.push(...result.rows);
   }
   // One long CI-like run, on the middle disk size.
-  const long = runFamily(simTrace('ci', settings.longJobs, settings.seed), order, [DISKS_GIB.ci[1] as number]);
-  return { tables: [...tables, ...long.tables], rows: [...rows, ...long.rows], study: studyOrders(settings) };
+  const longTrace = simTrace('ci', settings.longJobs, settings.seed);
+  const long = runFamily(longTrace, order, [studyCapacity(longTrace, 1)]);
+  return { tables: [...tables, ...long.tables], rows: [...rows, ...long.rows], study: studyOrders(settings, progress) };
 }

@@ -1,35 +1,92 @@
 // Seeded workload traces: which image each CI job runs, when, for how long. Images are lists of
 // layers, and layers are shared the way real images share them (a base under many builds).
 import { z } from 'zod';
+import type { Workload, WorkloadImage, WorkloadJob, WorkloadLayer } from '../agent/core/replay';
 
 export const TraceFamily = z.enum(['ci', 'uniform', 'scan']);
 export type TraceFamily = z.infer<typeof TraceFamily>;
 
-export interface TraceLayer {
-  id: string;
-  sizeBytes: number;
-}
+export type TraceLayer = WorkloadLayer;
 
-export interface TraceImage {
-  id: string;
-  /** repository:tag; base images are named `ci/base-*` so a `protect` pattern can find them. */
+export interface TraceImage extends WorkloadImage {
+  /** repository:tag, its one tag; base images are named `ci/base-*` so a `protect` pattern can find them. */
   ref: string;
-  layers: TraceLayer[];
-  /** Build time: what age-based cleaners judge by. */
-  createdMs: number;
 }
 
-export interface TraceJob {
-  atMs: number;
-  imageId: string;
-  durationMs: number;
-}
+export type TraceJob = WorkloadJob;
 
-export interface Trace {
+export interface Trace extends Workload {
   family: TraceFamily;
   seed: number;
   images: TraceImage[];
-  jobs: TraceJob[];
+  /** The CI family's parameters, drawn from the seed. */
+  shape: CiShape | null;
+}
+
+/**
+ * What makes one CI workload unlike another. Each seed draws its own, so no order can be tuned to
+ * one shape: bench/ reports every order's worst case over many seeds.
+ */
+export interface CiShape {
+  /** Mean life of an older pipeline version's traffic after the next version arrives; 0: dead at once. */
+  fadeMs: number;
+  /** A just-superseded version's share of its branch's traffic against the current version's 1. */
+  oldWeight: number;
+  /** Jobs that re-run an earlier job of the last 3 days (retried or re-triggered pipelines). */
+  retryShare: number;
+  /** Parallel branches per pipeline, each with versions of its own over the pipeline's dependencies. */
+  branches: number;
+  /** Live pipelines at any time. */
+  pipelines: number;
+  /** Hours between a branch's versions: drawn between these. */
+  versionHours: [number, number];
+  /** Service images (databases, caches) and the Zipf exponent of their popularity. */
+  services: number;
+  zipf: number;
+  /** Shares of jobs on a base image, a service image and a one-off tool; pipelines get the rest. */
+  baseShare: number;
+  serviceShare: number;
+  oneOffShare: number;
+  /** Multiplies every layer size. */
+  sizeScale: number;
+}
+
+/** The shape bench/ used before the family existed: the one the `superseded-reuse` order was tuned on. */
+export const CLASSIC_CI_SHAPE: CiShape = {
+  fadeMs: 0,
+  oldWeight: 0,
+  retryShare: 0,
+  branches: 1,
+  pipelines: 14,
+  versionHours: [6, 24],
+  services: 10,
+  zipf: 0,
+  baseShare: 0.15,
+  serviceShare: 0.2,
+  oneOffShare: 0.05,
+  sizeScale: 1,
+};
+
+/** A CI shape drawn from `seed`, from a stream of its own so that the trace's draws do not shift it. */
+export function drawCiShape(seed: number): CiShape {
+  const random = seededRandom((seed ^ 0x5bd1e995) >>> 0);
+  const between = (lo: number, hi: number) => lo + random() * (hi - lo);
+  const versionLo = between(2, 10);
+  return {
+    // Half the seeds fade within the hour or less, half over up to three days.
+    fadeMs: random() < 0.2 ? 0 : Math.exp(between(Math.log(0.1 * HOUR_MS), Math.log(72 * HOUR_MS))),
+    oldWeight: between(0.1, 1),
+    retryShare: between(0, 0.15),
+    branches: 1 + Math.floor(random() * 4),
+    pipelines: Math.round(between(6, 20)),
+    versionHours: [versionLo, versionLo * between(1.5, 4)],
+    services: Math.round(between(6, 30)),
+    zipf: between(0.5, 1.5),
+    baseShare: between(0.05, 0.25),
+    serviceShare: between(0.1, 0.3),
+    oneOffShare: between(0.02, 0.15),
+    sizeScale: Math.exp(between(Math.log(0.5), Math.log(2))),
+  };
 }
 
 export interface TraceOptions {
@@ -43,6 +100,8 @@ export interface TraceOptions {
   /** Job durations are drawn between these. */
   minDurationMs: number;
   maxDurationMs: number;
+  /** The CI family's shape; default: drawn from the seed (drawCiShape). */
+  shape?: CiShape;
 }
 
 /** mulberry32: small, fast, and the same sequence on every machine for a seed. */
@@ -69,7 +128,7 @@ export function generateTrace(options: TraceOptions): Trace {
   let layerCount = 0;
   const layer = (units: number): TraceLayer => ({ id: `l${(layerCount += 1)}`, sizeBytes: Math.max(1, Math.round(units)) * options.unitBytes });
   const image = (ref: string, layers: TraceLayer[], createdMs: number): TraceImage => {
-    const made = { id: `i${images.length + 1}`, ref, layers, createdMs };
+    const made = { id: `i${images.length + 1}`, ref, repoTags: [ref], layers, createdMs };
     images.push(made);
     return made;
   };
@@ -92,69 +151,113 @@ export function generateTrace(options: TraceOptions): Trace {
     const pool = Array.from({ length: 120 }, (_, i) =>
       image(`uniform/app-${i}:1`, [pick(distros), layer(between(50, 700))], -between(1, 200) * DAY_MS),
     );
-    return { family: 'uniform', seed: options.seed, images, jobs: starts.map((at) => job(at, pick(pool))) };
+    return { family: 'uniform', seed: options.seed, shape: null, images, jobs: starts.map((at) => job(at, pick(pool))) };
   }
 
   if (options.family === 'scan') {
     // A small hot set, and most jobs pulling something never seen again (a scan pollutes LRU).
     const hot = Array.from({ length: 30 }, (_, i) => image(`scan/hot-${i}:1`, [layer(between(200, 600)), layer(between(50, 200))], -between(10, 100) * DAY_MS));
     const jobs = starts.map((at) => (random() < 0.3 ? job(at, pick(hot)) : job(at, oneOff(at, null, between(100, 800)))));
-    return { family: 'scan', seed: options.seed, images, jobs };
+    return { family: 'scan', seed: options.seed, shape: null, images, jobs };
   }
 
-  // CI-like. Bases: large, old, and under most jobs (Mesa/GStreamer style).
+  return ciTrace(options, options.shape ?? drawCiShape(options.seed), { images, starts, random, between, pick, layer, image, job, oneOff });
+}
+
+interface TraceKit {
+  images: TraceImage[];
+  starts: number[];
+  random: () => number;
+  between: (lo: number, hi: number) => number;
+  pick: <T>(items: T[]) => T;
+  layer: (units: number) => TraceLayer;
+  image: (ref: string, layers: TraceLayer[], createdMs: number) => TraceImage;
+  job: (atMs: number, target: TraceImage) => TraceJob;
+  oneOff: (atMs: number, base: TraceImage | null, units: number) => TraceImage;
+}
+
+/** Picks an index with probability proportional to its weight. */
+function weighted(random: () => number, weights: number[]): number {
+  const total = weights.reduce((a, b) => a + b, 0);
+  let r = random() * total;
+  const index = weights.findIndex((w) => (r -= w) < 0);
+  return index === -1 ? weights.length - 1 : index;
+}
+
+/** The CI-like family: bases under pipelines whose versions fade, services by Zipf, retries and one-offs. */
+function ciTrace(options: TraceOptions, shape: CiShape, kit: TraceKit): Trace {
+  const { random, between, pick, image, job, oneOff } = kit;
+  const layer = (units: number) => kit.layer(units * shape.sizeScale);
+  // Bases: large, old, and under most jobs (Mesa/GStreamer style).
   const bases = Array.from({ length: 6 }, (_, i) =>
     image(`ci/base-${i}:latest`, [layer(between(300, 600)), layer(between(200, 500)), layer(between(100, 300))], -between(30, 120) * DAY_MS),
   );
-  // Popular standalone services (databases, caches): unrelated to the bases, used steadily.
-  const popular = Array.from({ length: 10 }, (_, i) => image(`svc/service-${i}:stable`, [layer(between(80, 250)), layer(between(20, 150))], -between(20, 300) * DAY_MS));
-  // Pipelines: each lives for days, builds a new version every few hours (a new top layer over its
-  // dependency layer, itself over a base) and is hot only while it lives.
+  // Services (databases, caches): unrelated to the bases; a few are far busier than the rest.
+  const services = Array.from({ length: shape.services }, (_, i) => image(`svc/service-${i}:stable`, [layer(between(80, 250)), layer(between(20, 150))], -between(20, 300) * DAY_MS));
+  const serviceWeights = services.map((_, rank) => 1 / (rank + 1) ** shape.zipf);
+  // Pipelines live for days. Each branch builds a new version every few hours (a new top layer
+  // over the pipeline's dependency layer, over a base); older versions keep fading traffic.
+  interface Branch {
+    current: TraceImage;
+    versionEndMs: number;
+    older: Array<{ image: TraceImage; supersededMs: number }>;
+  }
   interface Pipeline {
     name: string;
     base: TraceImage;
     deps: TraceLayer;
     endMs: number;
-    versionEndMs: number;
-    current: TraceImage;
     weight: number;
+    branches: Branch[];
   }
   let pipelines: Pipeline[] = [];
   let pipelineCount = 0;
-  const version = (p: Omit<Pipeline, 'current' | 'versionEndMs'>, atMs: number) =>
-    image(`pipe/${p.name}:v${images.length + 1}`, [...p.base.layers, p.deps, layer(between(20, 150))], atMs - between(0.1, 1) * HOUR_MS);
+  const versionGap = () => between(shape.versionHours[0], shape.versionHours[1]) * HOUR_MS;
+  const version = (p: Pick<Pipeline, 'name' | 'base' | 'deps'>, atMs: number) =>
+    image(`pipe/${p.name}:v${kit.images.length + 1}`, [...p.base.layers, p.deps, layer(between(20, 150))], atMs - between(0.1, 1) * HOUR_MS);
   const newPipeline = (atMs: number): Pipeline => {
     pipelineCount += 1;
-    const shape = { name: `p${pipelineCount}`, base: pick(bases), deps: layer(between(50, 300)), endMs: atMs + between(1, 6) * DAY_MS, weight: 1 / pipelineCount ** 0.3 };
-    return { ...shape, current: version(shape, atMs), versionEndMs: atMs + between(6, 24) * HOUR_MS };
+    const shapeOf = { name: `p${pipelineCount}`, base: pick(bases), deps: layer(between(50, 300)) };
+    const branches = Array.from({ length: shape.branches }, () => ({ current: version(shapeOf, atMs), versionEndMs: atMs + versionGap(), older: [] }));
+    return { ...shapeOf, endMs: atMs + between(1, 6) * DAY_MS, weight: 1 / pipelineCount ** 0.3, branches };
   };
+  const fade = (supersededMs: number, atMs: number) => (shape.fadeMs === 0 ? 0 : shape.oldWeight * Math.exp(-(atMs - supersededMs) / shape.fadeMs));
   const jobs: TraceJob[] = [];
-  for (const at of starts) {
+  const pipelineShare = Math.max(0, 1 - shape.baseShare - shape.serviceShare - shape.oneOffShare);
+  let retryFrom = 0;
+  const kinds = [pipelineShare, shape.baseShare, shape.serviceShare, shape.oneOffShare];
+  for (const at of kit.starts) {
     pipelines = pipelines.filter((p) => p.endMs > at);
-    while (pipelines.length < 14) pipelines.push(newPipeline(at));
+    while (pipelines.length < shape.pipelines) pipelines.push(newPipeline(at));
     for (const p of pipelines) {
-      if (p.versionEndMs <= at) {
-        p.current = version(p, at);
-        p.versionEndMs = at + between(6, 24) * HOUR_MS;
+      for (const b of p.branches) {
+        if (b.versionEndMs <= at) {
+          b.older.push({ image: b.current, supersededMs: at });
+          b.current = version(p, at);
+          b.versionEndMs = at + versionGap();
+        }
+        b.older = b.older.filter((o) => fade(o.supersededMs, at) > 0.01);
       }
     }
-    const roll = random();
-    if (roll < 0.6) {
+    if (random() < shape.retryShare && jobs.length > 0) {
+      // A retry re-runs a job of the last three days, image and all.
+      while ((jobs[retryFrom] as TraceJob).atMs < at - 3 * DAY_MS) retryFrom += 1;
+      const earlier = jobs[retryFrom + Math.floor(random() * (jobs.length - retryFrom))] as TraceJob;
+      jobs.push({ atMs: at, imageId: earlier.imageId, durationMs: earlier.durationMs });
+      continue;
+    }
+    const kind = weighted(random, kinds);
+    if (kind === 0) {
       // Weighted pick: a few pipelines are much busier than the rest.
-      const total = pipelines.reduce((sum, p) => sum + p.weight, 0);
-      let r = random() * total;
-      const chosen = pipelines.find((p) => (r -= p.weight) < 0) ?? (pipelines[0] as Pipeline);
-      jobs.push(job(at, chosen.current));
-    } else if (roll < 0.75) jobs.push(job(at, pick(bases)));
-    else if (roll < 0.95) jobs.push(job(at, pick(popular)));
+      const p = pipelines[weighted(random, pipelines.map((q) => q.weight))] as Pipeline;
+      const b = pick(p.branches);
+      const versions = [b.current, ...b.older.map((o) => o.image)];
+      jobs.push(job(at, versions[weighted(random, [1, ...b.older.map((o) => fade(o.supersededMs, at))])] as TraceImage));
+    } else if (kind === 1) jobs.push(job(at, pick(bases)));
+    else if (kind === 2) jobs.push(job(at, services[weighted(random, serviceWeights)] as TraceImage));
     else jobs.push(job(at, oneOff(at, random() < 0.5 ? pick(bases) : null, between(50, 400))));
   }
-  return { family: 'ci', seed: options.seed, images, jobs };
-}
-
-/** Bytes of one image: all its layers. */
-export function imageBytes(image: TraceImage): number {
-  return image.layers.reduce((sum, l) => sum + l.sizeBytes, 0);
+  return { family: 'ci', seed: options.seed, shape, images: kit.images, jobs };
 }
 
 /** Bytes of the distinct layers a set of images holds. */

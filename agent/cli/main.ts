@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Command-line entry point: parses flags, maps errors to exit codes at the boundary.
 import { Command, Option } from 'commander';
-import { EvictionOrder } from '../core/order';
+import { OrderSetting, EvictionOrder } from '../core/order';
 import { ConfigError, errorText, RuleSyntaxError } from '../errors';
 import { LockHeldError } from '../state/lock';
 import { packageVersion } from '../paths';
@@ -11,6 +11,7 @@ import { planCommand } from './plan';
 import { policyCheckCommand, policyExplainCommand } from './policy';
 import { purgeCommand } from './purge';
 import { runCommand } from './run';
+import { simulateCommand } from './simulate';
 import { statusCommand } from './status';
 
 const EXIT_CONFIG = 2;
@@ -35,7 +36,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--target-free-inodes <percent>', 'evict until this share of inodes is free (default 10%)')
     .option('--min-age <duration>', 'never evict images pulled or used more recently (default 10m)')
     .option('--protect <globs>', 'comma-separated repo:tag globs evicted only in emergency mode')
-    .addOption(new Option('--eviction-order <order>', 'which candidate goes first (default superseded-reuse; see README)').choices([...EvictionOrder.options]))
+    .addOption(
+      new Option('--eviction-order <order>', 'which candidate goes first: auto learns it from this host\'s history (default auto; see README)').choices(['auto', ...EvictionOrder.options] satisfies OrderSetting[]),
+    )
+    .option('--history <duration>', 'how long to keep the usage history `simulate` and auto replay (default 30d)')
+    .option('--history-max-events <n>', 'at most this many history events (default 1000000)')
     .option('--policy <file>', 'policy: YAML (.yaml/.yml) or docker_gc rules (`Predicate : Action` lines)');
 
   program
@@ -74,6 +79,16 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (options: { json?: boolean }, command: Command) =>
       setExit(await statusCommand(await openContext(command.optsWithGlobals(), 'read'), options.json === true)),
     );
+  program
+    .command('simulate')
+    .description('replay this host\'s recorded history under every eviction order, plain LRU and the offline optimum: bytes each would have downloaded')
+    .option('--since <duration>', 'how much history to replay', '7d')
+    .option('--disk <size>', 'replay on a disk of this size instead of this one (e.g. 500GB)')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { since: string; disk?: string; json?: boolean }, command: Command) => {
+      const { json, since, disk, ...globals } = command.optsWithGlobals();
+      setExit(await simulateCommand(await openContext(globals, 'read'), { since, disk, json: json === true || options.json === true }));
+    });
   program
     .command('gc')
     .description('apply a rule file once, like docker_gc from cron: Delete rules now, container hygiene, LRU eviction if below low')

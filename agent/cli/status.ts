@@ -1,14 +1,17 @@
 // `status`: the disk and every tracked image, least recently used first. Reads, never writes.
+import type { ActiveOrder } from '../core/auto';
 import type { EvictionRecord } from '../core/eviction';
+import type { EvictionOrder, OrderSetting } from '../core/order';
 import { rankImages, type RankedImage } from '../core/planner';
 import { plannerImages, rankOptions } from '../eviction/inputs';
+import { activeOrderOf, AUTO_EVERY_MS } from '../eviction/order-learner';
 import { imageStatuses, type ImageStatus } from '../core/status';
 import { measureDisk, type DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';
 import { escapeControl } from '../log';
 import type { Survey } from '../tracking/tracker';
 import type { CommandContext } from './context';
-import { formatAgo, formatBytes, formatRatio, isoTime, renderTable, shortId, tagsCell, warnImplausibleThresholds, warnUnmatchedProtections } from './format';
+import { formatAgo, formatBytes, formatDuration, formatRatio, isoTime, renderTable, shortId, tagsCell, warnImplausibleThresholds, warnUnmatchedProtections } from './format';
 
 export interface StatusReport {
   nowMs: number;
@@ -20,6 +23,8 @@ export interface StatusReport {
   /** Protect patterns and rules that match no image. */
   unmatchedProtections: string[];
   evictions: { total: number; emergency: number; lastEmergencyMs: number | null };
+  /** The order in force, the setting, and `auto`'s last choice with its evidence. */
+  order: { setting: OrderSetting; active: EvictionOrder; choice: ActiveOrder | null; historyEvents: number };
 }
 
 function evictionSummary(evictions: EvictionRecord[]): StatusReport['evictions'] {
@@ -41,7 +46,9 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
     docker = { host: ctx.docker.host, reachable: false, error: errorText(error) };
   }
   const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
-  const { ranking, unmatchedProtections } = rankImages(plannerImages(survey), rankOptions(ctx.config, survey, nowMs));
+  const active = activeOrderOf(ctx.config, ctx.store);
+  const { ranking, unmatchedProtections } = rankImages(plannerImages(survey), rankOptions(ctx.config, survey, nowMs, active));
+  const choice = ctx.config.evictionOrder === 'auto' ? ctx.store.activeOrder() : null;
   return {
     nowMs,
     docker,
@@ -50,6 +57,7 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
     ranking: new Map(ranking.map((r) => [r.imageId, r])),
     unmatchedProtections,
     evictions: evictionSummary(ctx.store.evictions()),
+    order: { setting: ctx.config.evictionOrder, active, choice, historyEvents: ctx.store.historyBounds().events },
   };
 }
 
@@ -61,6 +69,7 @@ export function statusJson(report: StatusReport): unknown {
     disk: report.disk,
     unmatchedProtections: report.unmatchedProtections,
     evictions: { ...report.evictions, lastEmergencyAt: isoTime(report.evictions.lastEmergencyMs) },
+    evictionOrder: orderJson(report.order),
     images: report.images.map(({ record: r, dangling, containers }) => ({
       id: r.id,
       class: report.ranking.get(r.id)?.class ?? null,
@@ -80,6 +89,24 @@ export function statusJson(report: StatusReport): unknown {
   };
 }
 
+function orderJson(order: StatusReport['order']): unknown {
+  const { choice } = order;
+  return {
+    setting: order.setting,
+    active: order.active,
+    historyEvents: order.historyEvents,
+    choice: choice && { reason: choice.reason, chosenAt: isoTime(choice.chosenMs), activeSince: isoTime(choice.sinceMs), jobs: choice.jobs, windowMs: choice.windowMs, scores: choice.scores },
+  };
+}
+
+/** One line: which order ranks the images, and why. */
+function orderLine(order: StatusReport['order'], nowMs: number): string {
+  const { choice } = order;
+  if (order.setting !== 'auto') return `eviction order: ${order.active} (configured)`;
+  if (choice === null) return `eviction order: ${order.active} (auto: no choice yet; the agent chooses from its history every ${formatDuration(AUTO_EVERY_MS)})`;
+  return `eviction order: ${order.active} (auto, since ${formatAgo(choice.sinceMs, nowMs)}: ${choice.reason}; checked ${formatAgo(choice.chosenMs, nowMs)} over ${choice.jobs} needs of the last ${formatDuration(choice.windowMs)})`;
+}
+
 /** The report as text for a terminal. */
 export function statusText(report: StatusReport): string {
   const { disk, nowMs } = report;
@@ -87,7 +114,8 @@ export function statusText(report: StatusReport): string {
     disk === null
       ? 'disk: unknown (Docker unreachable and no --path given)'
       : `disk ${disk.path}: ${formatBytes(disk.totalBytes)} total, ${formatBytes(disk.freeBytes)} free (${formatRatio(disk.freeRatio)}), inodes ${formatRatio(disk.freeInodesRatio)} free`;
-  const notes = report.docker.reachable ? [] : [`docker ${report.docker.host}: unreachable (${report.docker.error ?? ''}); showing stored state`];
+  const notes = [orderLine(report.order, nowMs)];
+  if (!report.docker.reachable) notes.push(`docker ${report.docker.host}: unreachable (${report.docker.error ?? ''}); showing stored state`);
   const { evictions } = report;
   if (evictions.emergency > 0) {
     notes.push(`emergency evictions: ${evictions.emergency} (last ${formatAgo(evictions.lastEmergencyMs, nowMs)}), ${evictions.total} evictions in all`);

@@ -1,7 +1,7 @@
 // The configuration's shape. One layer schema validates each source (file, env, flags) on its own,
 // so an error can name where the bad value came from; the merged result is a `Config`.
 import { z } from 'zod';
-import { DEFAULT_EVICTION_ORDER, EvictionOrder } from '../core/order';
+import { DEFAULT_ORDER_SETTING, EvictionOrder, OrderSetting } from '../core/order';
 import { DEFAULT_POLICY, Policy } from '../core/policy';
 import { LogFormat, LogLevel } from '../log';
 import { parseDuration, parseSize, type SizeSpec } from '../core/units';
@@ -68,6 +68,16 @@ export const DockerHostField = z
 /** A duration that must be more than zero: a zero interval would check without pause. */
 const PositiveDurationField = DurationField.refine((ms) => ms > 0, 'must be more than 0, e.g. 5m');
 
+/** A whole number above zero, as YAML gives it or as text (env, flags). */
+const CountField = Text.transform((text, ctx) => (/^[1-9]\d*$/.test(text.trim()) ? Number(text.trim()) : fail(ctx, `'${text}' must be a whole number above 0, e.g. 1000000`)));
+
+/** `eviction-order`, with the valid names in the error (zod's union error would list two branches). */
+const OrderField = z.string().transform((text, ctx) => {
+  const parsed = OrderSetting.safeParse(text);
+  return parsed.success ? parsed.data : fail(ctx, `unknown order '${text}'; valid: ${ORDER_NAMES}`);
+});
+export const ORDER_NAMES = ['auto', ...EvictionOrder.options].join(', ');
+
 
 /** Keys as operators write them in config.yaml, IMAGE_EVICTOR_* (upper snake case) and flags. */
 export const ConfigLayer = z
@@ -84,7 +94,9 @@ export const ConfigLayer = z
     'target-free-inodes': RatioField,
     'min-age': DurationField,
     protect: ListField,
-    'eviction-order': EvictionOrder,
+    'eviction-order': OrderField,
+    history: PositiveDurationField,
+    'history-max-events': CountField,
     'dry-run': BooleanField,
     'metrics-listen': ListenField,
     /** A policy file: YAML, or docker_gc rules. */
@@ -114,7 +126,10 @@ export const Config = z.object({
   targetFreeInodesRatio: z.number().min(0).max(1),
   minAgeMs: z.number().int().nonnegative(),
   protect: z.array(z.string()),
-  evictionOrder: EvictionOrder,
+  evictionOrder: OrderSetting,
+  /** How long the usage history is kept for `simulate` and `auto`. */
+  historyMs: z.number().int().positive(),
+  historyMaxEvents: z.number().int().positive(),
   dryRun: z.boolean(),
   /** Where to serve Prometheus metrics; null: not at all. */
   metricsListen: z.string().nullable(),
@@ -139,6 +154,8 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'min-age': 'minAgeMs',
   protect: 'protect',
   'eviction-order': 'evictionOrder',
+  history: 'historyMs',
+  'history-max-events': 'historyMaxEvents',
   'dry-run': 'dryRun',
   'metrics-listen': 'metricsListen',
   policy: 'policyPath',
@@ -158,7 +175,10 @@ export const DEFAULTS: Config = {
   targetFreeInodesRatio: 0.1,
   minAgeMs: 10 * 60_000,
   protect: [],
-  evictionOrder: DEFAULT_EVICTION_ORDER,
+  evictionOrder: DEFAULT_ORDER_SETTING,
+  historyMs: 30 * 86_400_000,
+  // About 60 MB of SQLite; a busy runner's 30 days hold about 100,000.
+  historyMaxEvents: 1_000_000,
   dryRun: false,
   metricsListen: null,
   policyPath: null,

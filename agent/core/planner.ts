@@ -58,7 +58,7 @@ export interface PlanStep {
   imageId: string;
   tags: string[];
   /** Why it goes, and why before the others: the order's tier (superseded, used once) where one applies. */
-  reason: 'rule-delete' | 'dangling' | 'superseded' | 'used-once' | 'largest-idle' | 'least-recently-used' | 'protected';
+  reason: 'rule-delete' | 'dangling' | 'superseded' | 'used-once' | 'largest-idle' | 'farthest-expected-use' | 'least-recently-used' | 'protected';
   mode: EvictionMode;
   recencyMs: number;
   lastUsedMs: number | null;
@@ -192,6 +192,16 @@ export function rankImages(images: PlannerImage[], options: RankOptions): Ranked
   return { live, classes, doomed, candidates, protectedImages, ranking, unmatchedProtections, tierOf };
 }
 
+/** Why an image goes first among those of its tier, per order. */
+const WITHIN_TIER_REASON: Record<EvictionOrder, PlanStep['reason']> = {
+  lru: 'least-recently-used',
+  superseded: 'least-recently-used',
+  reuse: 'least-recently-used',
+  'superseded-reuse': 'least-recently-used',
+  size: 'largest-idle',
+  'reuse-interval': 'farthest-expected-use',
+};
+
 /** Plans evictions for the disk and images given. */
 export function plan(input: PlanInput): Plan {
   const { nowMs, disk, thresholds } = input;
@@ -210,7 +220,7 @@ export function plan(input: PlanInput): Plan {
     if (mode === 'hygiene') return 'rule-delete';
     if (classes.get(record.id) === 'protected') return 'protected';
     if (isDangling(record)) return 'dangling';
-    return tierOf(record) ?? (input.order === 'size' ? 'largest-idle' : 'least-recently-used');
+    return tierOf(record) ?? WITHIN_TIER_REASON[input.order ?? DEFAULT_EVICTION_ORDER];
   };
   const take = (image: PlannerImage, mode: EvictionMode, untilFreeBytes: number, untilFreeInodes: number) => {
     let freed = 0;

@@ -2,6 +2,7 @@
 // stopped containers past their grace, reconciles, measures, prunes build cache under pressure,
 // then evicts: Delete-rule images at every check, others while below low.
 import type { Config } from '../config/schema';
+import type { EvictionOrder, OrderSetting } from '../core/order';
 import type { Plan } from '../core/planner';
 import { plan } from '../core/planner';
 import { formatBytes, formatRatio } from '../core/units';
@@ -16,15 +17,18 @@ import type { Store } from '../state/store';
 import type { Survey, Tracker } from '../tracking/tracker';
 import { executePlan, type EvictorDeps, type StepOutcome } from './evictor';
 import { planInput } from './inputs';
+import { activeOrderOf, learnOrder } from './order-learner';
 
 /** What a check reports as it goes; the agent's metrics implement it. */
 export interface CheckObserver {
   observeCheck(nowMs: number, disk: DiskUsage, plan: Plan, trackedImages: number): void;
   observeOutcomes(outcomes: StepOutcome[]): void;
   setDockerReachable(reachable: boolean): void;
+  /** The eviction order in force, the setting it came from, and how many history events are kept. */
+  observeOrder(order: EvictionOrder, setting: OrderSetting, historyEvents: number): void;
 }
 
-const unobserved: CheckObserver = { observeCheck: () => {}, observeOutcomes: () => {}, setDockerReachable: () => {} };
+const unobserved: CheckObserver = { observeCheck: () => {}, observeOutcomes: () => {}, setDockerReachable: () => {}, observeOrder: () => {} };
 
 /** What one check needs; the long-running agent's dependencies extend these. */
 export interface CheckDeps {
@@ -112,7 +116,14 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
     metrics.setDockerReachable(true);
     let disk = await deps.measureDisk(dataRoot);
     logDisk(log, disk);
-    const planNow = () => plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }));
+    if (round === 1) {
+      learnOrder({ config, store: deps.store, log }, survey, disk, nowMs);
+      const compacted = deps.store.compactHistory(nowMs - config.historyMs, config.historyMaxEvents);
+      if (compacted.events > 0 || compacted.images > 0) log.info('history_compacted', { ...compacted, historyMs: config.historyMs });
+    }
+    const order = activeOrderOf(config, deps.store);
+    if (round === 1) metrics.observeOrder(order, config.evictionOrder, deps.store.historyBounds().events);
+    const planNow = () => plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }, order));
     let thePlan = planNow();
     unmatchedProtections = thePlan.unmatchedProtections;
     if (thePlan.underPressure && round === 1 && policy.buildCache.pruneUnderPressure) {

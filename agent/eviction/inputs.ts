@@ -1,6 +1,6 @@
 // Assembles the planner's plain-data input from a tracker survey, a disk measurement and the config.
 import type { Config } from '../config/schema';
-import { repositoryUses } from '../core/order';
+import { repositoryUses, type EvictionOrder } from '../core/order';
 import type { PlanInput, PlannerImage, RankOptions } from '../core/planner';
 import type { DiskUsage } from '../disk/disk';
 import type { Survey } from '../tracking/tracker';
@@ -25,22 +25,22 @@ export function plannerImages(survey: Survey): PlannerImage[] {
 }
 
 /** What ranking needs besides the images: `plan` and `status` rank alike. */
-export function rankOptions(config: Config, survey: Survey, nowMs: number): RankOptions {
+export function rankOptions(config: Config, survey: Survey, nowMs: number, order: EvictionOrder): RankOptions {
   return {
     nowMs,
     minAgeMs: config.minAgeMs,
     protect: config.protect,
     rules: config.policy.rules,
-    order: config.evictionOrder,
+    order,
     // Removed images' records count: a busy pipeline's new version is not a one-off.
     repositoryUses: repositoryUses(survey.records.values()),
   };
 }
 
 /** The planner's input for this moment. */
-export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs: number, request: PlanRequest): PlanInput {
+export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs: number, request: PlanRequest, order: EvictionOrder): PlanInput {
   return {
-    ...rankOptions(config, survey, nowMs),
+    ...rankOptions(config, survey, nowMs, order),
     images: plannerImages(survey),
     disk,
     thresholds: {

@@ -15,6 +15,7 @@ export const noMetrics: AgentMetrics = {
   observeCheck: () => {},
   observeOutcomes: () => {},
   setDockerReachable: () => {},
+  observeOrder: () => {},
   observeEventLag: () => {},
 };
 
@@ -37,6 +38,13 @@ export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
   const lastCheck = gauge('last_check_timestamp_seconds', 'When the last check ran (Unix time)');
   const reachable = gauge('docker_reachable', '1 if the last check reached Docker');
   const eventLag = gauge('event_lag_seconds', 'Delay between the last Docker event and its application');
+  const order = new Gauge({
+    name: 'image_evictor_eviction_order',
+    help: '1 for the eviction order in force; setting is `auto` when the agent chose it from its history',
+    labelNames: ['order', 'setting'],
+    registers: [registry],
+  });
+  const historyEvents = gauge('history_events', 'Usage history events kept for simulate and the auto order');
   const evictions = new Counter({ name: 'image_evictor_evictions_total', help: 'Images removed, by mode', labelNames: ['mode'], registers: [registry] });
   const reclaimed = new Counter({ name: 'image_evictor_reclaimed_bytes_total', help: 'Free bytes gained by removals (measured), by mode', labelNames: ['mode'], registers: [registry] });
   // Zero series from the start, so rate() and alerts work before the first eviction.
@@ -55,6 +63,11 @@ export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
       protectedImages.set(plan.ranking.filter((r) => r.class === 'protected').length);
       emergency.set(plan.emergency ? 1 : 0);
       lastCheck.set(nowMs / 1000);
+    },
+    observeOrder: (active, setting, events) => {
+      order.reset();
+      order.set({ order: active, setting }, 1);
+      historyEvents.set(events);
     },
     observeOutcomes: (outcomes) => {
       for (const o of outcomes.filter((x) => x.result === 'removed')) {

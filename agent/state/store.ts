@@ -3,13 +3,31 @@
 import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { ActiveOrder } from '../core/auto';
 import { EvictionRecord } from '../core/eviction';
+import { HistoryEntry, historyEntries, type HistoryImage } from '../core/history';
 import { ImageRecord, type Layer } from '../core/image';
 import { errorText, StateError } from '../errors';
 import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';
 
 const CURSOR_KEY = 'event_cursor_nano';
+const ACTIVE_ORDER_KEY = 'active_order';
+/** Set when compaction drops history for the window or the cap: replays cannot reach before it. */
+const HISTORY_DROPPED_KEY = 'history_dropped_before_ms';
+
+/** How much history is kept, and since when it is whole. */
+export interface HistoryBounds {
+  events: number;
+  firstMs: number | null;
+  /** Entries before this were compacted away; null if none ever were. */
+  droppedBeforeMs: number | null;
+}
+
+export interface Compaction {
+  events: number;
+  images: number;
+}
 
 /** Persistence operations the agent needs; every write is one transaction. */
 export interface Store {
@@ -30,6 +48,19 @@ export interface Store {
   flush(): boolean;
   /** Nanosecond timestamp of the last Docker event applied, or null before the first. */
   cursor(): string | null;
+  /** History entries at or after `sinceMs`, oldest first. Every `save` appends what its records' changes say happened. */
+  history(sinceMs: number): HistoryEntry[];
+  /** Records and layers of the images history names at or after `sinceMs`. */
+  historyImages(sinceMs: number): Map<string, HistoryImage>;
+  historyBounds(): HistoryBounds;
+  /**
+   * Deletes history before `cutoffMs` and beyond the newest `maxEvents`, then the records, layers
+   * and tags of removed images no remaining entry names: the store stays bounded by the window.
+   */
+  compactHistory(cutoffMs: number, maxEvents: number): Compaction;
+  /** The order `auto` chose last, and why; null before the first choice. */
+  activeOrder(): ActiveOrder | null;
+  saveActiveOrder(active: ActiveOrder): void;
   close(): void;
 }
 
@@ -91,6 +122,20 @@ function createStore(db: Database, log: Log): Store {
     INSERT INTO evictions (at_ms, image_id, tags, last_used_ms, estimated_bytes, measured_bytes, mode, dry_run)
     VALUES (@atMs, @imageId, @tags, @lastUsedMs, @estimatedBytes, @measuredBytes, @mode, @dryRun)`);
   const selectEvictions = db.prepare('SELECT * FROM evictions ORDER BY id');
+  const insertHistory = db.prepare('INSERT INTO history (at_ms, kind, image_id, repo_tags) VALUES (@atMs, @kind, @imageId, @repoTags)');
+  const selectHistory = db.prepare('SELECT at_ms, kind, image_id, repo_tags FROM history WHERE at_ms >= ? ORDER BY seq');
+  const selectHistoryImages = db.prepare('SELECT * FROM images WHERE id IN (SELECT DISTINCT image_id FROM history WHERE at_ms >= ?)');
+  const selectHistoryLayers = db.prepare(`
+    SELECT image_id, chain_id, size_bytes FROM image_layers
+    WHERE image_id IN (SELECT DISTINCT image_id FROM history WHERE at_ms >= ?) ORDER BY image_id, position`);
+  const historyStats = db.prepare('SELECT COUNT(*) AS events, MIN(at_ms) AS first_ms, MAX(seq) AS last_seq FROM history');
+  const deleteHistoryBefore = db.prepare('DELETE FROM history WHERE at_ms < ?');
+  const deleteHistoryUpTo = db.prepare('DELETE FROM history WHERE seq <= ?');
+  // Removed images no history names any more: their rows only cost every survey a read.
+  const orphanCondition = 'SELECT id FROM images WHERE removed_ms IS NOT NULL AND NOT EXISTS (SELECT 1 FROM history WHERE history.image_id = images.id)';
+  const deleteOrphanLayers = db.prepare(`DELETE FROM image_layers WHERE image_id IN (${orphanCondition})`);
+  const deleteOrphanTags = db.prepare(`DELETE FROM image_tags WHERE image_id IN (${orphanCondition})`);
+  const deleteOrphanImages = db.prepare(`DELETE FROM images WHERE id IN (${orphanCondition})`);
 
   // Writes land in `pending` first and go to disk in one transaction. When the disk is full they
   // wait there (reads see them) and are retried at the next write or flush, so a full disk never
@@ -99,10 +144,11 @@ function createStore(db: Database, log: Log): Store {
     images: new Map<string, ImageRecord>(),
     layers: new Map<string, Layer[]>(),
     evictions: [] as EvictionRecord[],
+    history: [] as HistoryEntry[],
     cursor: undefined as string | undefined,
   };
   let deferred = false;
-  const isEmpty = () => pending.images.size === 0 && pending.layers.size === 0 && pending.evictions.length === 0 && pending.cursor === undefined;
+  const isEmpty = () => pending.images.size === 0 && pending.layers.size === 0 && pending.evictions.length === 0 && pending.history.length === 0 && pending.cursor === undefined;
 
   const writePending = db.transaction(() => {
     for (const r of pending.images.values()) {
@@ -115,6 +161,7 @@ function createStore(db: Database, log: Log): Store {
       layers.forEach((layer, position) => insertLayer.run(imageId, position, layer.chainId, layer.sizeBytes));
     }
     for (const e of pending.evictions) insertEviction.run({ ...e, tags: JSON.stringify(e.tags), dryRun: e.dryRun ? 1 : 0 });
+    for (const h of pending.history) insertHistory.run({ ...h, repoTags: JSON.stringify(h.repoTags) });
     if (pending.cursor !== undefined) upsertMeta.run(CURSOR_KEY, pending.cursor);
   });
 
@@ -132,10 +179,22 @@ function createStore(db: Database, log: Log): Store {
     pending.images.clear();
     pending.layers.clear();
     pending.evictions.length = 0;
+    pending.history.length = 0;
     pending.cursor = undefined;
     if (deferred) log.warn('state_write_recovered', { written: counts });
     deferred = false;
     return true;
+  }
+
+  function image(id: string): ImageRecord | undefined {
+    const waiting = pending.images.get(id);
+    if (waiting) return waiting;
+    const row = selectOne.get(id) as ImageRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  function meta(key: string): string | null {
+    return (selectMeta.get(key) as { value: string } | undefined)?.value ?? null;
   }
 
   return {
@@ -144,12 +203,7 @@ function createStore(db: Database, log: Log): Store {
       for (const [id, record] of pending.images) all.set(id, record);
       return all;
     },
-    image: (id) => {
-      const waiting = pending.images.get(id);
-      if (waiting) return waiting;
-      const row = selectOne.get(id) as ImageRow | undefined;
-      return row ? fromRow(row) : undefined;
-    },
+    image,
     tagHolders: (tags) => {
       if (tags.length === 0) return [];
       const wanted = new Set(tags);
@@ -159,7 +213,10 @@ function createStore(db: Database, log: Log): Store {
       return [...stored, ...[...pending.images.values()].filter(holds)];
     },
     save: (records, cursorNano) => {
-      for (const r of records) pending.images.set(r.id, r);
+      for (const r of records) {
+        pending.history.push(...historyEntries(image(r.id), r));
+        pending.images.set(r.id, r);
+      }
       if (cursorNano !== undefined) pending.cursor = cursorNano;
       flush();
     },
@@ -195,7 +252,57 @@ function createStore(db: Database, log: Log): Store {
           dryRun: row.dry_run === 1,
         }),
       ).concat(pending.evictions),
-    cursor: () => pending.cursor ?? (selectMeta.get(CURSOR_KEY) as { value: string } | undefined)?.value ?? null,
+    cursor: () => pending.cursor ?? meta(CURSOR_KEY),
+    history: (sinceMs) => {
+      flush();
+      return (selectHistory.all(sinceMs) as Array<{ at_ms: number; kind: string; image_id: string; repo_tags: string }>)
+        .map((row) => HistoryEntry.parse({ atMs: row.at_ms, kind: row.kind, imageId: row.image_id, repoTags: JSON.parse(row.repo_tags) }))
+        .concat(pending.history.filter((h) => h.atMs >= sinceMs));
+    },
+    historyImages: (sinceMs) => {
+      flush();
+      const layers = new Map<string, Layer[]>();
+      for (const row of selectHistoryLayers.all(sinceMs) as Array<{ image_id: string; chain_id: string; size_bytes: number }>) {
+        layers.set(row.image_id, [...(layers.get(row.image_id) ?? []), { chainId: row.chain_id, sizeBytes: row.size_bytes }]);
+      }
+      const found = new Map<string, HistoryImage>();
+      for (const row of selectHistoryImages.all(sinceMs) as ImageRow[]) {
+        const record = pending.images.get(row.id) ?? fromRow(row);
+        found.set(row.id, { record, layers: pending.layers.get(row.id) ?? layers.get(row.id) ?? null });
+      }
+      return found;
+    },
+    historyBounds: () => {
+      const stats = historyStats.get() as { events: number; first_ms: number | null };
+      const dropped = meta(HISTORY_DROPPED_KEY);
+      return { events: stats.events + pending.history.length, firstMs: stats.first_ms, droppedBeforeMs: dropped === null ? null : Number(dropped) };
+    },
+    compactHistory: (cutoffMs, maxEvents) => {
+      if (!flush()) return { events: 0, images: 0 };
+      return db.transaction(() => {
+        let events = deleteHistoryBefore.run(cutoffMs).changes;
+        const stats = historyStats.get() as { events: number; last_seq: number | null };
+        if (stats.events > maxEvents && stats.last_seq !== null) events += deleteHistoryUpTo.run(stats.last_seq - maxEvents).changes;
+        if (events > 0) {
+          const first = (historyStats.get() as { first_ms: number | null }).first_ms;
+          upsertMeta.run(HISTORY_DROPPED_KEY, String(first ?? cutoffMs));
+        }
+        deleteOrphanLayers.run();
+        deleteOrphanTags.run();
+        const images = deleteOrphanImages.run().changes;
+        return { events, images };
+      })();
+    },
+    activeOrder: () => {
+      const text = meta(ACTIVE_ORDER_KEY);
+      if (text === null) return null;
+      const parsed = ActiveOrder.safeParse(JSON.parse(text));
+      // An order this version does not know (a downgrade) is no choice at all: `auto` chooses again.
+      return parsed.success ? parsed.data : null;
+    },
+    saveActiveOrder: (active) => {
+      upsertMeta.run(ACTIVE_ORDER_KEY, JSON.stringify(active));
+    },
     close: () => {
       if (!flush()) log.error('state_unsaved_on_exit', { images: pending.images.size, evictions: pending.evictions.length });
       db.close();

@@ -33,7 +33,8 @@ describe('loadConfig layering', () => {
     const keys = [...uncommented.matchAll(/^([a-z-]+):/gm)].map((m) => m[1]);
     expect([...keys].sort()).toEqual([...CONFIG_KEYS].sort());
     const loaded = loadConfig({ configFile: file(uncommented), env: {}, flags: {} });
-    expect(loaded.evictionOrder).toBe('superseded-reuse');
+    expect(loaded.evictionOrder).toBe('auto');
+    expect(loaded.historyMs).toBe(30 * 86_400_000);
     expect(loaded.protect).toEqual(['registry.freedesktop.org/mesa/**', 'registry.freedesktop.org/gstreamer/**', '**/gstreamer*']);
   });
 

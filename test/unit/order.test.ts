@@ -54,3 +54,24 @@ describe('eviction orders', () => {
     expect([...live].sort(evictionComparator('reuse', live, NOW, repositoryUses([...live, removed]))).map((r) => r.id)).toEqual(['tool', 'v3']);
   });
 });
+
+describe('reuse-interval', () => {
+  it('of two images idle as long, the one used twice a day goes before the one used every few minutes', () => {
+    const frequent = record('frequent', { repoTags: ['svc/db:1'], firstSeenMs: NOW - 10 * HOUR, lastPulledMs: NOW - 10 * HOUR, lastUsedMs: NOW - HOUR, useCount: 100 });
+    const rare = record('rare', { repoTags: ['svc/report:1'], firstSeenMs: NOW - 5 * DAY, lastPulledMs: NOW - 5 * DAY, lastUsedMs: NOW - HOUR, useCount: 10 });
+    const once = record('once', { repoTags: ['tool/scan:1'], firstSeenMs: NOW - 30 * 60_000, lastPulledMs: NOW - 30 * 60_000, lastUsedMs: NOW - 30 * 60_000, useCount: 1 });
+    const all = [frequent, rare, once];
+    // The one-off goes first although it is the most recent, as under `reuse`.
+    expect([...all].sort(evictionComparator('reuse-interval', all, NOW)).map((r) => r.id)).toEqual(['once', 'rare', 'frequent']);
+    expect([...all].sort(evictionComparator('lru', all, NOW)).map((r) => r.id)).toEqual(['frequent', 'rare', 'once']);
+  });
+
+  it('an image with one use borrows its repository\'s interval', () => {
+    const v1 = record('v1', { repoTags: ['pipe/app:v1'], firstSeenMs: NOW - 10 * HOUR, lastUsedMs: NOW - 5 * HOUR, useCount: 50 });
+    const v2 = record('v2', { repoTags: ['pipe/app:v2'], firstSeenMs: NOW - 2 * HOUR, lastPulledMs: NOW - 2 * HOUR, lastUsedMs: NOW - 2 * HOUR, useCount: 1 });
+    const weekly = record('weekly', { repoTags: ['svc/weekly:1'], firstSeenMs: NOW - 21 * DAY, lastUsedMs: NOW - 3 * HOUR, useCount: 4 });
+    const all = [v1, v2, weekly];
+    // v2 (used once, but its repository is busy) is expected again soon: it goes last.
+    expect([...all].sort(evictionComparator('reuse-interval', all, NOW)).map((r) => r.id)).toEqual(['weekly', 'v1', 'v2']);
+  });
+});

@@ -97,7 +97,7 @@ describe('order', () => {
     const images = [busy('busy', 'svc/db:1', 5 * DAY), busy('app-v1', 'pipe/app:v1', 2 * DAY), busy('app-v2', 'pipe/app:v2', DAY), image('tool', { usedAgo: 3 * DAY, tags: ['tool/lint:1'] })];
     images[1] = { ...images[1], record: { ...images[1]!.record, lastPulledMs: NOW - 3 * DAY } } as PlannerImage;
     images[2] = { ...images[2], record: { ...images[2]!.record, lastPulledMs: NOW - DAY } } as PlannerImage;
-    const p = plan(input(images, { mode: 'purge', disk: { totalBytes: 100 * GiB, freeBytes: 0, totalInodes: 100, freeInodes: 100 } }));
+    const p = plan(input(images, { order: 'superseded-reuse', mode: 'purge', disk: { totalBytes: 100 * GiB, freeBytes: 0, totalInodes: 100, freeInodes: 100 } }));
     expect(p.steps.map((s) => [s.imageId, s.reason])).toEqual([
       ['app-v1', 'superseded'],
       ['tool', 'used-once'],

@@ -30,9 +30,16 @@ describe('status', () => {
       ]),
       unmatchedProtections: [],
       evictions: { total: 3, emergency: 1, lastEmergencyMs: T0 + DAY },
+      order: {
+        setting: 'auto',
+        active: 'lru',
+        historyEvents: 900,
+        choice: { order: 'lru', chosenMs: T0 + DAY + 3 * HOUR, sinceMs: T0 + DAY, reason: 'would have downloaded 12.0% less than reuse-interval', jobs: 420, windowMs: 3 * DAY, scores: [] },
+      },
     });
     expect(text.split('\n')).toEqual([
       'disk /var/lib/docker: 100 GiB total, 12.5 GiB free (12.5%), inodes 90% free',
+      'eviction order: lru (auto, since 4h ago: would have downloaded 12.0% less than reuse-interval; checked 1h ago over 420 needs of the last 3d)',
       'emergency evictions: 1 (last 4h ago), 3 evictions in all',
       'RANK  CLASS      TAGS    ID            SIZE    LAST PULLED  LAST USED  USES  CONTAINERS  RULE',
       "1     protected  <none>  bbbbbbbbbbbb  1000 B  1d 4h ago    never      0     -           protect '**/b*'",
@@ -50,6 +57,7 @@ describe('status', () => {
       ranking: new Map(),
       unmatchedProtections: [],
       evictions: { total: 0, emergency: 0, lastEmergencyMs: null },
+      order: { setting: 'lru', active: 'lru', historyEvents: 0, choice: null },
     });
     expect(text).toContain('r/x\\u001b[31m:latest');
     expect(text).not.toContain('\u001b');

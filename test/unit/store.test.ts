@@ -103,3 +103,76 @@ describe('store', () => {
     expect(() => openStore(dir, silentLog, T0)).toThrow(StateError);
   });
 });
+
+describe('usage history', () => {
+  const DAY_MS = 86_400_000;
+
+  it('every save appends what its records\' changes say happened, in order', () => {
+    const { store } = openStore(tempPath(), silentLog, T0);
+    const a = record('a', { lastPulledMs: T0 });
+    store.save([a]);
+    store.save([{ ...a, lastUsedMs: T0 + 1000, useCount: 1 }]);
+    store.save([{ ...a, lastUsedMs: T0 + 1000, useCount: 1, repoTags: [] }]);
+    store.save([{ ...a, lastUsedMs: T0 + 1000, useCount: 1, removedMs: T0 + 2000 }]);
+    expect(store.history(0).map((e) => [e.kind, e.atMs - T0])).toEqual([
+      ['pull', 0],
+      ['use', 1000],
+      ['remove', 2000],
+    ]);
+    expect(store.historyBounds()).toEqual({ events: 3, firstMs: T0, droppedBeforeMs: null });
+    store.close();
+  });
+
+  it('compaction drops events past the window and the cap, then removed images no event names; live ones stay', () => {
+    const { store } = openStore(tempPath(), silentLog, T0);
+    const old = record('old', { lastPulledMs: T0, removedMs: null });
+    const live = record('live', { lastPulledMs: T0 });
+    store.save([old, live]);
+    store.saveLayers([['old', [{ chainId: 'x', sizeBytes: 5 }]], ['live', [{ chainId: 'y', sizeBytes: 5 }]]]);
+    store.save([{ ...old, removedMs: T0 + DAY_MS }]);
+    const recent = record('recent', { lastPulledMs: T0 + 40 * DAY_MS });
+    store.save([recent, { ...recent, lastUsedMs: T0 + 40 * DAY_MS + 1, useCount: 1 }]);
+    expect(store.compactHistory(T0 + 10 * DAY_MS, 1_000_000)).toEqual({ events: 3, images: 1 });
+    expect([...store.images().keys()].sort()).toEqual(['live', 'recent']);
+    expect([...store.layers().keys()]).toEqual(['live']);
+    expect(store.history(0).map((e) => e.imageId)).toEqual(['recent', 'recent']);
+    expect(store.historyBounds().droppedBeforeMs).toBe(T0 + 40 * DAY_MS);
+    // The cap keeps the newest events.
+    expect(store.compactHistory(0, 1)).toEqual({ events: 1, images: 0 });
+    expect(store.history(0).map((e) => e.kind)).toEqual(['use']);
+    store.close();
+  });
+
+  it('keeps auto\'s choice across a restart, and ignores one it cannot read', () => {
+    const path = tempPath();
+    const first = openStore(path, silentLog, T0).store;
+    expect(first.activeOrder()).toBeNull();
+    const choice = { order: 'reuse' as const, chosenMs: T0, sinceMs: T0, reason: 'best on the recent history', jobs: 80, windowMs: DAY_MS, scores: [{ order: 'reuse' as const, downloadedBytes: 10, fullDiskJobs: 0 }] };
+    first.saveActiveOrder(choice);
+    first.close();
+    const second = openStore(path, silentLog, T0).store;
+    expect(second.activeOrder()).toEqual(choice);
+    second.close();
+    const db = new BetterSqlite3(path);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'active_order'").run(JSON.stringify({ ...choice, order: 'no-such-order' }));
+    db.close();
+    const third = openStore(path, silentLog, T0).store;
+    expect(third.activeOrder()).toBeNull();
+    third.close();
+  });
+
+  it('the migration starts the history from the records a previous version kept', () => {
+    const path = tempPath();
+    const db = new BetterSqlite3(path);
+    migrate(db, readMigrations().filter((m) => m.version < 5), T0);
+    db.prepare("INSERT INTO images (id, first_seen_ms, last_pulled_ms, last_used_ms, use_count, removed_ms, repo_tags) VALUES ('a', ?, ?, ?, 3, ?, '[\"r/a:1\"]')").run(T0, T0, T0 + 5, T0 + 9);
+    db.close();
+    const { store } = openStore(path, silentLog, T0);
+    expect(store.history(0)).toEqual([
+      { atMs: T0, kind: 'pull', imageId: 'a', repoTags: ['r/a:1'] },
+      { atMs: T0 + 5, kind: 'use', imageId: 'a', repoTags: [] },
+      { atMs: T0 + 9, kind: 'remove', imageId: 'a', repoTags: [] },
+    ]);
+    store.close();
+  });
+});

@@ -1,10 +1,42 @@
-// The simulator: replays a trace on a simulated disk, with no Docker, through one cleanup policy.
+// Replay: a workload (which image each job needed, when) on a simulated disk, with no Docker,
+// through one cleanup policy. `simulate`, the `auto` order and bench/ all replay through it.
 // Pulls take the missing layers; a pull briefly needs twice its bytes free (compressed download,
 // then extraction) and a job whose pull does not fit fails on a full disk.
-import { splitReference } from '../agent/core/image';
-import type { Trace, TraceImage } from './trace';
+import { splitReference } from './image';
 
-export interface SimResult {
+export interface WorkloadLayer {
+  /** Chain ID: images that share a base share these. */
+  id: string;
+  sizeBytes: number;
+}
+
+export interface WorkloadImage {
+  id: string;
+  repoTags: string[];
+  layers: WorkloadLayer[];
+  /** Build time: what age-based cleaners judge by. */
+  createdMs: number;
+}
+
+/** One need of an image: a job that pulls it if absent, then holds it for its duration. */
+export interface WorkloadJob {
+  atMs: number;
+  imageId: string;
+  durationMs: number;
+}
+
+/** Jobs in time order, and every image they name. */
+export interface Workload {
+  images: WorkloadImage[];
+  jobs: WorkloadJob[];
+}
+
+/** Bytes of one image: all its layers. */
+export function imageBytes(image: WorkloadImage): number {
+  return image.layers.reduce((sum, l) => sum + l.sizeBytes, 0);
+}
+
+export interface ReplayOutcome {
   contender: string;
   jobs: number;
   downloadedBytes: number;
@@ -18,15 +50,19 @@ export interface SimResult {
 }
 
 /** What a cleanup policy may look at and do. */
-export interface SimHost {
+export interface ReplayHost {
   readonly nowMs: number;
   readonly capacityBytes: number;
   freeBytes(): number;
   /** Images on disk. */
-  present(): TraceImage[];
+  present(): WorkloadImage[];
   /** Uses per repository over every image ever pulled: the agent's records, removed ones too. */
   repositoryUses(): Map<string, number>;
   inUse(imageId: string): boolean;
+  /** Any image of the workload, present or not. */
+  image(imageId: string): WorkloadImage;
+  /** When the image was first pulled (records keep it across removals, as the agent's do). */
+  firstSeenMs(imageId: string): number;
   lastPulledMs(imageId: string): number;
   lastUsedMs(imageId: string): number;
   useCount(imageId: string): number;
@@ -45,19 +81,22 @@ export interface SimHost {
 export interface Contender {
   name: string;
   tickMs?: number;
-  onTick?(host: SimHost): void;
+  onTick?(host: ReplayHost): void;
   /** Just before a pull that needs `needBytes` free: only a demand-driven policy acts here. */
-  beforePull?(host: SimHost, needBytes: number): void;
+  beforePull?(host: ReplayHost, needBytes: number): void;
   /** Right after a pull, as the agent's pull-triggered check. */
-  afterPull?(host: SimHost): void;
+  afterPull?(host: ReplayHost): void;
+  /** After every job that got its image: what the agent's history records. */
+  afterJob?(host: ReplayHost, job: WorkloadJob): void;
 }
 
-/** Replays `trace` on a disk of `capacityBytes` under one contender. */
-export function simulate(trace: Trace, capacityBytes: number, contender: Contender): SimResult {
-  const images = new Map(trace.images.map((i) => [i.id, i]));
+/** Replays `workload` on a disk of `capacityBytes` under one contender. */
+export function replay(workload: Workload, capacityBytes: number, contender: Contender): ReplayOutcome {
+  const images = new Map(workload.images.map((i) => [i.id, i]));
   const layerRefs = new Map<string, number>();
   const present = new Set<string>();
   const pulledMs = new Map<string, number>();
+  const firstSeen = new Map<string, number>();
   const usedMs = new Map<string, number>();
   const uses = new Map<string, number>();
   const running = new Map<string, number>();
@@ -73,27 +112,27 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
 
   // Next use of each layer after the current job, from chains precomputed over the job list:
   // `nextLayerUse[j]` holds, for each layer of job j's image, the next job needing that layer.
-  const nextLayerUse: number[][] = new Array(trace.jobs.length);
+  const nextLayerUse: number[][] = new Array(workload.jobs.length);
   const upcoming = new Map<string, number>();
-  for (let j = trace.jobs.length - 1; j >= 0; j -= 1) {
-    const layers = (images.get((trace.jobs[j] as Trace['jobs'][number]).imageId) as TraceImage).layers;
+  for (let j = workload.jobs.length - 1; j >= 0; j -= 1) {
+    const layers = (images.get((workload.jobs[j] as WorkloadJob).imageId) as WorkloadImage).layers;
     nextLayerUse[j] = layers.map((l) => upcoming.get(l.id) ?? Infinity);
     for (const l of layers) upcoming.set(l.id, j);
   }
-  const jobTime = (j: number) => (j === Infinity ? Infinity : (trace.jobs[j] as Trace['jobs'][number]).atMs);
+  const jobTime = (j: number) => (j === Infinity ? Infinity : (workload.jobs[j] as WorkloadJob).atMs);
 
   const seen = new Set<string>();
   let compulsory = 0;
-  for (const job of trace.jobs) {
-    for (const l of (images.get(job.imageId) as TraceImage).layers) {
+  for (const job of workload.jobs) {
+    for (const l of (images.get(job.imageId) as WorkloadImage).layers) {
       if (!seen.has(l.id)) compulsory += l.sizeBytes;
       seen.add(l.id);
     }
   }
 
-  const image = (id: string) => images.get(id) as TraceImage;
-  const missingBytes = (img: TraceImage) => img.layers.reduce((sum, l) => sum + (layerRefs.has(l.id) ? 0 : l.sizeBytes), 0);
-  const host: SimHost = {
+  const image = (id: string) => images.get(id) as WorkloadImage;
+  const missingBytes = (img: WorkloadImage) => img.layers.reduce((sum, l) => sum + (layerRefs.has(l.id) ? 0 : l.sizeBytes), 0);
+  const host: ReplayHost = {
     get nowMs() {
       return nowMs;
     },
@@ -102,6 +141,8 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
     present: () => [...present].map(image),
     repositoryUses: () => repoUses,
     inUse: (id) => (running.get(id) ?? 0) > 0,
+    image,
+    firstSeenMs: (id) => firstSeen.get(id) ?? 0,
     lastPulledMs: (id) => pulledMs.get(id) ?? 0,
     lastUsedMs: (id) => usedMs.get(id) ?? 0,
     useCount: (id) => uses.get(id) ?? 0,
@@ -141,7 +182,7 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
     }
   };
 
-  trace.jobs.forEach((job, j) => {
+  workload.jobs.forEach((job, j) => {
     runTicksUntil(job.atMs);
     finishUntil(job.atMs);
     nowMs = job.atMs;
@@ -171,19 +212,20 @@ export function simulate(trace: Trace, capacityBytes: number, contender: Contend
       present.add(img.id);
       downloaded += missing;
       pulledMs.set(img.id, nowMs);
+      if (!firstSeen.has(img.id)) firstSeen.set(img.id, nowMs);
     }
     running.set(img.id, (running.get(img.id) ?? 0) + 1);
     ends.push({ atMs: job.atMs + job.durationMs, imageId: img.id });
     usedMs.set(img.id, nowMs);
     uses.set(img.id, (uses.get(img.id) ?? 0) + 1);
-    const repository = splitReference(img.ref).repository;
-    repoUses.set(repository, (repoUses.get(repository) ?? 0) + 1);
+    for (const repository of new Set(img.repoTags.map((t) => splitReference(t).repository))) repoUses.set(repository, (repoUses.get(repository) ?? 0) + 1);
     if (pulling) contender.afterPull?.(host);
+    contender.afterJob?.(host, job);
     lowestFree = Math.min(lowestFree, capacityBytes - usedBytes);
   });
   return {
     contender: contender.name,
-    jobs: trace.jobs.length,
+    jobs: workload.jobs.length,
     downloadedBytes: downloaded,
     compulsoryBytes: compulsory,
     redownloadedBytes: redownloaded,

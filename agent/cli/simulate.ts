@@ -1,0 +1,164 @@
+// `simulate`: replays this runner's recorded history through the real planner under every
+// eviction order, plain LRU and the offline references: what each would have downloaded here,
+// on this disk or another size, with these thresholds or others. Reads the state; writes nothing.
+import { belady, offlineWatermark, plainLru, agentPlanner, type PlannerSettings } from '../core/contenders';
+import { workloadFromHistory } from '../core/history';
+import { EvictionOrder } from '../core/order';
+import { thresholdBytes } from '../core/planner';
+import { replay, type ReplayOutcome, type Workload } from '../core/replay';
+import { parseDuration, parseSize } from '../core/units';
+import { measureDisk } from '../disk/disk';
+import { ConfigError } from '../errors';
+import { activeOrderOf } from '../eviction/order-learner';
+import type { Store } from '../state/store';
+import { dataRootOf, type CommandContext } from './context';
+import { formatBytes, formatDuration, isoTime, renderTable } from './format';
+
+/** Exit code when the history lacks what the replay needs. */
+export const EXIT_NO_HISTORY = 3;
+
+export interface SimulateOptions {
+  since: string;
+  disk?: string;
+  json: boolean;
+}
+
+/** What the history cannot give: said in one line, exit 3. */
+class HistoryGap extends Error {}
+
+interface Replayed {
+  name: string;
+  /** The eviction order it runs, when it is one of the agent's. */
+  order: EvictionOrder | null;
+  outcome: ReplayOutcome;
+}
+
+/** Bytes of the layers live images hold, each once: what images use of the disk now. */
+function liveImageBytes(store: Store): number {
+  const layers = store.layers();
+  const held = new Map<string, number>();
+  for (const r of store.images().values()) {
+    if (r.removedMs !== null) continue;
+    for (const l of layers.get(r.id) ?? [{ chainId: `image:${r.id}`, sizeBytes: r.sizeBytes }]) held.set(l.chainId, l.sizeBytes);
+  }
+  return [...held.values()].reduce((a, b) => a + b, 0);
+}
+
+function parseOptions(options: SimulateOptions): { sinceMs: number; diskBytes: number | null } {
+  const since = parseDuration(options.since);
+  if (typeof since !== 'number' || since <= 0) throw new ConfigError('--since', typeof since === 'number' ? 'must be more than 0, e.g. 7d' : since.error);
+  if (options.disk === undefined) return { sinceMs: since, diskBytes: null };
+  const disk = parseSize(options.disk);
+  if ('error' in disk) throw new ConfigError('--disk', disk.error);
+  if (disk.kind !== 'bytes' || disk.bytes <= 0) throw new ConfigError('--disk', `'${options.disk}' must be a size such as 200GB, not a percentage`);
+  return { sinceMs: since, diskBytes: disk.bytes };
+}
+
+/** The history since `fromMs` as a workload, or what it lacks. */
+function historyWorkload(store: Store, fromMs: number, config: CommandContext['config']): { workload: Workload; notes: string[] } {
+  const bounds = store.historyBounds();
+  if (bounds.events === 0) throw new HistoryGap(`no usage history in ${config.statePath}: the agent records pulls and uses while \`image-evictor run\` is active`);
+  if (bounds.droppedBeforeMs !== null && fromMs < bounds.droppedBeforeMs) {
+    const keeps = formatDuration(Date.now() - bounds.droppedBeforeMs);
+    throw new HistoryGap(
+      `history before ${isoTime(bounds.droppedBeforeMs)} was compacted (history: ${formatDuration(config.historyMs)}, history-max-events: ${config.historyMaxEvents}); use --since ${keeps} or less`,
+    );
+  }
+  const { workload, unknownImages, imagesWithoutLayers } = workloadFromHistory(store.history(fromMs), store.historyImages(fromMs));
+  if (workload.jobs.length === 0) throw new HistoryGap(`no pulls or uses recorded since ${isoTime(fromMs)}; the history holds ${bounds.events} events from ${isoTime(bounds.firstMs)}`);
+  const notes: string[] = [];
+  if (bounds.firstMs !== null && bounds.firstMs > fromMs) notes.push(`the history starts at ${isoTime(bounds.firstMs)}, after the window's start: the agent was not recording before`);
+  if (unknownImages > 0) notes.push(`${unknownImages} images named in the history have no record left: their needs are not replayed`);
+  if (imagesWithoutLayers > 0) notes.push(`${imagesWithoutLayers} images replayed as one layer of their size (layers not stored): bytes they share count twice`);
+  return { workload, notes };
+}
+
+/** Runs `simulate`; exit 3 when the history lacks what the replay needs. */
+export async function simulateCommand(ctx: CommandContext, options: SimulateOptions): Promise<number> {
+  const { config, store } = ctx;
+  const { sinceMs, diskBytes } = parseOptions(options);
+  const nowMs = ctx.clock();
+  let history;
+  try {
+    history = historyWorkload(store, nowMs - sinceMs, config);
+  } catch (error) {
+    if (!(error instanceof HistoryGap)) throw error;
+    process.stderr.write(`image-evictor: simulate: ${error.message}\n`);
+    return EXIT_NO_HISTORY;
+  }
+  const { workload, notes } = history;
+  // The replayed disk is what images may use: the disk less what is not images now.
+  const disk = await measureDisk(await dataRootOf(ctx));
+  const otherBytes = Math.max(0, disk.totalBytes - disk.freeBytes - liveImageBytes(store));
+  const totalBytes = diskBytes ?? disk.totalBytes;
+  const capacityBytes = Math.max(0, totalBytes - otherBytes);
+  const lowBytes = thresholdBytes(config.lowFree, totalBytes);
+  const settings: Omit<PlannerSettings, 'order'> = {
+    marks: { lowBytes, targetBytes: Math.max(thresholdBytes(config.targetFree, totalBytes), lowBytes), intervalMs: config.intervalMs, minAgeMs: config.minAgeMs },
+    protect: config.protect,
+    rules: config.policy.rules,
+  };
+  const started = Date.now();
+  const runs: Replayed[] = [
+    ...EvictionOrder.options.map((order) => ({ name: `image-evictor (${order})`, order, outcome: replay(workload, capacityBytes, agentPlanner(order, { ...settings, order })) })),
+    { name: 'plain LRU', order: null, outcome: replay(workload, capacityBytes, plainLru(settings.marks)) },
+    { name: 'offline order, same thresholds', order: null, outcome: replay(workload, capacityBytes, offlineWatermark(settings.marks)) },
+    { name: 'offline optimum (Belady)', order: null, outcome: replay(workload, capacityBytes, belady) },
+  ];
+  const replayMs = Date.now() - started;
+  const optimum = (runs[runs.length - 1] as Replayed).outcome;
+  const active = activeOrderOf(config, store);
+  const first = (workload.jobs[0] as { atMs: number }).atMs;
+  const last = (workload.jobs[workload.jobs.length - 1] as { atMs: number }).atMs;
+  const ratio = (o: ReplayOutcome) => (optimum.downloadedBytes === 0 ? 1 : o.downloadedBytes / optimum.downloadedBytes);
+  if (options.json) {
+    const json = {
+      from: isoTime(first),
+      to: isoTime(last),
+      needs: workload.jobs.length,
+      images: workload.images.length,
+      diskBytes: totalBytes,
+      imageCapacityBytes: capacityBytes,
+      lowBytes: settings.marks.lowBytes,
+      targetBytes: settings.marks.targetBytes,
+      activeOrder: active,
+      orderSetting: config.evictionOrder,
+      replayMs,
+      notes,
+      contenders: runs.map((r) => ({
+        name: r.name,
+        order: r.order,
+        downloadedBytes: r.outcome.downloadedBytes,
+        redownloadedBytes: r.outcome.redownloadedBytes,
+        compulsoryBytes: r.outcome.compulsoryBytes,
+        vsOptimum: Number(ratio(r.outcome).toFixed(4)),
+        fullDiskJobs: r.outcome.fullDiskJobs,
+        evictions: r.outcome.evictions,
+      })),
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `Replayed ${workload.jobs.length} needs of ${workload.images.length} images, ${isoTime(first)} to ${isoTime(last)} (${formatDuration(last - first)}), in ${formatDuration(replayMs)}`,
+    `Disk ${formatBytes(totalBytes)}${diskBytes === null ? ' (this one)' : ''}, of which ${formatBytes(capacityBytes)} for images (${formatBytes(otherBytes)} is not images now); low ${formatBytes(settings.marks.lowBytes)} free, target ${formatBytes(settings.marks.targetBytes)}`,
+    `Order in force: ${active}${config.evictionOrder === 'auto' ? ' (chosen by auto)' : ''}; every contender starts from an empty cache`,
+    '',
+    renderTable(
+      ['contender', 'downloaded', 're-downloaded', 'vs optimum', 'full-disk jobs', 'evictions'],
+      runs.map((r) => [
+        `${r.order === active ? '* ' : '  '}${r.name}`,
+        formatBytes(r.outcome.downloadedBytes),
+        formatBytes(r.outcome.redownloadedBytes),
+        `${ratio(r.outcome).toFixed(2)}x`,
+        String(r.outcome.fullDiskJobs),
+        String(r.outcome.evictions),
+      ]),
+    ),
+    '',
+    `Compulsory (each layer once): ${formatBytes(optimum.compulsoryBytes)}. Full-disk jobs: needs whose pull would not have fit.`,
+    ...notes.map((n) => `note: ${n}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

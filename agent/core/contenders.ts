@@ -1,0 +1,129 @@
+// Cleanup policies a replay can run: the agent's real planner, textbook cache orders under the
+// agent's trigger, and the offline farthest-next-use references.
+import type { ImageRecord } from './image';
+import type { EvictionOrder } from './order';
+import { plan, type PlannerImage } from './planner';
+import { imageBytes, type Contender, type ReplayHost, type WorkloadImage } from './replay';
+import type { Rule } from './rules';
+
+export interface Watermarks {
+  lowBytes: number;
+  targetBytes: number;
+  /** How often the periodic check runs (the agent's interval). */
+  intervalMs: number;
+  minAgeMs: number;
+}
+
+/** Removes in `order` from low until target, after each pull and on the interval: the agent's trigger, another order. */
+function watermark(name: string, marks: Watermarks, order: (host: ReplayHost) => (a: WorkloadImage, b: WorkloadImage) => number): Contender {
+  const check = (host: ReplayHost) => {
+    if (host.freeBytes() >= marks.lowBytes) return;
+    const candidates = host.present().filter((i) => !host.inUse(i.id) && host.lastUsedMs(i.id) <= host.nowMs - marks.minAgeMs);
+    for (const image of candidates.sort(order(host))) {
+      if (host.freeBytes() >= marks.targetBytes) break;
+      host.remove(image.id);
+    }
+  };
+  return { name, tickMs: marks.intervalMs, onTick: check, afterPull: check };
+}
+
+/** First pulled, first removed. */
+export function fifo(marks: Watermarks): Contender {
+  return watermark('FIFO (pull time)', marks, (host) => (a, b) => host.lastPulledMs(a.id) - host.lastPulledMs(b.id));
+}
+
+/** Least recently used first, nothing protected. */
+export function plainLru(marks: Watermarks): Contender {
+  return watermark('plain LRU', marks, (host) => (a, b) => host.lastUsedMs(a.id) - host.lastUsedMs(b.id));
+}
+
+/** The offline order under the agent's trigger and thresholds: the best any eviction order can do there. */
+export function offlineWatermark(marks: Watermarks): Contender {
+  return watermark('offline order, agent trigger', marks, (host) => (a, b) => {
+    const [na, nb] = [host.nextNeedMs(a.id), host.nextNeedMs(b.id)];
+    return na === nb ? 0 : na > nb ? -1 : 1;
+  });
+}
+
+/** The offline reference: at each pull, removes exactly what it needs, farthest next use first. */
+export const belady: Contender = {
+  name: 'offline optimum (Belady)',
+  beforePull: (host, needBytes) => {
+    if (host.freeBytes() >= needBytes) return;
+    // Re-ranked after each removal: a removal can leave a sibling the only holder of shared layers.
+    while (host.freeBytes() < needBytes) {
+      let farthest: { id: string; needMs: number } | null = null;
+      for (const image of host.present()) {
+        if (host.inUse(image.id)) continue;
+        const needMs = host.nextNeedMs(image.id);
+        if (farthest === null || needMs > farthest.needMs) farthest = { id: image.id, needMs };
+      }
+      if (farthest === null) return;
+      host.remove(farthest.id);
+    }
+  },
+};
+
+/** What the agent's planner is given besides the images: the operator's settings. */
+export interface PlannerSettings {
+  marks: Watermarks;
+  protect: string[];
+  rules?: Rule[];
+  order: EvictionOrder;
+}
+
+/** A replayed image as the agent's record of it. */
+function recordOf(host: ReplayHost, image: WorkloadImage): ImageRecord {
+  return {
+    id: image.id,
+    repoTags: image.repoTags,
+    repoDigests: [],
+    sizeBytes: imageBytes(image),
+    createdMs: image.createdMs,
+    firstSeenMs: host.firstSeenMs(image.id),
+    lastPulledMs: host.lastPulledMs(image.id),
+    lastUsedMs: host.lastUsedMs(image.id),
+    useCount: host.useCount(image.id),
+    removedMs: null,
+  };
+}
+
+/** One agent check on the replayed host: the real planner, then the evictor's stop rule. */
+export function agentCheck(host: ReplayHost, settings: PlannerSettings): void {
+  const { marks } = settings;
+  const images: PlannerImage[] = host.present().map((image) => ({
+    record: recordOf(host, image),
+    layers: image.layers.map((l) => ({ chainId: l.id, sizeBytes: l.sizeBytes })),
+    containerCount: host.inUse(image.id) ? 1 : 0,
+  }));
+  const result = plan({
+    nowMs: host.nowMs,
+    images,
+    disk: { totalBytes: host.capacityBytes, freeBytes: host.freeBytes(), totalInodes: 1e9, freeInodes: 1e9 },
+    thresholds: {
+      lowFree: { kind: 'bytes', bytes: marks.lowBytes },
+      targetFree: { kind: 'bytes', bytes: marks.targetBytes },
+      lowFreeInodesRatio: 0,
+      targetFreeInodesRatio: 0,
+    },
+    minAgeMs: marks.minAgeMs,
+    protect: settings.protect,
+    rules: settings.rules ?? [],
+    order: settings.order,
+    // As agent/eviction/inputs.ts: counted over every record, removed images too.
+    repositoryUses: host.repositoryUses(),
+    mode: 'auto',
+    includeProtected: false,
+  });
+  // As agent/eviction/evictor.ts: stop once measured free space reaches the step's goal.
+  for (const step of result.steps) {
+    if (step.mode !== 'hygiene' && host.freeBytes() >= step.untilFreeBytes) break;
+    host.remove(step.imageId);
+  }
+}
+
+/** The agent's own planner (agent/core/planner.ts) and its evictor's stop rule, on replayed time and disk. */
+export function agentPlanner(name: string, settings: PlannerSettings): Contender {
+  const check = (host: ReplayHost) => agentCheck(host, settings);
+  return { name, tickMs: settings.marks.intervalMs, onTick: check, afterPull: check };
+}

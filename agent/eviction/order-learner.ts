@@ -1,0 +1,91 @@
+// `eviction-order: auto` in the agent: every few hours the check replays the last days of this
+// runner's history under each order (core/auto.ts) and keeps the one that would have downloaded
+// least; the choice and its evidence live in the state, so a restart or `status` sees it.
+import type { Config } from '../config/schema';
+import { chooseOrder, type ActiveOrder } from '../core/auto';
+import { workloadFromHistory } from '../core/history';
+import { DEFAULT_EVICTION_ORDER, type EvictionOrder } from '../core/order';
+import { thresholdBytes } from '../core/planner';
+import type { DiskUsage } from '../disk/disk';
+import type { Log } from '../log';
+import type { Store } from '../state/store';
+import type { Survey } from '../tracking/tracker';
+
+/** How often `auto` chooses again. */
+export const AUTO_EVERY_MS = 6 * 3_600_000;
+/** How much history each choice replays (at most the `history` window). */
+export const AUTO_WINDOW_MS = 3 * 86_400_000;
+/** Fewer needs than this say too little about any order: the order stays. */
+export const AUTO_MIN_JOBS = 50;
+
+/** The order in force: the configured one, or `auto`'s last choice (the default order before any). */
+export function activeOrderOf(config: Config, store: Pick<Store, 'activeOrder'>): EvictionOrder {
+  return config.evictionOrder === 'auto' ? (store.activeOrder()?.order ?? DEFAULT_EVICTION_ORDER) : config.evictionOrder;
+}
+
+/** Bytes the images on disk hold: each layer once. */
+function liveImageBytes(survey: Survey): number {
+  const layers = new Map<string, number>();
+  for (const record of survey.records.values()) {
+    if (record.removedMs !== null) continue;
+    for (const l of survey.layers.get(record.id) ?? [{ chainId: `image:${record.id}`, sizeBytes: record.sizeBytes }]) layers.set(l.chainId, l.sizeBytes);
+  }
+  let sum = 0;
+  for (const bytes of layers.values()) sum += bytes;
+  return sum;
+}
+
+export interface LearnDeps {
+  config: Config;
+  store: Store;
+  log: Log;
+}
+
+/**
+ * Chooses the order anew when `auto` is set and the last choice is older than AUTO_EVERY_MS.
+ * The replayed disk is what images can have: free space plus what images hold now.
+ */
+export function learnOrder(deps: LearnDeps, survey: Survey, disk: DiskUsage, nowMs: number): ActiveOrder | null {
+  const { config, store, log } = deps;
+  if (config.evictionOrder !== 'auto') return null;
+  const previous = store.activeOrder();
+  if (previous !== null && nowMs - previous.chosenMs < AUTO_EVERY_MS && previous.chosenMs <= nowMs) return null;
+  const current = previous?.order ?? DEFAULT_EVICTION_ORDER;
+  const windowMs = Math.min(AUTO_WINDOW_MS, config.historyMs);
+  const sinceMs = nowMs - windowMs;
+  const { workload } = workloadFromHistory(store.history(sinceMs), store.historyImages(sinceMs));
+  const keep = (reason: string): ActiveOrder => ({ order: current, chosenMs: nowMs, sinceMs: previous?.sinceMs ?? nowMs, reason, jobs: workload.jobs.length, windowMs, scores: previous?.scores ?? [] });
+  let active: ActiveOrder;
+  if (workload.jobs.length < AUTO_MIN_JOBS) {
+    active = keep(`too little history to choose (${workload.jobs.length} needs in the window, ${AUTO_MIN_JOBS} wanted)`);
+  } else {
+    const lowBytes = thresholdBytes(config.lowFree, disk.totalBytes);
+    const startedMs = Date.now();
+    const choice = chooseOrder({
+      workload,
+      capacityBytes: disk.freeBytes + liveImageBytes(survey),
+      settings: {
+        marks: { lowBytes, targetBytes: Math.max(thresholdBytes(config.targetFree, disk.totalBytes), lowBytes), intervalMs: config.intervalMs, minAgeMs: config.minAgeMs },
+        protect: config.protect,
+        rules: config.policy.rules,
+      },
+      current,
+    });
+    active = { order: choice.order, chosenMs: nowMs, sinceMs: choice.switched ? nowMs : (previous?.sinceMs ?? nowMs), reason: choice.reason, jobs: workload.jobs.length, windowMs, scores: choice.scores };
+    log.info(choice.switched ? 'eviction_order_switched' : 'eviction_order_kept', {
+      order: choice.order,
+      from: current,
+      reason: choice.reason,
+      jobs: workload.jobs.length,
+      windowMs,
+      replayMs: Date.now() - startedMs,
+      downloadedBytes: Object.fromEntries(choice.scores.map((s) => [s.order, s.downloadedBytes])),
+    });
+  }
+  try {
+    store.saveActiveOrder(active);
+  } catch (error) {
+    log.warn('eviction_order_unsaved', { error: String(error) });
+  }
+  return active;
+}
