@@ -1,6 +1,6 @@
 // Overhead section: the agent's memory and CPU idle and under a burst of 10,000 real Docker
 // events, the tracker's ingest rate into SQLite, planning time and `status` time at 10,000 images.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -13,6 +13,7 @@ import { openStore } from '../agent/state/store';
 import { ingest } from '../agent/tracking/events';
 import { createTracker } from '../agent/tracking/tracker';
 import { cli, startAgent } from '../test/harness/cli';
+import { makeTestDir } from '../test/harness/tmp';
 import { startEngine, type Engine } from '../test/harness/engine';
 import { runOk, waitFor } from '../test/harness/proc';
 import { watchProc, type ProcWindow } from './procstat';
@@ -132,7 +133,7 @@ export async function runOverhead(log: (line: string) => void): Promise<{ figure
   const nowMs = Date.now();
   log('overhead: planning 10,000 images');
   const planMedianMs = measurePlan(nowMs);
-  const work = mkdtempSync('/tmp/ie-bench-overhead-');
+  const work = makeTestDir('bench-overhead');
   const engine = await startEngine({ diskBytes: GiB, label: 'overhead' });
   let agent: ReturnType<typeof startAgent> | null = null;
   try {

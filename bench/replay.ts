@@ -2,17 +2,19 @@
 // from a local registry. Each job pulls its image if absent and runs a container from it.
 // Contenders: no cleanup, periodic `docker image prune -a`, and the agent itself.
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { formatBytes } from '../agent/core/units';
 import { measureDisk } from '../agent/disk/disk';
 import { startAgent, type AgentProcess } from '../test/harness/cli';
+import { makeTestDir } from '../test/harness/tmp';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../test/harness/engine';
 import { run, runOk } from '../test/harness/proc';
 import type { Registry } from '../test/harness/registry';
 import { agentPlanner, belady, type Watermarks } from '../agent/core/contenders';
+import { DEFAULT_EVICTION_ORDER } from '../agent/core/order';
 import { replay as simulate } from '../agent/core/replay';
 import { watermarksFor } from './baselines';
 import { serviceEnv } from './overhead';
@@ -25,6 +27,8 @@ const MiB = 2 ** 20;
 export interface ReplaySettings {
   jobs: number;
   seed: number;
+  /** Traces replayed with the agent (auto) and the agent with plain LRU: seed, seed + 1, ... */
+  traces: number;
   diskBytes: number;
   /** `docker image prune -a` runs before every this many jobs. */
   pruneEveryJobs: number;
@@ -44,6 +48,8 @@ export interface ReplayPoint {
 
 export interface ReplayResult {
   contender: string;
+  /** The trace's seed. */
+  seed: number;
   pulledBytes: number;
   fullDiskJobs: number;
   lowestFreeBytes: number;
@@ -56,7 +62,7 @@ export interface ReplayResult {
 
 /** Builds every trace image on the builder (layers shared through the build cache) and pushes it. */
 export async function buildTraceImages(trace: Trace, builder: Engine, registry: Registry, log: (line: string) => void): Promise<void> {
-  const work = mkdtempSync('/tmp/ie-bench-build-');
+  const work = makeTestDir('bench-build');
   const env = dockerEnv(builder.host, builder.workDir);
   try {
     const layerDir = join(work, 'layers');
@@ -112,7 +118,14 @@ export function replayWatermarks(trace: Trace, capacityBytes: number): Watermark
   return watermarksFor(trace, capacityBytes, { intervalMs: 60_000, minAgeMs: 2000 });
 }
 
-type Kind = 'none' | 'prune' | 'agent';
+type Kind = 'none' | 'prune' | 'agent' | 'agent-lru';
+
+const CONTENDER_NAME: Record<Kind, (settings: ReplaySettings) => string> = {
+  none: () => 'no cleanup',
+  prune: (s) => `docker image prune -a every ${s.pruneEveryJobs} jobs`,
+  agent: () => 'image-evictor run (eviction-order auto)',
+  'agent-lru': () => 'image-evictor run --eviction-order lru',
+};
 
 /** Replays the trace under one contender on a fresh engine. */
 async function replayOne(kind: Kind, trace: Trace, settings: ReplaySettings, registry: Registry, log: (line: string) => void): Promise<ReplayResult> {
@@ -120,11 +133,11 @@ async function replayOne(kind: Kind, trace: Trace, settings: ReplaySettings, reg
   const env = dockerEnv(engine.host, engine.workDir);
   const docker = (args: string[]) => run(DOCKER_CLI, args, { env });
   let agent: AgentProcess | null = null;
-  const stateDir = mkdtempSync('/tmp/ie-bench-state-');
+  const stateDir = makeTestDir('bench-state');
   try {
     const startFreeBytes = (await measureDisk(engine.dataRoot)).freeBytes;
     const marks = replayWatermarks(trace, startFreeBytes);
-    if (kind === 'agent') {
+    if (kind === 'agent' || kind === 'agent-lru') {
       agent = startAgent([
         '--docker-host', engine.host,
         '--state', join(stateDir, 'state.db'),
@@ -134,6 +147,7 @@ async function replayOne(kind: Kind, trace: Trace, settings: ReplaySettings, reg
         '--min-age', '2s',
         '--protect', '*/ci/base-*',
         '--log-level', 'info',
+        ...(kind === 'agent-lru' ? ['--eviction-order', 'lru'] : []),
       ], ['--interval', '1s'], serviceEnv());
       await agent.waitForLog('docker_events_connected');
     }
@@ -192,9 +206,9 @@ async function replayOne(kind: Kind, trace: Trace, settings: ReplaySettings, reg
       db.close();
       agent = null;
     }
-    const contender = kind === 'none' ? 'no cleanup' : kind === 'prune' ? `docker image prune -a every ${settings.pruneEveryJobs} jobs` : 'image-evictor run --interval 1s';
     return {
-      contender,
+      contender: CONTENDER_NAME[kind](settings),
+      seed: trace.seed,
       pulledBytes: blobBytesServed(registry, logOffset),
       fullDiskJobs,
       lowestFreeBytes: Math.min(...series.map((p) => p.freeBytes)),
@@ -222,33 +236,40 @@ export interface ReplaySection {
 
 /** Builds the images, replays under each contender, and compares with the simulator. */
 export async function runReplay(settings: ReplaySettings, registry: Registry, builder: Engine, log: (line: string) => void): Promise<ReplaySection> {
-  const trace = replayTrace(settings);
-  log(`replay: building ${new Set(trace.jobs.map((j) => j.imageId)).size} images (${formatBytes(uniqueBytes(trace.images))} of distinct layers)`);
-  await buildTraceImages(trace, builder, registry, log);
   const results: ReplayResult[] = [];
-  for (const kind of ['none', 'prune', 'agent'] as const) {
-    log(`replay: ${kind}`);
-    results.push(await replayOne(kind, trace, settings, registry, log));
+  let first: { trace: Trace; startFreeBytes: number } | null = null;
+  const rows: string[][] = [];
+  for (let t = 0; t < settings.traces; t += 1) {
+    const trace = replayTrace({ jobs: settings.jobs, seed: settings.seed + t });
+    log(`replay: seed ${trace.seed}: building ${new Set(trace.jobs.map((j) => j.imageId)).size} images (${formatBytes(uniqueBytes(trace.images))} of distinct layers)`);
+    await buildTraceImages(trace, builder, registry, log);
+    // No cleanup and cron prune on the first trace only: they need no seeds to show how they fail.
+    const kinds: Kind[] = t === 0 ? ['none', 'prune', 'agent', 'agent-lru'] : ['agent', 'agent-lru'];
+    const mine: ReplayResult[] = [];
+    for (const kind of kinds) {
+      log(`replay: seed ${trace.seed}: ${kind}`);
+      mine.push(await replayOne(kind, trace, settings, registry, log));
+    }
+    const startFreeBytes = (mine[0] as ReplayResult).startFreeBytes;
+    first ??= { trace, startFreeBytes };
+    const optimum = simulate(trace, startFreeBytes, belady).downloadedBytes;
+    for (const r of mine) {
+      rows.push([String(trace.seed), r.contender, formatBytes(r.pulledBytes), times(r.pulledBytes / optimum), String(r.fullDiskJobs), formatBytes(r.lowestFreeBytes), String(r.evictions), `${Math.round(r.wallMs / 1000)} s`]);
+    }
+    results.push(...mine);
   }
-  const agentRun = results[2] as ReplayResult;
-  const marks = replayWatermarks(trace, agentRun.startFreeBytes);
-  const simBeladyBytes = simulate(trace, agentRun.startFreeBytes, belady).downloadedBytes;
-  const simAgentBytes = simulate(trace, agentRun.startFreeBytes, agentPlanner('agent', { marks, protect: ['ci/base-*'], order: 'superseded-reuse' })).downloadedBytes;
+  const { trace, startFreeBytes } = first as { trace: Trace; startFreeBytes: number };
+  const marks = replayWatermarks(trace, startFreeBytes);
+  const simBeladyBytes = simulate(trace, startFreeBytes, belady).downloadedBytes;
+  const simAgentBytes = simulate(trace, startFreeBytes, agentPlanner('agent', { marks, protect: ['ci/base-*'], order: DEFAULT_EVICTION_ORDER })).downloadedBytes;
   const table: Table = {
-    title: `Real replay: ${trace.jobs.length} CI-like jobs, ${formatBytes(settings.diskBytes)} ext4 (${formatBytes(agentRun.startFreeBytes)} free at start), local registry`,
-    header: ['contender', 'bytes pulled', 'vs simulator optimum', 'jobs failed on full disk', 'lowest free', 'evictions', 'wall time'],
-    rows: results.map((r) => [
-      r.contender,
-      formatBytes(r.pulledBytes),
-      times(r.pulledBytes / simBeladyBytes),
-      String(r.fullDiskJobs),
-      formatBytes(r.lowestFreeBytes),
-      String(r.evictions),
-      `${Math.round(r.wallMs / 1000)} s`,
-    ]),
+    title: `Real replay: ${settings.traces} randomized CI traces of ${settings.jobs} jobs, ${formatBytes(settings.diskBytes)} ext4 (${formatBytes(startFreeBytes)} free at start), local registry`,
+    header: ['seed', 'contender', 'bytes pulled', 'vs simulator optimum', 'jobs failed on full disk', 'lowest free', 'evictions', 'wall time'],
+    rows,
     note: [
-      `Bytes pulled: blob bytes the registry served (its access log). Simulator on the same trace and free space: offline optimum ${formatBytes(simBeladyBytes)}, the agent's planner ${formatBytes(simAgentBytes)}.`,
-      `Agent thresholds: low ${formatBytes(marks.lowBytes)} (twice the largest image), target ${formatBytes(marks.targetBytes)}, min-age 2s, bases protected.`,
+      `Bytes pulled: blob bytes the registry served (its access log). Simulator on seed ${trace.seed} and the same free space: offline optimum ${formatBytes(simBeladyBytes)}, the agent's planner (${DEFAULT_EVICTION_ORDER}) ${formatBytes(simAgentBytes)}.`,
+      `Agent thresholds: low twice the largest image (${formatBytes(marks.lowBytes)} on seed ${trace.seed}), target 5% of the disk above, min-age 2s, bases protected.`,
+      'The replay runs a trace of days in minutes: `auto` chooses every 6 h of wall time, so here it runs its starting order throughout.',
     ].join(' '),
   };
   return { results, table, simBeladyBytes, simAgentBytes, marks, trace };

@@ -11,4 +11,10 @@ fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build
 npx tsc -p tsconfig.bench.json
-exec node dist/bench/main.js "$@"
+# Everything the bench starts lives under one root, removed (processes stopped by PID, mounts
+# undone) however the run ends, as test/run.sh does for tests.
+IE_TEST_ROOT=$(mktemp -d /tmp/ie-run-XXXXXX)
+export IE_TEST_ROOT
+trap 'bash test/cleanup.sh "$IE_TEST_ROOT"' EXIT
+trap 'exit 130' INT TERM
+node dist/bench/main.js "$@"

@@ -1,8 +1,8 @@
 // Simulator section of the report: every trace family at several disk sizes, through the agent's planner and
 // the baselines; then the eviction-order study on the CI-like trace.
 import { formatBytes } from '../agent/core/units';
-import { EvictionOrder, type OrderSetting } from '../agent/core/order';
-import { autoPlanner } from '../agent/core/auto';
+import { DEFAULT_EVICTION_ORDER, EvictionOrder, type OrderSetting } from '../agent/core/order';
+import { AUTO_EVERY_MS, AUTO_WINDOW_MS, autoPlanner } from '../agent/core/auto';
 import { agentPlanner, belady, fifo, offlineWatermark, plainLru, type Watermarks } from '../agent/core/contenders';
 import { replay as simulate, type Contender, type ReplayOutcome as SimResult } from '../agent/core/replay';
 import { noCleanup, periodicAgeBased, periodicPruneAll, watermarksFor } from './baselines';
@@ -18,6 +18,8 @@ export const PROTECT = ['ci/base-*'];
 
 export interface SimSettings {
   jobs: number;
+  /** Jobs per seed in the order study (smaller: it replays 8 contenders on 3 disks per seed). */
+  studyJobs: number;
   /** Jobs in the one long CI-like run. */
   longJobs: number;
   seed: number;
@@ -47,8 +49,8 @@ export function agentContender(name: string, marks: Watermarks, setting: OrderSe
     : agentPlanner(name, { marks, protect: PROTECT, order: setting });
 }
 
-/** How the simulated agent runs `auto`: the agent's defaults (agent/service/order-learner.ts). */
-const AUTO_TIMING = { everyMs: 6 * 60 * MIN, windowMs: 3 * 24 * 60 * MIN, initial: 'lru' as EvictionOrder };
+/** How the simulated agent runs `auto`: as the agent does (agent/eviction/order-learner.ts). */
+const AUTO_TIMING = { everyMs: AUTO_EVERY_MS, windowMs: AUTO_WINDOW_MS, initial: DEFAULT_EVICTION_ORDER };
 
 function contendersFor(marks: Watermarks, order: OrderSetting) {
   return [
@@ -134,7 +136,7 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
   const perPressure = new Map<string, Map<number, number[]>>();
   const push = <K>(map: Map<K, number[]>, key: K, value: number) => map.set(key, [...(map.get(key) ?? []), value]);
   for (const seed of seeds) {
-    const trace = simTrace('ci', settings.jobs, seed);
+    const trace = simTrace('ci', settings.studyJobs, seed);
     for (const pressure of PRESSURES) {
       const capacityBytes = studyCapacity(trace, pressure);
       const marks = simWatermarks(trace, capacityBytes);
@@ -180,7 +182,7 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
     worstVsLru,
     tables: [
       {
-        title: `Eviction orders over ${seeds.length} randomized CI traces (seeds ${seeds[0]}-${seeds[seeds.length - 1]}, ${settings.jobs} jobs each, 3 disk sizes): downloaded vs the offline order under the same watermarks`,
+        title: `Eviction orders over ${seeds.length} randomized CI traces (seeds ${seeds[0]}-${seeds[seeds.length - 1]}, ${settings.studyJobs} jobs each, 3 disk sizes): downloaded vs the offline order under the same watermarks`,
         header: ['contender', 'median', 'worst', ...PRESSURES.map((p) => `worst, disk ${p}x working set`), 'vs plain LRU (median)', 'vs plain LRU (worst seed)'],
         rows: summary,
         note: 'The reference evicts farthest-next-need first under the agent\'s trigger and thresholds: the best any order can do there. Protect `ci/base-*` for every contender. Disk sizes: the protected bases, the agent\'s low and target headroom, and 0.5x, 1x or 2x the median daily working set (images used at least twice a day).',
@@ -197,11 +199,10 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
 export interface SimSection {
   tables: Table[];
   rows: SimRow[];
-  study: OrderStudy;
 }
 
 /** The whole simulator section. */
-export function runSimulator(settings: SimSettings & { seeds: number }, order: OrderSetting, progress?: (line: string) => void): SimSection {
+export function runSimulator(settings: SimSettings, order: OrderSetting): SimSection {
   const tables: Table[] = [];
   const rows: SimRow[] = [];
   for (const family of ['ci', 'uniform', 'scan'] as const) {
@@ -213,5 +214,5 @@ export function runSimulator(settings: SimSettings & { seeds: number }, order: O
   // One long CI-like run, on the middle disk size.
   const longTrace = simTrace('ci', settings.longJobs, settings.seed);
   const long = runFamily(longTrace, order, [studyCapacity(longTrace, 1)]);
-  return { tables: [...tables, ...long.tables], rows: [...rows, ...long.rows], study: studyOrders(settings, progress) };
+  return { tables: [...tables, ...long.tables], rows: [...rows, ...long.rows] };
 }

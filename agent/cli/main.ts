@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Command-line entry point: parses flags, maps errors to exit codes at the boundary.
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { OrderSetting, EvictionOrder } from '../core/order';
 import { ConfigError, errorText, RuleSyntaxError } from '../errors';
 import { LockHeldError } from '../state/lock';
@@ -21,6 +21,8 @@ function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('image-evictor')
     .description('Keeps the Docker image cache from filling the disk: evicts least-recently-used images, tracked from Docker events.')
     .version(packageVersion())
+    // Usage errors (a bad flag value, an unknown option) are bad input too: exit 2, as config errors.
+    .exitOverride()
     // Every setting applies to every command: `purge --help` must list --target-free.
     .configureHelp({ showGlobalOptions: true })
     .option('--config <file>', 'config file (default /etc/image-evictor/config.yaml if it exists)')
@@ -124,6 +126,11 @@ async function main(): Promise<void> {
   try {
     await buildProgram((code) => (exitCode = code)).parseAsync(process.argv);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander printed the message (or the help) already.
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_CONFIG;
+      return;
+    }
     exitCode = error instanceof ConfigError || error instanceof RuleSyntaxError ? EXIT_CONFIG : error instanceof LockHeldError ? EXIT_LOCKED : 1;
     const kind = error instanceof ConfigError ? 'config error: ' : error instanceof RuleSyntaxError ? 'rule error: ' : '';
     const hint = error instanceof LockHeldError ? ' (another image-evictor run or purge is active on this host)' : '';

@@ -54,12 +54,20 @@ function parseOptions(options: SimulateOptions): { sinceMs: number; diskBytes: n
   return { sinceMs: since, diskBytes: disk.bytes };
 }
 
+/** A duration as a flag value, rounded down to one unit (`112m`, `29d`): formatDuration's `1h 52m` would need quotes. */
+function flagDuration(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 120) return `${Math.max(minutes, 1)}m`;
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? `${hours}h` : `${Math.floor(hours / 24)}d`;
+}
+
 /** The history since `fromMs` as a workload, or what it lacks. */
 function historyWorkload(store: Store, fromMs: number, config: CommandContext['config']): { workload: Workload; notes: string[] } {
   const bounds = store.historyBounds();
   if (bounds.events === 0) throw new HistoryGap(`no usage history in ${config.statePath}: the agent records pulls and uses while \`image-evictor run\` is active`);
   if (bounds.droppedBeforeMs !== null && fromMs < bounds.droppedBeforeMs) {
-    const keeps = formatDuration(Date.now() - bounds.droppedBeforeMs);
+    const keeps = flagDuration(Date.now() - bounds.droppedBeforeMs);
     throw new HistoryGap(
       `history before ${isoTime(bounds.droppedBeforeMs)} was compacted (history: ${formatDuration(config.historyMs)}, history-max-events: ${config.historyMaxEvents}); use --since ${keeps} or less`,
     );

@@ -8,6 +8,13 @@ import { replay, type Contender, type ReplayHost, type Workload, type WorkloadIm
 /** The orders `auto` chooses among: every order the planner knows. */
 export const AUTO_CANDIDATES: readonly EvictionOrder[] = EvictionOrder.options;
 
+/** How often `auto` chooses again. */
+export const AUTO_EVERY_MS = 6 * 3_600_000;
+/** How much history each choice replays (at most the `history` window). */
+export const AUTO_WINDOW_MS = 3 * 86_400_000;
+/** Fewer needs than this say too little about any order: the order stays. */
+export const AUTO_MIN_JOBS = 50;
+
 /** Another order must save at least this share of the current one's bytes before `auto` switches. */
 export const SWITCH_MARGIN = 0.03;
 
@@ -101,13 +108,16 @@ export function autoPlanner(name: string, settings: Omit<PlannerSettings, 'order
   const jobs: WorkloadJob[] = [];
   const images = new Map<string, WorkloadImage>();
   let order = auto.initial;
-  let nextChoiceMs = auto.everyMs;
+  let nextChoiceMs: number | null = null;
   let windowStart = 0;
   const check = (host: ReplayHost) => {
+    nextChoiceMs ??= host.nowMs + auto.everyMs;
     if (host.nowMs >= nextChoiceMs) {
       nextChoiceMs = host.nowMs + auto.everyMs;
       while (windowStart < jobs.length && (jobs[windowStart] as WorkloadJob).atMs < host.nowMs - auto.windowMs) windowStart += 1;
       const window = jobs.slice(windowStart);
+      // As the agent: too little history keeps the order.
+      if (window.length < AUTO_MIN_JOBS) return agentCheck(host, { ...settings, order });
       const workload = { jobs: window, images: [...new Set(window.map((j) => j.imageId))].map((id) => images.get(id) as WorkloadImage) };
       const choice = chooseOrder({ workload, capacityBytes: host.capacityBytes, settings, current: order });
       onChoice?.(choice, host.nowMs);

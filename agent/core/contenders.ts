@@ -91,6 +91,8 @@ function recordOf(host: ReplayHost, image: WorkloadImage): ImageRecord {
 /** One agent check on the replayed host: the real planner, then the evictor's stop rule. */
 export function agentCheck(host: ReplayHost, settings: PlannerSettings): void {
   const { marks } = settings;
+  // Above low, only Delete rules act: without them the plan would be empty (replays skip it).
+  if (host.freeBytes() >= marks.lowBytes && !(settings.rules ?? []).some((r) => r.action.kind === 'delete')) return;
   const images: PlannerImage[] = host.present().map((image) => ({
     record: recordOf(host, image),
     layers: image.layers.map((l) => ({ chainId: l.id, sizeBytes: l.sizeBytes })),

@@ -172,7 +172,8 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
       running.set(end.imageId, (running.get(end.imageId) ?? 1) - 1);
     }
   };
-  let nextTickMs = contender.tickMs ?? Infinity;
+  // Ticks start with the workload: a history stamped in epoch time must not tick from 1970.
+  let nextTickMs = (workload.jobs[0]?.atMs ?? 0) + (contender.tickMs ?? Infinity);
   const runTicksUntil = (t: number) => {
     while (nextTickMs <= t) {
       finishUntil(nextTickMs);

@@ -2,7 +2,9 @@
 // runner's history under each order (core/auto.ts) and keeps the one that would have downloaded
 // least; the choice and its evidence live in the state, so a restart or `status` sees it.
 import type { Config } from '../config/schema';
-import { chooseOrder, type ActiveOrder } from '../core/auto';
+import { AUTO_EVERY_MS, AUTO_MIN_JOBS, AUTO_WINDOW_MS, chooseOrder, type ActiveOrder } from '../core/auto';
+
+export { AUTO_EVERY_MS } from '../core/auto';
 import { workloadFromHistory } from '../core/history';
 import { DEFAULT_EVICTION_ORDER, type EvictionOrder } from '../core/order';
 import { thresholdBytes } from '../core/planner';
@@ -11,12 +13,6 @@ import type { Log } from '../log';
 import type { Store } from '../state/store';
 import type { Survey } from '../tracking/tracker';
 
-/** How often `auto` chooses again. */
-export const AUTO_EVERY_MS = 6 * 3_600_000;
-/** How much history each choice replays (at most the `history` window). */
-export const AUTO_WINDOW_MS = 3 * 86_400_000;
-/** Fewer needs than this say too little about any order: the order stays. */
-export const AUTO_MIN_JOBS = 50;
 
 /** The order in force: the configured one, or `auto`'s last choice (the default order before any). */
 export function activeOrderOf(config: Config, store: Pick<Store, 'activeOrder'>): EvictionOrder {

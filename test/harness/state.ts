@@ -10,11 +10,41 @@ export function backdateUsage(statePath: string, imageIds: string[], byMs: numbe
       UPDATE images SET first_seen_ms = first_seen_ms - @byMs, last_pulled_ms = last_pulled_ms - @byMs,
                         last_used_ms = last_used_ms - @byMs
       WHERE id = @id`);
+    // The history says the same: what happened to these images happened that much earlier.
+    const history = db.prepare('UPDATE history SET at_ms = at_ms - @byMs WHERE image_id = @id');
     db.transaction(() => {
       for (const id of imageIds) {
         if (update.run({ id, byMs }).changes !== 1) throw new Error(`backdateUsage: image ${id} is not in ${statePath}`);
+        history.run({ id, byMs });
       }
     })();
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Spaces a stopped agent's history out: the entries keep their order, now `gapMs` apart and ending
+ * `endAgoMs` before now, as if the jobs had come over hours instead of seconds.
+ */
+export function spreadHistory(statePath: string, gapMs: number, endAgoMs: number): number {
+  const db = new BetterSqlite3(statePath);
+  try {
+    const rows = db.prepare('SELECT seq FROM history ORDER BY seq').all() as Array<{ seq: number }>;
+    const endMs = Date.now() - endAgoMs;
+    const update = db.prepare('UPDATE history SET at_ms = ? WHERE seq = ?');
+    db.transaction(() => rows.forEach((row, i) => update.run(endMs - (rows.length - 1 - i) * gapMs, row.seq)))();
+    return rows.length;
+  } finally {
+    db.close();
+  }
+}
+
+/** History rows of a state DB, oldest first. */
+export function historyRows(statePath: string): Array<{ kind: string; image_id: string; at_ms: number }> {
+  const db = new BetterSqlite3(statePath, { readonly: true });
+  try {
+    return db.prepare('SELECT kind, image_id, at_ms FROM history ORDER BY seq').all() as Array<{ kind: string; image_id: string; at_ms: number }>;
   } finally {
     db.close();
   }

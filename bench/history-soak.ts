@@ -1,0 +1,184 @@
+// History section: one simulated year of a busy runner applied through the real store (every
+// pull, use and removal a record change, compaction at every simulated hour as the agent's
+// checks do), then `simulate` over its last 30 days as a new process, and the agent's idle
+// memory with a whole year kept. Shows the history stays bounded and cheap.
+import { execFileSync } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ImageRecord, Layer } from '../agent/core/image';
+import { formatBytes, formatDuration } from '../agent/core/units';
+import { silentLog } from '../agent/log';
+import { openStore, type Store } from '../agent/state/store';
+import { startAgent } from '../test/harness/cli';
+import { makeTestDir } from '../test/harness/tmp';
+import type { Engine } from '../test/harness/engine';
+import { watchProc } from './procstat';
+import { median, type Table } from './report';
+import { seededRandom } from './trace';
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const MiB = 2 ** 20;
+/** A busy runner: about 3,000 jobs a day, each a use, some a pull, some an eviction. */
+const JOBS_PER_DAY = 3000;
+const REPOSITORIES = 300;
+const LIVE_IMAGES = 400;
+
+export interface HistoryFigures {
+  events: number;
+  atMonth: Snapshot;
+  atYear: Snapshot;
+  /** The same year with `history: 365d`: nothing compacted but the records of evicted images. */
+  yearKept: Snapshot;
+  simulateMs: number;
+  simulateEvents: number;
+  agentIdleRssBytes: number;
+}
+
+interface Snapshot {
+  dbBytes: number;
+  historyEvents: number;
+  imageRows: number;
+  /** What a check's survey reads from the store: every record and every layer. */
+  surveyReadMs: number;
+  rssBytes: number;
+}
+
+function dbBytes(path: string): number {
+  return ['', '-wal'].reduce((sum, suffix) => sum + (statSync(path + suffix, { throwIfNoEntry: false })?.size ?? 0), 0);
+}
+
+function snapshot(store: Store, path: string): Snapshot {
+  const times: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < 5; i += 1) {
+    const started = performance.now();
+    rows = store.images().size;
+    store.layers();
+    times.push(performance.now() - started);
+  }
+  return { dbBytes: dbBytes(path), historyEvents: store.historyBounds().events, imageRows: rows, surveyReadMs: median(times), rssBytes: process.memoryUsage().rss };
+}
+
+/**
+ * Applies a year ending now: each job uses its repository's current version; a repository builds
+ * a new version now and then (a pull); past LIVE_IMAGES the least recently used image is removed.
+ */
+function applyYear(store: Store, endMs: number, historyMs: number, onMonth: () => void): number {
+  const random = seededRandom(2026);
+  const startMs = endMs - 365 * DAY_MS;
+  const weights = Array.from({ length: REPOSITORIES }, (_, r) => 1 / (r + 1) ** 0.9);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const pickRepo = () => {
+    let x = random() * total;
+    return Math.max(0, weights.findIndex((w) => (x -= w) < 0));
+  };
+  const current = new Map<number, ImageRecord>();
+  const live = new Map<string, ImageRecord>();
+  let imageCount = 0;
+  let nextCompactionMs = startMs + HOUR_MS;
+  const jobs = 365 * JOBS_PER_DAY;
+  for (let j = 0; j < jobs; j += 1) {
+    const atMs = startMs + Math.floor((j * DAY_MS) / JOBS_PER_DAY);
+    if (atMs >= nextCompactionMs) {
+      store.compactHistory(atMs - historyMs, 1_000_000_000);
+      nextCompactionMs += HOUR_MS;
+    }
+    if (j === 30 * JOBS_PER_DAY) onMonth();
+    const repo = pickRepo();
+    let image = current.get(repo);
+    if (image === undefined || !live.has(image.id) || random() < 0.03) {
+      imageCount += 1;
+      const id = `sha256:${imageCount.toString(16).padStart(64, '0')}`;
+      image = { id, repoTags: [`registry.example/team/app${repo}:v${imageCount}`], repoDigests: [], sizeBytes: 300 * MiB, createdMs: atMs - HOUR_MS, firstSeenMs: atMs, lastPulledMs: atMs, lastUsedMs: null, useCount: 0, removedMs: null };
+      const layers: Layer[] = [
+        { chainId: `base${repo % 6}`, sizeBytes: 200 * MiB },
+        { chainId: `deps${repo}`, sizeBytes: 80 * MiB },
+        { chainId: `top${imageCount}`, sizeBytes: 20 * MiB },
+      ];
+      store.save([image]);
+      store.saveLayers([[id, layers]]);
+      current.set(repo, image);
+    }
+    image = { ...image, lastUsedMs: atMs, useCount: image.useCount + 1 };
+    store.save([image]);
+    current.set(repo, image);
+    live.set(image.id, image);
+    if (live.size > LIVE_IMAGES) {
+      let oldest: ImageRecord | null = null;
+      for (const r of live.values()) if (oldest === null || (r.lastUsedMs ?? 0) < (oldest.lastUsedMs ?? 0)) oldest = r;
+      const gone = oldest as ImageRecord;
+      live.delete(gone.id);
+      store.save([{ ...gone, removedMs: atMs }]);
+    }
+  }
+  return store.historyBounds().events;
+}
+
+/** Counts history rows written over the run, compacted or not. */
+function historyEventsWritten(store: Store, run: () => void): number {
+  let written = 0;
+  const save = store.save.bind(store);
+  store.save = (records, cursor) => {
+    const before = store.historyBounds().events;
+    save(records, cursor);
+    written += store.historyBounds().events - before;
+  };
+  run();
+  store.save = save;
+  return written;
+}
+
+export async function runHistorySoak(engine: Engine, log: (line: string) => void): Promise<{ figures: HistoryFigures; table: Table }> {
+  const dir = makeTestDir('bench-history');
+  try {
+    const endMs = Date.now();
+    // The default window: 30 days kept, compacted hourly.
+    const path = join(dir, 'month.db');
+    const { store } = openStore(path, silentLog, endMs);
+    let atMonth: Snapshot | null = null;
+    log('history: applying a year of a busy runner with history 30d');
+    const events = historyEventsWritten(store, () => applyYear(store, endMs, 30 * DAY_MS, () => (atMonth = snapshot(store, path))));
+    store.compactHistory(endMs - 30 * DAY_MS, 1_000_000_000);
+    const atYear = snapshot(store, path);
+    store.close();
+    log('history: the same year with history 365d');
+    const yearPath = join(dir, 'year.db');
+    const year = openStore(yearPath, silentLog, endMs).store;
+    applyYear(year, endMs, 365 * DAY_MS, () => undefined);
+    const yearKept = snapshot(year, yearPath);
+    year.close();
+    log('history: simulate --since 30d as a new process');
+    const cli = join(__dirname, '..', 'agent', 'cli', 'main.js');
+    const started = performance.now();
+    const out = execFileSync(process.execPath, [cli, 'simulate', '--since', '30d', '--state', path, '--path', dir, '--json'], { maxBuffer: 1 << 24 }).toString();
+    const simulateMs = performance.now() - started;
+    const simulateEvents = (JSON.parse(out) as { needs: number }).needs;
+    log('history: agent idle with a year of history');
+    const agent = startAgent(['--docker-host', engine.host, '--state', yearPath, '--history', '365d', '--path', engine.dataRoot, '--log-level', 'info'], ['--interval', '1h']);
+    let agentIdleRssBytes = 0;
+    try {
+      // The first check reconciles and lets auto choose over the last 3 days of the year.
+      await agent.waitForLog('eviction_order_kept', undefined, 300_000).catch(() => agent.waitForLog('eviction_order_switched', undefined, 1000));
+      await sleep(5000);
+      const window = await watchProc(agent.child.pid as number, 1000, sleep(20_000));
+      agentIdleRssBytes = window.medianRssBytes;
+    } finally {
+      await agent.stop();
+    }
+    const figures: HistoryFigures = { events, atMonth: atMonth as unknown as Snapshot, atYear, yearKept, simulateMs, simulateEvents, agentIdleRssBytes };
+    const row = (label: string, s: Snapshot) => [label, formatBytes(s.dbBytes), String(s.historyEvents), String(s.imageRows), `${s.surveyReadMs.toFixed(1)} ms`, formatBytes(s.rssBytes)];
+    return {
+      figures,
+      table: {
+        title: `History: one year of a busy runner (${events} events written: pulls, uses, removals) through the real store`,
+        header: ['moment', 'DB size', 'history events kept', 'image rows', 'survey read (median of 5)', 'bench RSS'],
+        rows: [row('after 30 days (history 30d)', figures.atMonth), row('after 365 days (history 30d)', atYear), row('after 365 days (history 365d)', yearKept)],
+        note: `Compaction at every simulated hour, as the agent's checks do. \`simulate --since 30d\` as a new process over the 30-day DB: ${simulateEvents} needs replayed under 6 orders and 3 references in ${formatDuration(simulateMs)}. Agent idle RSS with the 365-day DB: ${formatBytes(agentIdleRssBytes)}.`,
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
