@@ -281,3 +281,36 @@ describe('the agent loop', () => {
     expect(s.engine.imageIds()).toContain(recent);
   });
 });
+
+describe('auto eviction order', () => {
+  it('replays the recorded history, switches from a worse order with evidence, and waits 6 h before choosing again', async () => {
+    // 800 MB for images, low 250 MB: five 100 MB images fit. Four hot images in turn with a one-off
+    // tool between each: under plain LRU each tool pushes out a hot image.
+    const s = setup({ evictionOrder: 'auto', lowFree: bytes(250), targetFree: bytes(250) }, 200 * MB);
+    for (let i = 0; i < 120; i += 1) {
+      const ref = i % 2 === 0 ? `svc/hot${(i / 2) % 4}:1` : `tool/t${i}:1`;
+      const id = s.engine.pull({ ref, layers: [layer(`${ref}-layer`, 100)] });
+      s.engine.run(`job-${i}`, ref);
+      await ingestAll(s);
+      // Whatever cleaned up then is not what is judged: the replay makes its own removals.
+      await s.engine.removeImage(id);
+      await ingestAll(s);
+      s.clock.advance(15 * MINUTE);
+    }
+    expect(s.store.historyBounds().events).toBeGreaterThanOrEqual(3 * 120);
+    s.store.saveActiveOrder({ order: 'lru', chosenMs: s.clock.now() - 7 * HOUR, sinceMs: T0, reason: 'set by the test', jobs: 0, windowMs: 0, scores: [] });
+    await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
+    const switched = s.log.lines.find((l) => l.message === 'eviction_order_switched');
+    expect(switched).toMatchObject({ from: 'lru', jobs: 120 });
+    const downloaded = switched?.downloadedBytes as Record<string, number>;
+    const chosen = s.store.activeOrder();
+    expect(chosen?.order).toBe(switched?.order);
+    expect(chosen?.order).not.toBe('lru');
+    expect(downloaded[chosen?.order as string]).toBeLessThan(0.97 * (downloaded.lru as number));
+    expect(chosen).toMatchObject({ chosenMs: s.clock.now(), sinceMs: s.clock.now() });
+    // The next check, minutes later, keeps the choice without replaying again.
+    s.clock.advance(5 * MINUTE);
+    await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(s.log.count('eviction_order_switched') + s.log.count('eviction_order_kept')).toBe(1);
+  });
+});
