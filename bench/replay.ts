@@ -241,6 +241,11 @@ export async function runReplay(settings: ReplaySettings, registry: Registry, bu
   const rows: string[][] = [];
   for (let t = 0; t < settings.traces; t += 1) {
     const trace = replayTrace({ jobs: settings.jobs, seed: settings.seed + t });
+    // The builder's 8 GiB holds one trace's images: the last trace's go first.
+    if (t > 0) {
+      await builder.docker(['image', 'prune', '-a', '-f']);
+      await builder.docker(['builder', 'prune', '-a', '-f']);
+    }
     log(`replay: seed ${trace.seed}: building ${new Set(trace.jobs.map((j) => j.imageId)).size} images (${formatBytes(uniqueBytes(trace.images))} of distinct layers)`);
     await buildTraceImages(trace, builder, registry, log);
     // No cleanup and cron prune on the first trace only: they need no seeds to show how they fail.
