@@ -12,7 +12,7 @@ export interface DockerClient {
   readonly host: string;
   /** DockerRootDir: the filesystem whose free space we guard. */
   dataRoot(): Promise<string>;
-  /** The engine's ID (`docker info`): one agent per engine. */
+  /** The engine on this host: `docker info` ID and data root (daemons sharing a key.json share the ID). One agent per engine. */
   engineId(): Promise<string>;
   /** All images; `lastTagTimeMs` is null here (only inspect reports it). */
   listImages(): Promise<InventoryImage[]>;
@@ -170,7 +170,12 @@ export function createDockerClient(host: string): DockerClient {
   return {
     host,
     dataRoot: async () => (await call('info', () => docker.info())).DockerRootDir as string,
-    engineId: async () => (await call('info', () => docker.info())).ID as string,
+    engineId: async () => {
+      const info = await call('info', () => docker.info());
+      // Daemons on one host that share /etc/docker/key.json (Debian's default) share the ID: the
+      // data root, which no two daemons can share, tells them apart.
+      return `${info.ID as string} ${info.DockerRootDir as string}`;
+    },
     listImages: async () =>
       (await call('image list', () => docker.listImages({ all: false }))).map((image) => ({
         id: image.Id,

@@ -196,12 +196,28 @@ describe('one agent per engine', () => {
     const first = startAgent(['--docker-host', engine.host, '--state', join(dir, 'first.db'), '--low-free', '1%', '--target-free', '2%']);
     try {
       await first.waitForLog('agent_started');
-      const id = (await engine.docker(['info', '--format', '{{.ID}}'])).trim();
+      const id = (await engine.docker(['info', '--format', '{{.ID}} {{.DockerRootDir}}'])).trim();
       const second = await cli(['--docker-host', engine.host, '--state', join(dir, 'second.db'), '--low-free', '1%', '--target-free', '2%', 'run']);
       expect(second.code).toBe(4);
-      expect(second.stderr).toContain(`lock @image-evictor/engine/${id} is held by another image-evictor process`);
+      expect(second.stderr).toMatch(/lock @image-evictor\/engine\/[0-9a-f]{32} \(engine (.+)\) is held by another image-evictor process/);
+      expect(second.stderr).toContain(`(engine ${id})`);
     } finally {
       expect(await first.stop()).toBe(0);
+    }
+  });
+
+  test('agents on two engines of one host both run, though the engines share an ID (one /etc/docker/key.json)', async () => {
+    const other = await startEngine({ diskBytes: 256 * 2 ** 20, label: 'operator-other' });
+    const first = startAgent(['--docker-host', engine.host, '--state', join(dir, 'engine-a.db'), '--low-free', '1%', '--target-free', '2%']);
+    const second = startAgent(['--docker-host', other.host, '--state', join(dir, 'engine-b.db'), '--low-free', '1%', '--target-free', '2%']);
+    try {
+      // Docker 20.10 takes the ID from /etc/docker/key.json: here both engines report the same one.
+      await first.waitForLog('agent_started');
+      await second.waitForLog('agent_started');
+    } finally {
+      expect(await first.stop()).toBe(0);
+      expect(await second.stop()).toBe(0);
+      await other.stop();
     }
   });
 });

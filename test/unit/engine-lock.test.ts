@@ -1,12 +1,12 @@
 // The engine lock: held once per engine ID on the host, released on demand (and by the kernel on exit).
 import { randomBytes } from 'node:crypto';
-import { lockEngine } from '../../agent/state/engine-lock';
+import { engineLockName, lockEngine } from '../../agent/state/engine-lock';
 import { LockHeldError } from '../../agent/state/lock';
 
 it('a second holder of the same engine is refused; another engine, or the same after release, is fine', async () => {
   const engine = `test-${randomBytes(6).toString('hex')}`;
   const first = await lockEngine(engine);
-  await expect(lockEngine(engine)).rejects.toThrow(new LockHeldError(`@image-evictor/engine/${engine}`));
+  await expect(lockEngine(engine)).rejects.toThrow(new LockHeldError(`${engineLockName(engine)} (engine ${engine})`));
   const other = await lockEngine(`${engine}-other`);
   first.release();
   other.release();
