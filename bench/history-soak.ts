@@ -12,8 +12,10 @@ import { formatBytes, formatDuration } from '../agent/core/units';
 import { silentLog } from '../agent/log';
 import { openStore, type Store } from '../agent/state/store';
 import { startAgent } from '../test/harness/cli';
+import { waitFor } from '../test/harness/proc';
 import { makeTestDir } from '../test/harness/tmp';
 import type { Engine } from '../test/harness/engine';
+import { serviceEnv } from './overhead';
 import { watchProc } from './procstat';
 import { median, type Table } from './report';
 import { seededRandom } from './trace';
@@ -21,8 +23,8 @@ import { seededRandom } from './trace';
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 const MiB = 2 ** 20;
-/** A busy runner: 3,300 jobs a day, each a use, some a pull, some an eviction. */
-const JOBS_PER_DAY = 3300;
+/** A busy runner: 3,300 jobs a day, each a use, some a pull, some an eviction (`--quick`: 300). */
+const BUSY_JOBS_PER_DAY = 3300;
 const REPOSITORIES = 300;
 const LIVE_IMAGES = 400;
 
@@ -66,7 +68,7 @@ function snapshot(store: Store, path: string): Snapshot {
  * Applies a year ending now: each job uses its repository's current version; a repository builds
  * a new version now and then (a pull); past LIVE_IMAGES the least recently used image is removed.
  */
-function applyYear(store: Store, endMs: number, historyMs: number, onMonth: () => void): void {
+function applyYear(store: Store, endMs: number, historyMs: number, jobsPerDay: number, onMonth: () => void): void {
   const random = seededRandom(2026);
   const startMs = endMs - 365 * DAY_MS;
   const weights = Array.from({ length: REPOSITORIES }, (_, r) => 1 / (r + 1) ** 0.9);
@@ -79,14 +81,14 @@ function applyYear(store: Store, endMs: number, historyMs: number, onMonth: () =
   const live = new Map<string, ImageRecord>();
   let imageCount = 0;
   let nextCompactionMs = startMs + HOUR_MS;
-  const jobs = 365 * JOBS_PER_DAY;
+  const jobs = 365 * jobsPerDay;
   for (let j = 0; j < jobs; j += 1) {
-    const atMs = startMs + Math.floor((j * DAY_MS) / JOBS_PER_DAY);
+    const atMs = startMs + Math.floor((j * DAY_MS) / jobsPerDay);
     if (atMs >= nextCompactionMs) {
       store.compactHistory(atMs - historyMs, 1_000_000_000);
       nextCompactionMs += HOUR_MS;
     }
-    if (j === 30 * JOBS_PER_DAY) onMonth();
+    if (j === 30 * jobsPerDay) onMonth();
     const repo = pickRepo();
     let image = current.get(repo);
     if (image === undefined || !live.has(image.id) || random() < 0.03) {
@@ -126,16 +128,17 @@ function historyEventsWritten(path: string): number {
   }
 }
 
-export async function runHistorySoak(engine: Engine, log: (line: string) => void): Promise<{ figures: HistoryFigures; table: Table }> {
+export async function runHistorySoak(engine: Engine, quick: boolean, log: (line: string) => void): Promise<{ figures: HistoryFigures; table: Table }> {
   const dir = makeTestDir('bench-history');
   try {
     const endMs = Date.now();
+    const jobsPerDay = quick ? 300 : BUSY_JOBS_PER_DAY;
     // The default window: 30 days kept, compacted hourly.
     const path = join(dir, 'month.db');
     const { store } = openStore(path, silentLog, endMs);
     let atMonth: Snapshot | null = null;
     log('history: applying a year of a busy runner with history 30d');
-    applyYear(store, endMs, 30 * DAY_MS, () => (atMonth = snapshot(store, path)));
+    applyYear(store, endMs, 30 * DAY_MS, jobsPerDay, () => (atMonth = snapshot(store, path)));
     store.compactHistory(endMs - 30 * DAY_MS, 1_000_000_000);
     const atYear = snapshot(store, path);
     store.close();
@@ -143,7 +146,7 @@ export async function runHistorySoak(engine: Engine, log: (line: string) => void
     log('history: the same year with history 365d');
     const yearPath = join(dir, 'year.db');
     const year = openStore(yearPath, silentLog, endMs).store;
-    applyYear(year, endMs, 365 * DAY_MS, () => undefined);
+    applyYear(year, endMs, 365 * DAY_MS, jobsPerDay, () => undefined);
     const yearKept = snapshot(year, yearPath);
     year.close();
     log('history: simulate --since 30d as a new process');
@@ -153,11 +156,12 @@ export async function runHistorySoak(engine: Engine, log: (line: string) => void
     const simulateMs = performance.now() - started;
     const simulateEvents = (JSON.parse(out) as { needs: number }).needs;
     log('history: agent idle with a year of history');
-    const agent = startAgent(['--docker-host', engine.host, '--state', yearPath, '--history', '365d', '--path', engine.dataRoot, '--log-level', 'info'], ['--interval', '1h']);
+    // As the systemd unit runs it (its NODE_OPTIONS), as the overhead section measures idle RSS.
+    const agent = startAgent(['--docker-host', engine.host, '--state', yearPath, '--history', '365d', '--path', engine.dataRoot, '--log-level', 'info'], ['--interval', '1h'], serviceEnv());
     let agentIdleRssBytes = 0;
     try {
       // The first check reconciles and lets auto choose over the last 3 days of the year.
-      await agent.waitForLog('eviction_order_kept', undefined, 300_000).catch(() => agent.waitForLog('eviction_order_switched', undefined, 1000));
+      await waitFor('auto\'s first choice', () => (agent.logs.some((l) => l.message.startsWith('eviction_order_')) ? true : undefined), 300_000);
       await sleep(5000);
       const window = await watchProc(agent.child.pid as number, 1000, sleep(20_000));
       agentIdleRssBytes = window.medianRssBytes;

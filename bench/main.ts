@@ -115,7 +115,7 @@ async function main(options: Options): Promise<void> {
   if (want('history')) {
     const engine = await startEngine({ diskBytes: 2 * GiB, label: 'bench-history' });
     try {
-      const result = await runHistorySoak(engine, log);
+      const result = await runHistorySoak(engine, options.quick, log);
       history = result.figures;
       tables.push(result.table);
     } finally {

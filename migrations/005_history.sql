@@ -12,6 +12,8 @@ CREATE TABLE history (
 );
 CREATE INDEX history_at ON history (at_ms);
 CREATE INDEX history_image ON history (image_id);
+-- Compaction looks only at images removed before the window: no entry in it can name them.
+CREATE INDEX images_removed ON images (removed_ms) WHERE removed_ms IS NOT NULL;
 
 -- What the records already know starts the history: each image's last pull, last use, removal.
 INSERT INTO history (at_ms, kind, image_id, repo_tags)

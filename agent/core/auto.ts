@@ -84,7 +84,11 @@ export function chooseOrder(input: ChooseInput): OrderChoice {
   if (best.order === current || !clearlyBetter) {
     return { order: current, switched: false, scores: ranked, reason: best.order === current ? 'best on the recent history' : `within ${Math.round(margin * 100)}% of the best (${best.order})` };
   }
-  return { order: best.order, switched: true, scores: ranked, reason: `would have downloaded ${pct(1 - best.downloadedBytes / Math.max(1, now.downloadedBytes))} less than ${current}` };
+  const reason =
+    best.fullDiskJobs < now.fullDiskJobs
+      ? `would have failed ${now.fullDiskJobs - best.fullDiskJobs} fewer jobs on a full disk than ${current} (${best.fullDiskJobs} vs ${now.fullDiskJobs})`
+      : `would have downloaded ${pct(1 - best.downloadedBytes / Math.max(1, now.downloadedBytes))} less than ${current}`;
+  return { order: best.order, switched: true, scores: ranked, reason };
 }
 
 function pct(share: number): string {

@@ -131,8 +131,10 @@ function createStore(db: Database, log: Log): Store {
   const historyStats = db.prepare('SELECT COUNT(*) AS events, MIN(at_ms) AS first_ms, MAX(seq) AS last_seq FROM history');
   const deleteHistoryBefore = db.prepare('DELETE FROM history WHERE at_ms < ?');
   const deleteHistoryUpTo = db.prepare('DELETE FROM history WHERE seq <= ?');
-  // Removed images no history names any more: their rows only cost every survey a read.
-  const orphanCondition = 'SELECT id FROM images WHERE removed_ms IS NOT NULL AND NOT EXISTS (SELECT 1 FROM history WHERE history.image_id = images.id)';
+  // Removed images no history names any more: their rows only cost every survey a read. Only those
+  // removed before the window can be such (their removal is an entry), so the index bounds the work.
+  const orphanCondition =
+    'SELECT id FROM images WHERE removed_ms IS NOT NULL AND removed_ms < @cutoffMs AND NOT EXISTS (SELECT 1 FROM history WHERE history.image_id = images.id)';
   const deleteOrphanLayers = db.prepare(`DELETE FROM image_layers WHERE image_id IN (${orphanCondition})`);
   const deleteOrphanTags = db.prepare(`DELETE FROM image_tags WHERE image_id IN (${orphanCondition})`);
   const deleteOrphanImages = db.prepare(`DELETE FROM images WHERE id IN (${orphanCondition})`);
@@ -287,9 +289,9 @@ function createStore(db: Database, log: Log): Store {
           const first = (historyStats.get() as { first_ms: number | null }).first_ms;
           upsertMeta.run(HISTORY_DROPPED_KEY, String(first ?? cutoffMs));
         }
-        deleteOrphanLayers.run();
-        deleteOrphanTags.run();
-        const images = deleteOrphanImages.run().changes;
+        deleteOrphanLayers.run({ cutoffMs });
+        deleteOrphanTags.run({ cutoffMs });
+        const images = deleteOrphanImages.run({ cutoffMs }).changes;
         return { events, images };
       })();
     },

@@ -47,3 +47,29 @@ describe('chooseOrder', () => {
     expect(chooseOrder({ workload: scanWorkload(), capacityBytes: 800 * MiB, settings, current: 'lru', margin: 0.99 }).order).toBe('lru');
   });
 });
+
+describe('chooseOrder when an order fails jobs on a full disk', () => {
+  it('leaves it for an order that fails fewer, whatever the bytes, and says so', () => {
+    // Two 300 MiB versions of one repository used in turn, 5 MiB one-offs between, on 1000 MiB with
+    // low 100 MiB. Once the one-offs pile up, `superseded` evicts the older version first; pulling
+    // it again needs 600 MiB free (twice its size), which never comes back. LRU evicts one-offs.
+    const version = (id: string): WorkloadImage => ({ id, repoTags: [`svc/big:${id}`], layers: [{ id: `${id}-l`, sizeBytes: 300 * MiB }], createdMs: 0 });
+    const images: WorkloadImage[] = [version('v1'), version('v2')];
+    const jobs = [];
+    for (let i = 0; i < 200; i += 1) {
+      const atMs = i * 20 * MINUTE;
+      if (i % 2 === 0) jobs.push({ atMs, imageId: i % 4 === 0 ? 'v1' : 'v2', durationMs: 0 });
+      else {
+        images.push({ id: `tool${i}`, repoTags: [`tool/t${i}:1`], layers: [{ id: `tool${i}-l`, sizeBytes: 5 * MiB }], createdMs: 0 });
+        jobs.push({ atMs, imageId: `tool${i}`, durationMs: 0 });
+      }
+    }
+    const marks = { lowBytes: 100 * MiB, targetBytes: 100 * MiB, intervalMs: 5 * MINUTE, minAgeMs: 10 * MINUTE };
+    const choice = chooseOrder({ workload: { images, jobs }, capacityBytes: 1000 * MiB, settings: { marks, protect: [] }, current: 'superseded', candidates: ['superseded', 'lru'] });
+    const failed = (o: string) => (choice.scores.find((x) => x.order === o) as { fullDiskJobs: number }).fullDiskJobs;
+    expect(failed('lru')).toBe(0);
+    expect(failed('superseded')).toBeGreaterThan(0);
+    expect(choice.order).toBe('lru');
+    expect(choice.reason).toBe(`would have failed ${failed('superseded')} fewer jobs on a full disk than superseded (0 vs ${failed('superseded')})`);
+  });
+});
