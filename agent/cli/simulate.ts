@@ -81,6 +81,12 @@ function historyWorkload(store: Store, fromMs: number, config: CommandContext['c
   return { workload, notes };
 }
 
+/** Where the order in force comes from, in a few words. */
+function orderSource(setting: CommandContext['config']['evictionOrder'], store: Store): string {
+  if (setting !== 'auto') return 'configured';
+  return store.activeOrder() === null ? 'auto, before its first choice' : 'chosen by auto';
+}
+
 /** Runs `simulate`; exit 3 when the history lacks what the replay needs. */
 export async function simulateCommand(ctx: CommandContext, options: SimulateOptions): Promise<number> {
   const { config, store } = ctx;
@@ -150,7 +156,7 @@ export async function simulateCommand(ctx: CommandContext, options: SimulateOpti
   const lines = [
     `Replayed ${workload.jobs.length} needs of ${workload.images.length} images, ${isoTime(first)} to ${isoTime(last)} (${formatDuration(last - first)}), in ${formatDuration(replayMs)}`,
     `Disk ${formatBytes(totalBytes)}${diskBytes === null ? ' (this one)' : ''}, of which ${formatBytes(capacityBytes)} for images (${formatBytes(otherBytes)} is not images now); low ${formatBytes(settings.marks.lowBytes)} free, target ${formatBytes(settings.marks.targetBytes)}`,
-    `Order in force: ${active}${config.evictionOrder === 'auto' ? ' (chosen by auto)' : ''}; every contender starts from an empty cache`,
+    `Order in force: ${active} (${orderSource(config.evictionOrder, store)}); every contender starts from an empty cache`,
     '',
     renderTable(
       ['contender', 'downloaded', 're-downloaded', 'vs optimum', 'full-disk jobs', 'evictions'],
