@@ -27,6 +27,9 @@ interface Options {
   only: string[];
   seed: number;
   seeds: number;
+  replayTraces: number;
+  replayJobs: number;
+  out: string;
 }
 
 function machine(): string[] {
@@ -128,7 +131,7 @@ async function main(options: Options): Promise<void> {
     try {
       registry = await startRegistry({ accessLog: true });
       builder = await startEngine({ diskBytes: 8 * GiB, label: 'bench-builder' });
-      replay = await runReplay({ jobs: options.quick ? 120 : 300, seed: options.seed, traces: options.quick ? 1 : 3, diskBytes: REPLAY_DISK_BYTES, pruneEveryJobs: 20 }, registry, builder, log);
+      replay = await runReplay({ jobs: options.replayJobs, seed: options.seed, traces: options.replayTraces, diskBytes: REPLAY_DISK_BYTES, pruneEveryJobs: 20 }, registry, builder, log);
       tables.push(replay.table);
     } finally {
       await builder?.stop();
@@ -150,7 +153,7 @@ async function main(options: Options): Promise<void> {
     ...(replay ? ['![free space during the replay](replay-free-space.svg)', ''] : []),
     ...tables.map(markdownTable),
   ].join('\n');
-  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), markdown);
+  writeFileSync(options.out, markdown);
   if (replay) {
     const colors = ['#999999', '#d62728', '#1f77b4', '#9467bd'];
     const svg = freeSpaceChart(
@@ -164,7 +167,7 @@ async function main(options: Options): Promise<void> {
     );
     writeFileSync(join(BENCH_DIR, 'replay-free-space.svg'), svg);
   }
-  log(`wrote ${join(BENCH_DIR, 'RESULTS.md')}`);
+  log(`wrote ${options.out}`);
 }
 
 const program = new Command()
@@ -173,9 +176,21 @@ const program = new Command()
   .option('--only <sections>', 'comma-separated: sim, study, overhead, history, replay', '')
   .option('--seed <n>', 'trace seed (the order study starts there)', '7')
   .option('--seeds <n>', 'randomized CI traces in the order study', '30')
+  .option('--replay-traces <n>', 'randomized CI traces replayed on real engines (default 3, --quick 1)')
+  .option('--replay-jobs <n>', 'jobs per replayed trace (default 300, --quick 120)')
+  .option('--out <file>', 'where to write the results', join(BENCH_DIR, 'RESULTS.md'))
   .parse(process.argv);
-const opts = program.opts<{ quick?: boolean; only: string; seed: string; seeds: string }>();
-main({ quick: opts.quick === true, only: opts.only.split(',').filter(Boolean), seed: Number(opts.seed), seeds: Number(opts.seeds) }).catch((error: unknown) => {
+const opts = program.opts<{ quick?: boolean; only: string; seed: string; seeds: string; replayTraces?: string; replayJobs?: string; out: string }>();
+const quick = opts.quick === true;
+main({
+  quick,
+  only: opts.only.split(',').filter(Boolean),
+  seed: Number(opts.seed),
+  seeds: Number(opts.seeds),
+  replayTraces: Number(opts.replayTraces ?? (quick ? 1 : 3)),
+  replayJobs: Number(opts.replayJobs ?? (quick ? 120 : 300)),
+  out: opts.out,
+}).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
