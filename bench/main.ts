@@ -27,6 +27,7 @@ interface Options {
   only: string[];
   seed: number;
   seeds: number;
+  studyJobs: number;
   replayTraces: number;
   replayJobs: number;
   out: string;
@@ -103,7 +104,7 @@ async function main(options: Options): Promise<void> {
     tables.push(...sim.tables);
   }
   if (want('study')) {
-    const studyJobs = options.quick ? 5000 : 20_000;
+    const studyJobs = options.studyJobs;
     log(`order study: ${options.seeds} randomized CI traces of ${studyJobs} jobs, 3 disk sizes each`);
     study = studyOrders({ jobs: 0, studyJobs, longJobs: 0, seed: options.seed, seeds: options.seeds }, log);
     tables.push(...study.tables);
@@ -176,17 +177,19 @@ const program = new Command()
   .option('--only <sections>', 'comma-separated: sim, study, overhead, history, replay', '')
   .option('--seed <n>', 'trace seed (the order study starts there)', '7')
   .option('--seeds <n>', 'randomized CI traces in the order study', '30')
+  .option('--study-jobs <n>', 'jobs per trace in the order study (default 20000, --quick 5000)')
   .option('--replay-traces <n>', 'randomized CI traces replayed on real engines (default 3, --quick 1)')
   .option('--replay-jobs <n>', 'jobs per replayed trace (default 300, --quick 120)')
   .option('--out <file>', 'where to write the results', join(BENCH_DIR, 'RESULTS.md'))
   .parse(process.argv);
-const opts = program.opts<{ quick?: boolean; only: string; seed: string; seeds: string; replayTraces?: string; replayJobs?: string; out: string }>();
+const opts = program.opts<{ quick?: boolean; only: string; seed: string; seeds: string; studyJobs?: string; replayTraces?: string; replayJobs?: string; out: string }>();
 const quick = opts.quick === true;
 main({
   quick,
   only: opts.only.split(',').filter(Boolean),
   seed: Number(opts.seed),
   seeds: Number(opts.seeds),
+  studyJobs: Number(opts.studyJobs ?? (quick ? 5000 : 20_000)),
   replayTraces: Number(opts.replayTraces ?? (quick ? 1 : 3)),
   replayJobs: Number(opts.replayJobs ?? (quick ? 120 : 300)),
   out: opts.out,
