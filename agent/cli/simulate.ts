@@ -9,7 +9,7 @@ import { replay, type ReplayOutcome, type Workload } from '../core/replay';
 import { parseDuration, parseSize } from '../core/units';
 import { measureDisk } from '../disk/disk';
 import { ConfigError } from '../errors';
-import { activeOrderOf } from '../eviction/order-learner';
+import { activeOrderOf, liveImageBytes } from '../eviction/order-learner';
 import type { Store } from '../state/store';
 import { dataRootOf, type CommandContext } from './context';
 import { formatBytes, formatDuration, isoTime, renderTable } from './format';
@@ -31,17 +31,6 @@ interface Replayed {
   /** The eviction order it runs, when it is one of the agent's. */
   order: EvictionOrder | null;
   outcome: ReplayOutcome;
-}
-
-/** Bytes of the layers live images hold, each once: what images use of the disk now. */
-function liveImageBytes(store: Store): number {
-  const layers = store.layers();
-  const held = new Map<string, number>();
-  for (const r of store.images().values()) {
-    if (r.removedMs !== null) continue;
-    for (const l of layers.get(r.id) ?? [{ chainId: `image:${r.id}`, sizeBytes: r.sizeBytes }]) held.set(l.chainId, l.sizeBytes);
-  }
-  return [...held.values()].reduce((a, b) => a + b, 0);
 }
 
 function parseOptions(options: SimulateOptions): { sinceMs: number; diskBytes: number | null } {
@@ -103,7 +92,7 @@ export async function simulateCommand(ctx: CommandContext, options: SimulateOpti
   const { workload, notes } = history;
   // The replayed disk is what images may use: the disk less what is not images now.
   const disk = await measureDisk(await dataRootOf(ctx));
-  const otherBytes = Math.max(0, disk.totalBytes - disk.freeBytes - liveImageBytes(store));
+  const otherBytes = Math.max(0, disk.totalBytes - disk.freeBytes - liveImageBytes(store.images().values(), store.layers()));
   const totalBytes = diskBytes ?? disk.totalBytes;
   const capacityBytes = Math.max(0, totalBytes - otherBytes);
   const lowBytes = thresholdBytes(config.lowFree, totalBytes);

@@ -6,6 +6,7 @@ import { AUTO_EVERY_MS, AUTO_MIN_JOBS, AUTO_WINDOW_MS, chooseOrder, type ActiveO
 
 export { AUTO_EVERY_MS } from '../core/auto';
 import { workloadFromHistory } from '../core/history';
+import type { ImageRecord, Layer } from '../core/image';
 import { DEFAULT_EVICTION_ORDER, type EvictionOrder } from '../core/order';
 import { thresholdBytes } from '../core/planner';
 import type { DiskUsage } from '../disk/disk';
@@ -19,16 +20,14 @@ export function activeOrderOf(config: Config, store: Pick<Store, 'activeOrder'>)
   return config.evictionOrder === 'auto' ? (store.activeOrder()?.order ?? DEFAULT_EVICTION_ORDER) : config.evictionOrder;
 }
 
-/** Bytes the images on disk hold: each layer once. */
-function liveImageBytes(survey: Survey): number {
-  const layers = new Map<string, number>();
-  for (const record of survey.records.values()) {
-    if (record.removedMs !== null) continue;
-    for (const l of survey.layers.get(record.id) ?? [{ chainId: `image:${record.id}`, sizeBytes: record.sizeBytes }]) layers.set(l.chainId, l.sizeBytes);
+/** Bytes the live images among `records` hold, each layer once (one layer of the image's size where layers are unknown). */
+export function liveImageBytes(records: Iterable<ImageRecord>, layers: Map<string, Layer[]>): number {
+  const held = new Map<string, number>();
+  for (const r of records) {
+    if (r.removedMs !== null) continue;
+    for (const l of layers.get(r.id) ?? [{ chainId: `image:${r.id}`, sizeBytes: r.sizeBytes }]) held.set(l.chainId, l.sizeBytes);
   }
-  let sum = 0;
-  for (const bytes of layers.values()) sum += bytes;
-  return sum;
+  return [...held.values()].reduce((a, b) => a + b, 0);
 }
 
 export interface LearnDeps {
@@ -59,7 +58,7 @@ export function learnOrder(deps: LearnDeps, survey: Survey, disk: DiskUsage, now
     const startedMs = Date.now();
     const choice = chooseOrder({
       workload,
-      capacityBytes: disk.freeBytes + liveImageBytes(survey),
+      capacityBytes: disk.freeBytes + liveImageBytes(survey.records.values(), survey.layers),
       settings: {
         marks: { lowBytes, targetBytes: Math.max(thresholdBytes(config.targetFree, disk.totalBytes), lowBytes), intervalMs: config.intervalMs, minAgeMs: config.minAgeMs },
         protect: config.protect,
