@@ -43,7 +43,7 @@ interface Snapshot {
   dbBytes: number;
   historyEvents: number;
   imageRows: number;
-  /** What a check's survey reads from the store: every record and every layer. */
+  /** What a check's survey reads from the store: live records and layers, uses per repository over all records. */
   surveyReadMs: number;
   rssBytes: number;
 }
@@ -54,14 +54,14 @@ function dbBytes(path: string): number {
 
 function snapshot(store: Store, path: string): Snapshot {
   const times: number[] = [];
-  let rows = 0;
   for (let i = 0; i < 5; i += 1) {
     const started = performance.now();
-    rows = store.images().size;
-    store.layers();
+    store.liveImages();
+    store.liveLayers();
+    store.repositoryUses();
     times.push(performance.now() - started);
   }
-  return { dbBytes: dbBytes(path), historyEvents: store.historyBounds().events, imageRows: rows, surveyReadMs: median(times), rssBytes: process.memoryUsage().rss };
+  return { dbBytes: dbBytes(path), historyEvents: store.historyBounds().events, imageRows: store.images().size, surveyReadMs: median(times), rssBytes: process.memoryUsage().rss };
 }
 
 /**

@@ -92,7 +92,7 @@ export async function simulateCommand(ctx: CommandContext, options: SimulateOpti
   const { workload, notes } = history;
   // The replayed disk is what images may use: the disk less what is not images now.
   const disk = await measureDisk(await dataRootOf(ctx));
-  const otherBytes = Math.max(0, disk.totalBytes - disk.freeBytes - liveImageBytes(store.images().values(), store.layers()));
+  const otherBytes = Math.max(0, disk.totalBytes - disk.freeBytes - liveImageBytes(store.liveImages().values(), store.liveLayers()));
   const totalBytes = diskBytes ?? disk.totalBytes;
   const capacityBytes = Math.max(0, totalBytes - otherBytes);
   const lowBytes = thresholdBytes(config.lowFree, totalBytes);

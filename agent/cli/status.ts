@@ -35,7 +35,7 @@ function evictionSummary(evictions: EvictionRecord[]): StatusReport['evictions']
 /** Gathers the report: stored knowledge, overlaid with Docker's live inventory when Docker answers. */
 export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
   const nowMs = ctx.clock();
-  let survey: Survey = { records: ctx.store.images(), containers: [], layers: ctx.store.layers(), labels: new Map(), dockerImageCount: 0 };
+  let survey: Survey = { records: ctx.store.liveImages(), containers: [], layers: ctx.store.liveLayers(), repositoryUses: ctx.store.repositoryUses(), labels: new Map(), dockerImageCount: 0 };
   let docker: StatusReport['docker'] = { host: ctx.docker.host, reachable: true };
   let dataRoot = ctx.config.dataRootPath;
   try {

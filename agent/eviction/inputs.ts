@@ -1,6 +1,6 @@
 // Assembles the planner's plain-data input from a tracker survey, a disk measurement and the config.
 import type { Config } from '../config/schema';
-import { repositoryUses, type EvictionOrder } from '../core/order';
+import type { EvictionOrder } from '../core/order';
 import type { PlanInput, PlannerImage, RankOptions } from '../core/planner';
 import type { DiskUsage } from '../disk/disk';
 import type { Survey } from '../tracking/tracker';
@@ -32,8 +32,7 @@ export function rankOptions(config: Config, survey: Survey, nowMs: number, order
     protect: config.protect,
     rules: config.policy.rules,
     order,
-    // Removed images' records count: a busy pipeline's new version is not a one-off.
-    repositoryUses: repositoryUses(survey.records.values()),
+    repositoryUses: survey.repositoryUses,
   };
 }
 

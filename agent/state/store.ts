@@ -6,7 +6,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { ActiveOrder } from '../core/auto';
 import { EvictionRecord } from '../core/eviction';
 import { HistoryEntry, historyEntries, type HistoryImage } from '../core/history';
-import { ImageRecord, type Layer } from '../core/image';
+import { ImageRecord, splitReference, type Layer } from '../core/image';
 import { errorText, StateError } from '../errors';
 import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';
@@ -31,15 +31,19 @@ export interface Compaction {
 
 /** Persistence operations the agent needs; every write is one transaction. */
 export interface Store {
-  /** All records, removed ones included, keyed by image ID. */
+  /** All records, removed ones included, keyed by image ID: for rare passes (a clock jump), never per check. */
   images(): Map<string, ImageRecord>;
+  /** Records of live images, by image ID: what a survey reads, so its cost follows the images on disk, not the history kept. */
+  liveImages(): Map<string, ImageRecord>;
+  /** Uses per repository over every record, removed images too (see `repositoryUses`), summed without building records. */
+  repositoryUses(): Map<string, number>;
   image(id: string): ImageRecord | undefined;
   /** Live records holding any of these tags, found by index (a tag event must not read every record). */
   tagHolders(tags: string[]): ImageRecord[];
   /** Writes records and, when given, the event cursor, atomically. */
   save(records: ImageRecord[], cursorNano?: string): void;
-  /** Layers of every image that has them stored, by image ID. */
-  layers(): Map<string, Layer[]>;
+  /** Layers of live images that have them stored, by image ID. */
+  liveLayers(): Map<string, Layer[]>;
   saveLayers(entries: Array<[string, Layer[]]>): void;
   recordEviction(eviction: EvictionRecord): void;
   /** Evictions, oldest first. */
@@ -94,6 +98,8 @@ function fromRow(row: ImageRow): ImageRecord {
 
 function createStore(db: Database, log: Log): Store {
   const selectAll = db.prepare('SELECT * FROM images');
+  const selectLive = db.prepare('SELECT * FROM images WHERE removed_ms IS NULL');
+  const selectUses = db.prepare('SELECT id, repo_tags, use_count FROM images WHERE use_count > 0');
   const selectOne = db.prepare('SELECT * FROM images WHERE id = ?');
   const upsert = db.prepare(`
     INSERT INTO images (id, repo_tags, repo_digests, size_bytes, created_ms, first_seen_ms,
@@ -115,7 +121,9 @@ function createStore(db: Database, log: Log): Store {
   const selectMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
   const upsertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
 
-  const selectLayers = db.prepare('SELECT image_id, chain_id, size_bytes FROM image_layers ORDER BY image_id, position');
+  const selectLiveLayers = db.prepare(`
+    SELECT image_id, chain_id, size_bytes FROM image_layers
+    WHERE image_id IN (SELECT id FROM images WHERE removed_ms IS NULL) ORDER BY image_id, position`);
   const deleteLayers = db.prepare('DELETE FROM image_layers WHERE image_id = ?');
   const insertLayer = db.prepare('INSERT INTO image_layers (image_id, position, chain_id, size_bytes) VALUES (?, ?, ?, ?)');
   const insertEviction = db.prepare(`
@@ -205,6 +213,26 @@ function createStore(db: Database, log: Log): Store {
       for (const [id, record] of pending.images) all.set(id, record);
       return all;
     },
+    liveImages: () => {
+      const live = new Map((selectLive.all() as ImageRow[]).map((row) => [row.id, fromRow(row)]));
+      for (const [id, record] of pending.images) {
+        if (record.removedMs === null) live.set(id, record);
+        else live.delete(id);
+      }
+      return live;
+    },
+    repositoryUses: () => {
+      // Rows are iterated one at a time: a year of removed images must not become a year of objects.
+      const uses = new Map<string, number>();
+      const add = (repoTags: string[], useCount: number) => {
+        for (const repo of new Set(repoTags.map((t) => splitReference(t).repository))) uses.set(repo, (uses.get(repo) ?? 0) + useCount);
+      };
+      for (const row of selectUses.iterate() as Iterable<{ id: string; repo_tags: string; use_count: number }>) {
+        if (!pending.images.has(row.id)) add(JSON.parse(row.repo_tags) as string[], row.use_count);
+      }
+      for (const record of pending.images.values()) add(record.repoTags, record.useCount);
+      return uses;
+    },
     image,
     tagHolders: (tags) => {
       if (tags.length === 0) return [];
@@ -222,14 +250,15 @@ function createStore(db: Database, log: Log): Store {
       if (cursorNano !== undefined) pending.cursor = cursorNano;
       flush();
     },
-    layers: () => {
+    liveLayers: () => {
       const byImage = new Map<string, Layer[]>();
-      for (const row of selectLayers.all() as Array<{ image_id: string; chain_id: string; size_bytes: number }>) {
+      for (const row of selectLiveLayers.all() as Array<{ image_id: string; chain_id: string; size_bytes: number }>) {
         const layers = byImage.get(row.image_id) ?? [];
         layers.push({ chainId: row.chain_id, sizeBytes: row.size_bytes });
         byImage.set(row.image_id, layers);
       }
-      for (const [id, layers] of pending.layers) byImage.set(id, layers);
+      for (const [id, layers] of pending.layers) if (pending.images.get(id)?.removedMs == null) byImage.set(id, layers);
+      for (const [id, record] of pending.images) if (record.removedMs !== null) byImage.delete(id);
       return byImage;
     },
     saveLayers: (entries) => {
@@ -353,7 +382,6 @@ export interface OpenedStore {
   movedAsideTo: string | null;
 }
 
-/** Opens (creating if needed) the state DB; a damaged one is renamed aside with a timestamp and started afresh. */
 /**
  * A store that lives in memory only, for one-shot commands when no state database exists: they
  * judge by Docker's data alone and must not create a database (a mistyped --state would otherwise
@@ -365,7 +393,17 @@ export function openMemoryStore(log: Log, nowMs: number): Store {
   return createStore(db, log);
 }
 
+/** Opens the state DB (see openDatabase) as the image store. */
 export function openStore(path: string, log: Log, nowMs: number): OpenedStore {
+  const { db, movedAsideTo } = openDatabase(path, log, nowMs);
+  return { store: createStore(db, log), movedAsideTo };
+}
+
+/**
+ * Opens (creating if needed) the state database with every migration applied; a damaged one is
+ * renamed aside with a timestamp and started afresh. The registry side opens the same file.
+ */
+export function openDatabase(path: string, log: Log, nowMs: number): { db: Database; movedAsideTo: string | null } {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
   } catch (error) {
@@ -389,5 +427,5 @@ export function openStore(path: string, log: Log, nowMs: number): OpenedStore {
     }
   }
   chmodSync(path, 0o600);
-  return { store: createStore(db, log), movedAsideTo };
+  return { db, movedAsideTo };
 }

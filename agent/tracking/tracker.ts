@@ -14,6 +14,8 @@ export interface Survey {
   containers: ContainerRef[];
   /** Layers of live images, stored or freshly fetched. */
   layers: Map<string, Layer[]>;
+  /** Uses per repository over every record, removed images too: a busy pipeline's new version is not a one-off. */
+  repositoryUses: Map<string, number>;
   /** Labels of live images, from the listing. */
   labels: Map<string, Record<string, string>>;
   /** How many images Docker lists. */
@@ -113,9 +115,15 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
 
   async function survey(nowMs: number): Promise<{ survey: Survey; writes: SurveyWrites }> {
     const [inventory, containers] = await Promise.all([docker.listImages(), docker.listContainers()]);
-    const records = store.images();
+    // Live records only: the survey's cost follows the images on disk, not the history kept.
+    const records = store.liveImages();
     // Listings lack LastTagTime; only images new to the records need it, so only they are inspected.
     const arrivedIds = new Set(arrivedImageIds(records, inventory));
+    // An image back after its removal keeps what its record knew (first seen, uses): looked up by ID.
+    for (const id of arrivedIds) {
+      const before = store.image(id);
+      if (before !== undefined) records.set(id, before);
+    }
     const detailed = await Promise.all(
       inventory.map(async (image) => (arrivedIds.has(image.id) ? ((await docker.inspectImage(image.id)) ?? image) : image)),
     );
@@ -128,7 +136,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       records.set(record.id, record);
       changed.push(record);
     }
-    const layers = store.layers();
+    const layers = store.liveLayers();
     const newLayers: Array<[string, Layer[]]> = [];
     for (const image of inventory.filter((i) => !layers.has(i.id))) {
       const fetched = await docker.imageLayers(image.id);
@@ -137,7 +145,8 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       newLayers.push([image.id, fetched]);
     }
     const labels = new Map(inventory.map((i) => [i.id, i.labels]));
-    return { survey: { records, containers, layers, labels, dockerImageCount: inventory.length }, writes: { records: changed, layers: newLayers } };
+    const repositoryUses = store.repositoryUses();
+    return { survey: { records, containers, layers, repositoryUses, labels, dockerImageCount: inventory.length }, writes: { records: changed, layers: newLayers } };
   }
 
   function applyEvent(event: DockerEvent): Promise<boolean> {

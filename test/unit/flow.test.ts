@@ -107,6 +107,24 @@ describe('tracker ingest', () => {
     // pull, create, start, pull: each applied once.
     expect(s.log.count('docker_event')).toBe(4);
   });
+
+  it('an image back after its removal, seen only by reconciles, keeps what its record knew', async () => {
+    const s = setup();
+    const id = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100)] });
+    s.clock.advance(MINUTE);
+    s.engine.run('job-1', 'ci/app:1');
+    s.engine.run('job-2', 'ci/app:1');
+    await ingestAll(s);
+    await s.engine.removeImage(id);
+    s.clock.advance(HOUR);
+    await s.deps.tracker.reconcile(s.clock.now());
+    expect(s.store.liveImages().has(id)).toBe(false);
+    s.clock.advance(HOUR);
+    s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100)] });
+    await s.deps.tracker.reconcile(s.clock.now());
+    // The survey reads live records only; the returning image's record is looked up by its ID.
+    expect(s.store.image(id)).toMatchObject({ firstSeenMs: T0, useCount: 2, removedMs: null });
+  });
 });
 
 describe('a whole check on a full disk', () => {

@@ -134,12 +134,26 @@ describe('usage history', () => {
     store.save([recent, { ...recent, lastUsedMs: T0 + 40 * DAY_MS + 1, useCount: 1 }]);
     expect(store.compactHistory(T0 + 10 * DAY_MS, 1_000_000)).toEqual({ events: 3, images: 1 });
     expect([...store.images().keys()].sort()).toEqual(['live', 'recent']);
-    expect([...store.layers().keys()]).toEqual(['live']);
+    expect([...store.liveLayers().keys()]).toEqual(['live']);
     expect(store.history(0).map((e) => e.imageId)).toEqual(['recent', 'recent']);
     expect(store.historyBounds().droppedBeforeMs).toBe(T0 + 40 * DAY_MS);
     // The cap keeps the newest events.
     expect(store.compactHistory(0, 1)).toEqual({ events: 1, images: 0 });
     expect(store.history(0).map((e) => e.kind)).toEqual(['use']);
+    store.close();
+  });
+
+  it('a survey reads live records and layers only, while uses per repository count removed images too', () => {
+    const { store } = openStore(tempPath(), silentLog, T0);
+    const gone = record('gone', { repoTags: ['app:v1'], lastPulledMs: T0, useCount: 4 });
+    const live = record('live', { repoTags: ['app:v2', 'app:latest'], lastPulledMs: T0, useCount: 2 });
+    store.save([gone, live, { ...gone, removedMs: T0 + 1 }]);
+    store.saveLayers([['gone', [{ chainId: 'x', sizeBytes: 5 }]], ['live', [{ chainId: 'y', sizeBytes: 5 }]]]);
+    expect([...store.liveImages().keys()]).toEqual(['live']);
+    expect([...store.liveLayers().keys()]).toEqual(['live']);
+    // Two tags of one repository on one image count its uses once.
+    expect(store.repositoryUses()).toEqual(new Map([['app', 6]]));
+    expect(store.images().size).toBe(2);
     store.close();
   });
 
