@@ -19,7 +19,7 @@ import { replay as simulate } from '../agent/core/replay';
 import { watermarksFor } from './baselines';
 import { serviceEnv } from './overhead';
 import { times, type Table } from './report';
-import { generateTrace, uniqueBytes, type Trace, type TraceImage } from './trace';
+import { drawCiShape, generateTrace, uniqueBytes, type Trace, type TraceImage } from './trace';
 
 const KiB = 1024;
 const MiB = 2 ** 20;
@@ -38,7 +38,9 @@ export interface ReplaySettings {
 export function replayTrace(settings: Pick<ReplaySettings, 'jobs' | 'seed'>): Trace {
   // Half an hour between jobs in trace time, so pipelines release versions within 300 jobs;
   // the replay itself runs the jobs back to back.
-  return generateTrace({ family: 'ci', jobs: settings.jobs, seed: settings.seed, unitBytes: 128 * KiB, meanGapMs: 30 * 60_000, minDurationMs: 1000, maxDurationMs: 1000 });
+  // The replay's pace is its own (back to back), so the shape's pace is not drawn here.
+  const shape = { ...drawCiShape(settings.seed), gapScale: 1 };
+  return generateTrace({ family: 'ci', jobs: settings.jobs, seed: settings.seed, unitBytes: 128 * KiB, meanGapMs: 30 * 60_000, minDurationMs: 1000, maxDurationMs: 1000, shape });
 }
 
 export interface ReplayPoint {

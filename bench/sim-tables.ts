@@ -1,6 +1,6 @@
 // Simulator section of the report: every trace family at several disk sizes, through the agent's planner and
 // the baselines; then the eviction-order study on the CI-like trace.
-import { formatBytes } from '../agent/core/units';
+import { formatBytes, formatDuration } from '../agent/core/units';
 import { DEFAULT_EVICTION_ORDER, EvictionOrder, type OrderSetting } from '../agent/core/order';
 import { AUTO_EVERY_MS, AUTO_WINDOW_MS, autoPlanner } from '../agent/core/auto';
 import { agentPlanner, belady, fifo, offlineWatermark, plainLru, type Watermarks } from '../agent/core/contenders';
@@ -28,12 +28,15 @@ export interface SimSettings {
 /** Disk sizes of the uniform and scan families, chosen where the contenders part ways; CI disks follow each trace (studyCapacity). */
 const DISKS_GIB: Record<Exclude<TraceFamily, 'ci'>, number[]> = { uniform: [14, 21, 28], scan: [16, 24, 32] };
 
+/** Mean time between jobs in the simulator, before a CI shape's pace (gapScale) multiplies it. */
+const SIM_GAP_MS = 45_000;
+
 export function simTrace(family: TraceFamily, jobs: number, seed: number): Trace {
-  return generateTrace({ family, jobs, seed, unitBytes: MiB, meanGapMs: 45_000, minDurationMs: 2 * MIN, maxDurationMs: 15 * MIN });
+  return generateTrace({ family, jobs, seed, unitBytes: MiB, meanGapMs: SIM_GAP_MS, minDurationMs: 2 * MIN, maxDurationMs: 15 * MIN });
 }
 
 /** The agent's default interval and min-age, on the operator's thresholds. */
-function simWatermarks(trace: Trace, capacityBytes: number): Watermarks {
+export function simWatermarks(trace: Trace, capacityBytes: number): Watermarks {
   return watermarksFor(trace, capacityBytes, { intervalMs: 5 * MIN, minAgeMs: 10 * MIN });
 }
 
@@ -113,7 +116,7 @@ export interface OrderStudy {
 const PRESSURES = [0.5, 1, 2];
 
 /** The disk that holds the protected bases, the agent's headroom, and `share` of the daily working set. */
-function studyCapacity(trace: Trace, share: number): number {
+export function studyCapacity(trace: Trace, share: number): number {
   const bases = uniqueBytes(trace.images.filter((i) => i.ref.startsWith('ci/base-')));
   const working = dailyWorkingSetBytes(trace);
   // Solve capacity = bases + share * working + low + 5% headroom, with low = max(15%, 2 x largest).
@@ -173,7 +176,7 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
   const shapes: string[][] = seeds.map((seed) => {
     const shape = simTrace('ci', 10, seed).shape;
     return shape
-      ? [String(seed), shape.fadeMs === 0 ? 'dead at once' : `${(shape.fadeMs / 3_600_000).toFixed(1)} h`, shape.oldWeight.toFixed(2), `${(shape.retryShare * 100).toFixed(0)}%`, String(shape.branches), String(shape.pipelines), shape.zipf.toFixed(2), `${(shape.oneOffShare * 100).toFixed(0)}%`, `${(shape.baseShare * 100).toFixed(0)}%`, shape.sizeScale.toFixed(2)]
+      ? [String(seed), formatDuration(SIM_GAP_MS * shape.gapScale), shape.fadeMs === 0 ? 'dead at once' : `${(shape.fadeMs / 3_600_000).toFixed(1)} h`, shape.oldWeight.toFixed(2), `${(shape.retryShare * 100).toFixed(0)}%`, String(shape.branches), String(shape.pipelines), shape.zipf.toFixed(2), `${(shape.oneOffShare * 100).toFixed(0)}%`, `${(shape.baseShare * 100).toFixed(0)}%`, shape.sizeScale.toFixed(2)]
       : [String(seed)];
   });
   return {
@@ -189,7 +192,7 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
       },
       {
         title: 'The CI shapes the study drew (bench/trace.ts drawCiShape)',
-        header: ['seed', 'old versions fade', 'old weight', 'retries', 'branches', 'pipelines', 'Zipf', 'one-offs', 'bases', 'size scale'],
+        header: ['seed', 'mean job gap', 'old versions fade', 'old weight', 'retries', 'branches', 'pipelines', 'Zipf', 'one-offs', 'bases', 'size scale'],
         rows: shapes,
       },
     ],

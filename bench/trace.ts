@@ -49,6 +49,8 @@ export interface CiShape {
   oneOffShare: number;
   /** Multiplies every layer size. */
   sizeScale: number;
+  /** Multiplies the mean time between jobs: a runner's pace, from one job every 20 s to one every half hour. */
+  gapScale: number;
 }
 
 /** The shape bench/ used before the family existed: the one the `superseded-reuse` order was tuned on. */
@@ -65,6 +67,7 @@ export const CLASSIC_CI_SHAPE: CiShape = {
   serviceShare: 0.2,
   oneOffShare: 0.05,
   sizeScale: 1,
+  gapScale: 1,
 };
 
 /** A CI shape drawn from `seed`, from a stream of its own so that the trace's draws do not shift it. */
@@ -86,6 +89,8 @@ export function drawCiShape(seed: number): CiShape {
     serviceShare: between(0.1, 0.3),
     oneOffShare: between(0.02, 0.15),
     sizeScale: Math.exp(between(Math.log(0.5), Math.log(2))),
+    // Drawn last, so the fields above stay what earlier runs drew for each seed.
+    gapScale: Math.exp(between(Math.log(0.5), Math.log(40))),
   };
 }
 
@@ -95,7 +100,7 @@ export interface TraceOptions {
   seed: number;
   /** Every layer size is a multiple of this: 1 MiB in the simulator, smaller for the real replay. */
   unitBytes: number;
-  /** Mean time between job starts. */
+  /** Mean time between job starts; a CI shape's `gapScale` multiplies it. */
   meanGapMs: number;
   /** Job durations are drawn between these. */
   minDurationMs: number;
@@ -132,11 +137,13 @@ export function generateTrace(options: TraceOptions): Trace {
     images.push(made);
     return made;
   };
+  const shape = options.family === 'ci' ? (options.shape ?? drawCiShape(options.seed)) : null;
+  const meanGapMs = options.meanGapMs * (shape?.gapScale ?? 1);
   // Job start times: a Poisson process, so bursts happen as on a real runner.
   const starts: number[] = [];
   let t = 0;
   for (let i = 0; i < options.jobs; i += 1) {
-    t += Math.round(-Math.log(1 - random()) * options.meanGapMs);
+    t += Math.round(-Math.log(1 - random()) * meanGapMs);
     starts.push(t);
   }
   const duration = () => Math.round(between(options.minDurationMs, options.maxDurationMs));
@@ -161,7 +168,7 @@ export function generateTrace(options: TraceOptions): Trace {
     return { family: 'scan', seed: options.seed, shape: null, images, jobs };
   }
 
-  return ciTrace(options, options.shape ?? drawCiShape(options.seed), { images, starts, random, between, pick, layer, image, job, oneOff });
+  return ciTrace(options, shape as CiShape, { images, starts, random, between, pick, layer, image, job, oneOff });
 }
 
 interface TraceKit {

@@ -23,8 +23,13 @@ export type EvictionOrder = z.infer<typeof EvictionOrder>;
 export const OrderSetting = z.union([z.literal('auto'), EvictionOrder]);
 export type OrderSetting = z.infer<typeof OrderSetting>;
 
-/** The order with the best worst case over bench/'s randomized CI traces: what `auto` starts from, and one-shot commands use. */
-export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'reuse-interval';
+/**
+ * What `auto` starts from and one-shot commands use while this host's history has not chosen:
+ * plain LRU. Without evidence it is the safe order: once runners' pace was drawn per seed too (a
+ * job every 20 s to every 30 min), `reuse-interval` downloaded up to 19% more than LRU on some
+ * seeds while winning on others (bench/RESULTS.md), so only the host's own replay may pick it.
+ */
+export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'lru';
 /** The setting's default: learn the order from this runner's history. */
 export const DEFAULT_ORDER_SETTING: OrderSetting = 'auto';
 
