@@ -10,6 +10,7 @@ import { gcCommand } from './gc';
 import { planCommand } from './plan';
 import { policyCheckCommand, policyExplainCommand } from './policy';
 import { purgeCommand } from './purge';
+import { openRegistryContext, registryListenCommand, registryStatusCommand, registrySyncCommand } from './registry';
 import { runCommand } from './run';
 import { simulateCommand } from './simulate';
 import { statusCommand } from './status';
@@ -117,6 +118,42 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (file: string, options: { json?: boolean }, command: Command) => {
       const { json, ...globals } = command.optsWithGlobals();
       setExit(await policyExplainCommand(await openContext({ ...globals, policy: file }, 'read'), json === true || options.json === true));
+    });
+
+  const registry = program
+    .command('registry')
+    .description('the same rules and LRU on a Distribution registry: record its pushes and pulls, show them')
+    .option('--registry <url>', 'the registry, e.g. http://127.0.0.1:5000 (credentials: --registry-auth-file or $IMAGE_EVICTOR_REGISTRY_AUTH)')
+    .option('--registry-auth-file <file>', "credentials: one line 'basic USER:PASSWORD' or 'bearer TOKEN'")
+    .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured");
+  /** The registry group's short flags under their config keys' names. */
+  const registryFlags = (opts: Record<string, unknown>) => {
+    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, ...rest } = opts;
+    return { ...rest, registryStorage: storage, registryListen: listen, registryListenTokenFile: tokenFile, registryIgnoreUserAgents: ignoreUserAgents, registryHeadCounts: headCounts };
+  };
+  registry
+    .command('sync')
+    .description("crawl the catalog and every tag: fills in what notifications missed (the registry loses queued ones on restart)")
+    .option('--json', 'print the result as JSON')
+    .action(async (_options, command: Command) => {
+      const { json, ...opts } = command.optsWithGlobals();
+      setExit(await registrySyncCommand(openRegistryContext(registryFlags(opts), 'write'), json === true));
+    });
+  registry
+    .command('listen')
+    .description("receive the registry's notifications (notifications.endpoints) and record pushes, pulls and deletes (long-running)")
+    .option('--listen <addr>', 'where to listen: a port (loopback) or host:port (default 127.0.0.1:9708)')
+    .option('--token-file <file>', "a bearer token the registry must send (its endpoint's Authorization header)")
+    .option('--ignore-user-agents <list>', 'comma-separated user-agent substrings whose pulls are not demand (default trivy,clair,grype)')
+    .addOption(new Option('--head-counts <bool>', 'whether a HEAD on a manifest counts as a pull (default false)').choices(['true', 'false']))
+    .action(async (_options, command: Command) => setExit(await registryListenCommand(openRegistryContext(registryFlags(command.optsWithGlobals()), 'listen'))));
+  registry
+    .command('status')
+    .description('every manifest the state knows: tags, size, push time, last pull, pulls, least recently pulled first')
+    .option('--json', 'print the report as JSON')
+    .action((_options, command: Command) => {
+      const { json, ...opts } = command.optsWithGlobals();
+      setExit(registryStatusCommand(openRegistryContext(registryFlags(opts), 'read'), json === true));
     });
   return program;
 }

@@ -19,6 +19,8 @@ import {
 const ENV_PREFIX = 'IMAGE_EVICTOR_';
 /** Env vars under our prefix that are not config keys but loader inputs. */
 const ENV_CONFIG_FILE = `${ENV_PREFIX}CONFIG`;
+/** Registry credentials (agent/registry/auth.ts reads them): a secret, so never a flag. */
+const ENV_REGISTRY_AUTH = `${ENV_PREFIX}REGISTRY_AUTH`;
 
 export interface LoadOptions {
   /** `--config FILE`; when absent, IMAGE_EVICTOR_CONFIG, else the default path if it exists. */
@@ -104,7 +106,7 @@ function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   const known = new Set<string>(CONFIG_KEYS);
   const raw: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || name === ENV_CONFIG_FILE || value === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || name === ENV_CONFIG_FILE || name === ENV_REGISTRY_AUTH || value === undefined) continue;
     const key = name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-');
     if (!known.has(key)) throw new ConfigError(`environment variable ${name}`, `unknown setting (known keys: ${CONFIG_KEYS.join(', ')})`);
     raw[key] = value;

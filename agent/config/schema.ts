@@ -65,6 +65,20 @@ export const DockerHostField = z
   .transform((text) => (text.startsWith('/') ? `unix://${text}` : text))
   .refine((text) => /^(unix:\/\/\/.+|(tcp|http):\/\/[^/\s]+)$/.test(text), 'expected unix:///path/to/docker.sock, a socket path, or tcp://host:port');
 
+/** A registry's base URL: http(s)://host[:port][/path], no credentials in it (argv and logs show it). */
+const RegistryUrlField = z
+  .string()
+  .min(1)
+  .refine((text) => {
+    try {
+      const url = new URL(text);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && url.search === '';
+    } catch {
+      return false;
+    }
+  }, 'expected http://host:port or https://host, without credentials (use registry-auth-file)')
+  .transform((text) => text.replace(/\/+$/, ''));
+
 /** A duration that must be more than zero: a zero interval would check without pause. */
 const PositiveDurationField = DurationField.refine((ms) => ms > 0, 'must be more than 0, e.g. 5m');
 
@@ -101,6 +115,13 @@ export const ConfigLayer = z
     'metrics-listen': ListenField,
     /** A policy file: YAML, or docker_gc rules. */
     policy: z.string().min(1),
+    registry: RegistryUrlField,
+    'registry-auth-file': z.string().min(1),
+    'registry-storage': z.string().min(1),
+    'registry-listen': ListenField,
+    'registry-listen-token-file': z.string().min(1),
+    'registry-ignore-user-agents': ListField,
+    'registry-head-counts': BooleanField,
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -136,6 +157,18 @@ export const Config = z.object({
   policyPath: z.string().nullable(),
   /** Rules and hygiene, loaded from `policyPath`; the default has no rules and no hygiene. */
   policy: Policy,
+  /** The registry the `registry` commands work on; null: none configured. */
+  registryUrl: z.string().nullable(),
+  registryAuthFile: z.string().nullable(),
+  /** The registry's storage directory, where pressure and freed bytes are measured. */
+  registryStoragePath: z.string().nullable(),
+  /** Where `registry listen` receives notifications: loopback by default. */
+  registryListen: z.string(),
+  registryListenTokenFile: z.string().nullable(),
+  /** User agents (substrings) whose pulls are not demand: scanners. Our own is always ignored. */
+  registryIgnoreUserAgents: z.array(z.string()),
+  /** Whether a HEAD on a manifest counts as a pull (it is recorded apart either way). */
+  registryHeadCounts: z.boolean(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -159,6 +192,13 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'dry-run': 'dryRun',
   'metrics-listen': 'metricsListen',
   policy: 'policyPath',
+  registry: 'registryUrl',
+  'registry-auth-file': 'registryAuthFile',
+  'registry-storage': 'registryStoragePath',
+  'registry-listen': 'registryListen',
+  'registry-listen-token-file': 'registryListenTokenFile',
+  'registry-ignore-user-agents': 'registryIgnoreUserAgents',
+  'registry-head-counts': 'registryHeadCounts',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -183,6 +223,14 @@ export const DEFAULTS: Config = {
   metricsListen: null,
   policyPath: null,
   policy: DEFAULT_POLICY,
+  registryUrl: null,
+  registryAuthFile: null,
+  registryStoragePath: null,
+  registryListen: '127.0.0.1:9708',
+  registryListenTokenFile: null,
+  // Vulnerability scanners that pull to scan (Harbor #15810): their pulls are not demand.
+  registryIgnoreUserAgents: ['trivy', 'clair', 'grype'],
+  registryHeadCounts: false,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { EvictionMode } from '../core/eviction';
 import type { CheckObserver } from '../eviction/check';
-import { ConfigError } from '../errors';
+import { listenOn } from '../listen';
 import type { Log } from '../log';
 
 /** What the agent reports: its checks, and how late events arrive; the no-op version stands in when metrics are off. */
@@ -81,17 +81,8 @@ export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
   return { metrics, registry };
 }
 
-/** `9707` or `:9707` mean loopback; `0.0.0.0:9707` or `[::]:9707` must be written out to listen wider. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const match = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(listen.trim());
-  if (!match) throw new Error(`invalid listen address '${listen}' (expected e.g. 9707, 127.0.0.1:9707, [::1]:9707)`);
-  const host = match[1] ?? match[2] ?? '';
-  return { host: host === '' ? '127.0.0.1' : host, port: Number(match[3]) };
-}
-
 /** Serves /metrics until closed. */
 export async function serveMetrics(registry: Registry, listen: string, log: Log): Promise<Server> {
-  const { host, port } = parseListen(listen);
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end('see /metrics\n');
@@ -102,14 +93,7 @@ export async function serveMetrics(registry: Registry, listen: string, log: Log)
       (error: unknown) => res.writeHead(500).end(String(error)),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      // Taken, or not an address of this host: the operator's setting, said as such (exit 2).
-      const why = error.code === 'EADDRINUSE' ? 'is already in use by another process' : error.code === 'EADDRNOTAVAIL' ? 'is not an address of this host' : `cannot be listened on (${error.code ?? error.message})`;
-      reject(new ConfigError('configuration', `${host}:${port} ${why}`, 'metrics-listen'));
-    });
-    server.listen(port, host, resolve);
-  });
-  log.info('metrics_listening', { address: `${host}:${port}` });
+  const address = await listenOn(server, listen, 'metrics-listen');
+  log.info('metrics_listening', { address });
   return server;
 }

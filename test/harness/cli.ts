@@ -50,8 +50,13 @@ jestAfterAll?.(() => Promise.all([...running].map((agent) => agent.stop())));
 
 /** Starts `image-evictor [args] run [runArgs]` with JSON logs captured line by line. */
 export function startAgent(args: string[], runArgs: string[] = [], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [CLI, ...args, 'run', ...runArgs], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  if (child.pid !== undefined) trackPid(child.pid, 'image-evictor run');
+  return startService([...args, 'run', ...runArgs], env);
+}
+
+/** Starts a long-running command (`run`, `registry listen`) with its JSON logs captured line by line. */
+export function startService(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) trackPid(child.pid, 'image-evictor');
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   const triggers: Array<{ message: string; act: (line: LogLine) => void }> = [];

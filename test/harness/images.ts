@@ -14,6 +14,8 @@ export interface ImageSpec {
   layerBytes: number[];
   /** A pushed image to build on (shares its layers); default: scratch plus busybox. */
   from?: string;
+  /** host:port of the registry to push to; default: the shared one. */
+  registry?: string;
 }
 
 export interface BuiltImage {
@@ -40,7 +42,7 @@ let contexts = 0;
 export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
   const host = env('IE_TEST_BUILDER_HOST');
   const workDir = env('IE_TEST_BUILDER_DIR');
-  const ref = `${registryAddress()}/${spec.name}:${spec.tag ?? 'latest'}`;
+  const ref = `${spec.registry ?? registryAddress()}/${spec.name}:${spec.tag ?? 'latest'}`;
   const context = join(workDir, 'contexts', `${process.pid}-${(contexts += 1)}`);
   mkdirSync(context, { recursive: true });
   const lines = spec.from === undefined ? ['FROM scratch', 'COPY busybox /bin/busybox'] : [`FROM ${spec.from}`];
@@ -57,4 +59,9 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
   await cli(['push', ref]);
   const [id, digestRef] = (await cli(['image', 'inspect', '--format', '{{.Id}} {{index .RepoDigests 0}}', ref])).trim().split(' ');
   return { ref, id: id as string, digestRef: digestRef as string };
+}
+
+/** Runs the docker CLI against the builder engine (pull, push, tag to other registries). */
+export function builderCli(args: string[]): Promise<string> {
+  return runOk(DOCKER_CLI, args, { env: dockerEnv(env('IE_TEST_BUILDER_HOST'), env('IE_TEST_BUILDER_DIR')) });
 }

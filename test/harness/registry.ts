@@ -28,8 +28,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts the registry and waits until its /v2/ endpoint answers; `accessLog` logs each request with its bytes. */
-export async function startRegistry(options: { accessLog?: boolean } = {}): Promise<Registry> {
+export interface RegistryOptions {
+  /** Log each request with its bytes. */
+  accessLog?: boolean;
+  /** Post notifications here (`notifications.endpoints`), with this bearer token when given. */
+  notify?: { url: string; token?: string };
+  /** `storage.delete.enabled`; default true. */
+  deleteEnabled?: boolean;
+}
+
+/** Starts the registry and waits until its /v2/ endpoint answers. */
+export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const workDir = makeTestDir('registry');
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
@@ -46,9 +55,21 @@ export async function startRegistry(options: { accessLog?: boolean } = {}): Prom
       '  filesystem:',
       `    rootdirectory: ${join(workDir, 'data')}`,
       '  delete:',
-      '    enabled: true',
+      `    enabled: ${options.deleteEnabled === false ? 'false' : 'true'}`,
       'http:',
       `  addr: ${address}`,
+      ...(options.notify === undefined
+        ? []
+        : [
+            'notifications:',
+            '  endpoints:',
+            '    - name: image-evictor',
+            `      url: ${options.notify.url}`,
+            ...(options.notify.token === undefined ? [] : ['      headers:', `        Authorization: [Bearer ${options.notify.token}]`]),
+            '      timeout: 5s',
+            '      threshold: 3',
+            '      backoff: 1s',
+          ]),
       '',
     ].join('\n'),
   );

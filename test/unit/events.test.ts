@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { chainIds, connectionOptions, pairLayerSizes, parseEventLine, sinceParam } from '../../agent/docker/client';
-import { parseListen } from '../../agent/service/metrics';
+import { parseListen } from '../../agent/listen';
 import { eventTimeMs, type DockerEvent } from '../../agent/core/image';
 import { ingest } from '../../agent/tracking/events';
 import type { Tracker } from '../../agent/tracking/tracker';

@@ -1,0 +1,123 @@
+// `image-evictor registry ...`: the registry side. Each subcommand works on one Distribution
+// registry (`--registry URL`) and keeps what it learns in the same state database as the agent.
+import { existsSync } from 'node:fs';
+import { loadConfig } from '../config/load';
+import type { Config } from '../config/schema';
+import { lastWantedMs, type RegistryImage } from '../core/registry';
+import { ConfigError } from '../errors';
+import { createLog, escapeControl, type Log } from '../log';
+import { loadAuth, loadToken } from '../registry/auth';
+import { createRegistryClient, type RegistryClient } from '../registry/client';
+import { startListener } from '../registry/listen';
+import { syncRegistry } from '../registry/sync';
+import { createRegistryStore, type RegistryStore } from '../state/registry-store';
+import { openDatabase } from '../state/store';
+import { flagsFromOptions } from './context';
+import { formatAgo, formatBytes, isoTime, renderTable } from './format';
+
+export interface RegistryContext {
+  config: Config;
+  log: Log;
+  client: RegistryClient;
+  store: RegistryStore;
+  clock: () => number;
+  /** The listener's bearer token, read from its file; null: none required. */
+  listenToken: string | null;
+}
+
+/**
+ * Loads the configuration and credentials (bad input fails here, before any request), then opens
+ * the state. `read` commands need a state that exists: an empty one would show an empty registry.
+ */
+export function openRegistryContext(options: Record<string, unknown>, use: 'write' | 'read' | 'listen'): RegistryContext {
+  const config = loadConfig({ configFile: options.config as string | undefined, env: process.env, flags: flagsFromOptions(options) });
+  if (config.registryUrl === null) throw new ConfigError('configuration', 'required: --registry URL (or `registry:` in the config file), e.g. http://127.0.0.1:5000', 'registry');
+  const auth = loadAuth(config.registryAuthFile, process.env);
+  const listenToken = use === 'listen' ? loadToken(config.registryListenTokenFile) : null;
+  if (use === 'read' && !existsSync(config.statePath)) {
+    throw new ConfigError('configuration', `state database ${config.statePath} does not exist: run \`image-evictor registry sync\` first, or check --state`, 'state');
+  }
+  const log = createLog({ level: config.logLevel, format: config.logFormat, stream: use === 'listen' ? process.stdout : process.stderr });
+  const clock = () => Date.now();
+  const { db } = openDatabase(config.statePath, log, clock());
+  return { config, log, client: createRegistryClient(config.registryUrl, auth), store: createRegistryStore(db, config.registryUrl), clock, listenToken };
+}
+
+export async function registrySyncCommand(ctx: RegistryContext, json: boolean): Promise<number> {
+  try {
+    const result = await syncRegistry(ctx);
+    if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, ...result }, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        `${escapeControl(ctx.client.url)}: ${result.repositories} repositories, ${result.tags} tags; ${result.newManifests} manifests new to the state, ${result.manifestsRead} read, ${result.vanished} gone\n`,
+      );
+    }
+    return 0;
+  } finally {
+    ctx.store.close();
+  }
+}
+
+/** Runs until SIGTERM or SIGINT, then closes the listener and the state. */
+export async function registryListenCommand(ctx: RegistryContext): Promise<number> {
+  const listener = await startListener({
+    listen: ctx.config.registryListen,
+    token: ctx.listenToken,
+    store: ctx.store,
+    filter: { ignoreUserAgents: ctx.config.registryIgnoreUserAgents },
+    log: ctx.log,
+  });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await listener.close();
+  ctx.log.info('registry_listen_stopped', { ...listener.counts });
+  ctx.store.close();
+  return 0;
+}
+
+function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage[] {
+  // Least recently wanted first, as eviction would consider them.
+  return [...images].sort((a, b) => lastWantedMs(a.manifest, headCounts) - lastWantedMs(b.manifest, headCounts) || a.repository.localeCompare(b.repository));
+}
+
+export function registryStatusCommand(ctx: RegistryContext, json: boolean): number {
+  try {
+    const nowMs = ctx.clock();
+    const images = statusRows(ctx.store.images(), ctx.config.registryHeadCounts);
+    if (json) {
+      const out = images.map((i) => ({
+        repository: i.repository,
+        tags: i.tags,
+        digest: i.manifest.digest,
+        mediaType: i.manifest.mediaType,
+        parents: i.parents,
+        sizeBytes: i.manifest.sizeBytes,
+        pushed: isoTime(i.manifest.pushedMs),
+        lastPull: isoTime(i.manifest.lastPullMs),
+        pulls: i.manifest.pulls,
+        lastHead: isoTime(i.manifest.lastHeadMs),
+        heads: i.manifest.heads,
+      }));
+      process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, headCounts: ctx.config.registryHeadCounts, images: out }, null, 2)}\n`);
+      return 0;
+    }
+    const tagsCell = (i: RegistryImage) => (i.tags.length > 0 ? i.tags.map(escapeControl).join(',') : i.parents.length > 0 ? `<child of ${i.parents.length} index>` : '<untagged>');
+    const rows = images.map((i) => [
+      escapeControl(i.repository),
+      tagsCell(i),
+      i.manifest.digest.replace(/^sha256:/, '').slice(0, 12),
+      formatBytes(i.manifest.sizeBytes),
+      formatAgo(i.manifest.pushedMs, nowMs),
+      formatAgo(i.manifest.lastPullMs, nowMs),
+      String(i.manifest.pulls),
+      String(i.manifest.heads),
+    ]);
+    process.stdout.write(`registry ${escapeControl(ctx.client.url)}: ${images.length} manifests, least recently pulled first\n`);
+    process.stdout.write(`${renderTable(['REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
+    return 0;
+  } finally {
+    ctx.store.close();
+  }
+}

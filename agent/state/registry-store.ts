@@ -1,0 +1,184 @@
+// The registry side's state in the same SQLite file (migration 006): manifests with their pull
+// counts, tags, the blobs and children each manifest references, and notification IDs applied.
+import type { Database } from 'better-sqlite3';
+import { RegistryManifest, type ManifestRefs, type RegistryEvent, type RegistryImage } from '../core/registry';
+
+/** How long applied notification IDs are remembered: the registry retries for far less. */
+const SEEN_EVENTS_MS = 7 * 86_400_000;
+
+export interface RegistryStore {
+  manifest(repository: string, digest: string): RegistryManifest | undefined;
+  /** Records a manifest found by sync (first-seen time as push time) or its references; keeps known usage. */
+  saveManifest(repository: string, digest: string, mediaType: string, seenMs: number, refs: ManifestRefs | null): void;
+  /** Replaces a repository's tags with what the registry lists now. */
+  setTags(repository: string, tags: Map<string, string>): void;
+  /** Repositories with live tags or manifests. */
+  repositories(): string[];
+  /** Manifests whose blobs are not recorded yet: sync reads them. */
+  manifestsWithoutRefs(): Array<{ repository: string; digest: string }>;
+  /** Whether a live manifest's blobs or children are recorded. */
+  refsKnown(repository: string, digest: string): boolean;
+  /** Applies a notification event once (by ID); false for one applied before. */
+  applyEvent(event: RegistryEvent): boolean;
+  /** Live manifests with their tags, untagged ones too. */
+  images(): RegistryImage[];
+  /** The manifest is gone from the registry: deleted by us or found missing. */
+  markDeleted(repository: string, digest: string, atMs: number): void;
+  close(): void;
+}
+
+interface ManifestRow {
+  repository: string;
+  digest: string;
+  media_type: string;
+  size_bytes: number;
+  pushed_ms: number;
+  last_pull_ms: number | null;
+  pulls: number;
+  last_head_ms: number | null;
+  heads: number;
+  deleted_ms: number | null;
+}
+
+function fromRow(row: ManifestRow): RegistryManifest {
+  return RegistryManifest.parse({
+    repository: row.repository,
+    digest: row.digest,
+    mediaType: row.media_type,
+    sizeBytes: row.size_bytes,
+    pushedMs: row.pushed_ms,
+    lastPullMs: row.last_pull_ms,
+    pulls: row.pulls,
+    lastHeadMs: row.last_head_ms,
+    heads: row.heads,
+    deletedMs: row.deleted_ms,
+  });
+}
+
+/** The store for one registry (`registry`: its base URL) over an open state database. */
+export function createRegistryStore(db: Database, registry: string): RegistryStore {
+  const selectManifest = db.prepare('SELECT * FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?');
+  // A manifest seen again after its deletion (pushed anew) is live again, from this time.
+  const insertManifest = db.prepare(`
+    INSERT INTO registry_manifests (registry, repository, digest, media_type, pushed_ms)
+    VALUES (@registry, @repository, @digest, @mediaType, @atMs)
+    ON CONFLICT (registry, repository, digest) DO UPDATE SET
+      media_type = excluded.media_type,
+      pushed_ms = CASE WHEN deleted_ms IS NOT NULL THEN excluded.pushed_ms ELSE pushed_ms END,
+      deleted_ms = NULL`);
+  const markPushed = db.prepare('UPDATE registry_manifests SET pushed_ms = MAX(pushed_ms, @atMs) WHERE registry = @registry AND repository = @repository AND digest = @digest');
+  const deleteBlobs = db.prepare('DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND manifest = ?');
+  const insertBlob = db.prepare('INSERT OR REPLACE INTO registry_blobs (registry, repository, manifest, blob, size_bytes) VALUES (?, ?, ?, ?, ?)');
+  const deleteChildren = db.prepare('DELETE FROM registry_children WHERE registry = ? AND repository = ? AND parent = ?');
+  const insertChild = db.prepare('INSERT OR IGNORE INTO registry_children (registry, repository, parent, child) VALUES (?, ?, ?, ?)');
+  const setRefs = db.prepare('UPDATE registry_manifests SET refs_known = 1, size_bytes = ? WHERE registry = ? AND repository = ? AND digest = ?');
+  // An index's size is its children's: they are what pulling it on some platform downloads.
+  const childrenBytes = db.prepare(`
+    SELECT COALESCE(SUM(size_bytes), 0) AS bytes FROM registry_manifests
+    WHERE registry = ? AND repository = ? AND digest IN (SELECT child FROM registry_children WHERE registry = ? AND repository = ? AND parent = ?)`);
+  const selectRefsKnown = db.prepare('SELECT refs_known FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ? AND deleted_ms IS NULL');
+  const selectParents = db.prepare(`
+    SELECT c.repository, c.child, c.parent FROM registry_children c
+    JOIN registry_manifests m ON m.registry = c.registry AND m.repository = c.repository AND m.digest = c.parent
+    WHERE c.registry = ? AND m.deleted_ms IS NULL`);
+  const withoutRefs = db.prepare('SELECT repository, digest FROM registry_manifests WHERE registry = ? AND refs_known = 0 AND deleted_ms IS NULL');
+  const deleteRepoTags = db.prepare('DELETE FROM registry_tags WHERE registry = ? AND repository = ?');
+  const upsertTag = db.prepare('INSERT OR REPLACE INTO registry_tags (registry, repository, tag, digest) VALUES (?, ?, ?, ?)');
+  const selectTagDigest = db.prepare('SELECT digest FROM registry_tags WHERE registry = ? AND repository = ? AND tag = ?');
+  const deleteDigestTags = db.prepare('DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND digest = ?');
+  const deleteTag = db.prepare('DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND tag = ?');
+  const selectRepositories = db.prepare(`
+    SELECT repository FROM registry_manifests WHERE registry = ? AND deleted_ms IS NULL
+    UNION SELECT repository FROM registry_tags WHERE registry = ? ORDER BY repository`);
+  const selectLive = db.prepare('SELECT * FROM registry_manifests WHERE registry = ? AND deleted_ms IS NULL ORDER BY repository, digest');
+  const selectTags = db.prepare('SELECT repository, tag, digest FROM registry_tags WHERE registry = ? ORDER BY repository, tag');
+  const insertSeen = db.prepare('INSERT OR IGNORE INTO registry_events_seen (id, at_ms) VALUES (?, ?)');
+  const forgetSeen = db.prepare('DELETE FROM registry_events_seen WHERE at_ms < ?');
+  const countPull = db.prepare(`
+    UPDATE registry_manifests SET pulls = pulls + 1, last_pull_ms = MAX(COALESCE(last_pull_ms, 0), @atMs)
+    WHERE registry = @registry AND repository = @repository AND digest = @digest`);
+  const countHead = db.prepare(`
+    UPDATE registry_manifests SET heads = heads + 1, last_head_ms = MAX(COALESCE(last_head_ms, 0), @atMs)
+    WHERE registry = @registry AND repository = @repository AND digest = @digest`);
+  const setDeleted = db.prepare('UPDATE registry_manifests SET deleted_ms = ? WHERE registry = ? AND repository = ? AND digest = ? AND deleted_ms IS NULL');
+
+  function manifest(repository: string, digest: string): RegistryManifest | undefined {
+    const row = selectManifest.get(registry, repository, digest) as ManifestRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  function ensureManifest(repository: string, digest: string, mediaType: string, atMs: number): void {
+    const known = manifest(repository, digest);
+    if (known === undefined || known.deletedMs !== null || known.mediaType !== mediaType) insertManifest.run({ registry, repository, digest, mediaType, atMs });
+  }
+
+  const markDeleted = db.transaction((repository: string, digest: string, atMs: number) => {
+    setDeleted.run(atMs, registry, repository, digest);
+    deleteDigestTags.run(registry, repository, digest);
+  });
+
+  const applyEvent = db.transaction((event: RegistryEvent): boolean => {
+    if (insertSeen.run(event.id, event.atMs).changes === 0) return false;
+    forgetSeen.run(event.atMs - SEEN_EVENTS_MS);
+    const { repository } = event;
+    // A pull by tag may come without its digest on other registries; the tag names it.
+    const digest = event.digest ?? (event.tag === null ? undefined : (selectTagDigest.get(registry, repository, event.tag) as { digest: string } | undefined)?.digest);
+    if (event.kind === 'delete') {
+      if (digest !== undefined) markDeleted(repository, digest, event.atMs);
+      else if (event.tag !== null) deleteTag.run(registry, repository, event.tag);
+      return true;
+    }
+    if (digest === undefined) return true;
+    if (event.kind === 'push') {
+      ensureManifest(repository, digest, event.mediaType ?? 'application/octet-stream', event.atMs);
+      markPushed.run({ registry, repository, digest, atMs: event.atMs });
+      if (event.tag !== null) upsertTag.run(registry, repository, event.tag, digest);
+      return true;
+    }
+    // A pull of a manifest the state never saw (pushed before the listener ran): known from now.
+    if (manifest(repository, digest) === undefined) ensureManifest(repository, digest, event.mediaType ?? 'application/octet-stream', event.atMs);
+    (event.kind === 'pull' ? countPull : countHead).run({ registry, repository, digest, atMs: event.atMs });
+    return true;
+  });
+
+  return {
+    manifest,
+    saveManifest: db.transaction((repository: string, digest: string, mediaType: string, seenMs: number, refs: ManifestRefs | null) => {
+      ensureManifest(repository, digest, mediaType, seenMs);
+      if (refs === null) return;
+      deleteBlobs.run(registry, repository, digest);
+      for (const blob of refs.blobs) insertBlob.run(registry, repository, digest, blob.digest, blob.sizeBytes);
+      deleteChildren.run(registry, repository, digest);
+      for (const child of refs.children) insertChild.run(registry, repository, digest, child);
+      const ownBytes = refs.blobs.reduce((sum, b) => sum + b.sizeBytes, 0);
+      const bytes = refs.children.length > 0 ? (childrenBytes.get(registry, repository, registry, repository, digest) as { bytes: number }).bytes : ownBytes;
+      setRefs.run(bytes, registry, repository, digest);
+    }),
+    setTags: db.transaction((repository: string, tags: Map<string, string>) => {
+      deleteRepoTags.run(registry, repository);
+      for (const [tag, digest] of tags) upsertTag.run(registry, repository, tag, digest);
+    }),
+    repositories: () => (selectRepositories.all(registry, registry) as Array<{ repository: string }>).map((r) => r.repository),
+    manifestsWithoutRefs: () => withoutRefs.all(registry) as Array<{ repository: string; digest: string }>,
+    refsKnown: (repository, digest) => (selectRefsKnown.get(registry, repository, digest) as { refs_known: number } | undefined)?.refs_known === 1,
+    applyEvent: (event) => applyEvent(event),
+    images: () => {
+      const tagsOf = new Map<string, string[]>();
+      for (const row of selectTags.all(registry) as Array<{ repository: string; tag: string; digest: string }>) {
+        const key = `${row.repository}@${row.digest}`;
+        tagsOf.set(key, [...(tagsOf.get(key) ?? []), row.tag]);
+      }
+      const parentsOf = new Map<string, string[]>();
+      for (const row of selectParents.all(registry) as Array<{ repository: string; child: string; parent: string }>) {
+        const key = `${row.repository}@${row.child}`;
+        parentsOf.set(key, [...(parentsOf.get(key) ?? []), row.parent]);
+      }
+      return (selectLive.all(registry) as ManifestRow[]).map((row) => {
+        const key = `${row.repository}@${row.digest}`;
+        return { repository: row.repository, tags: tagsOf.get(key) ?? [], parents: parentsOf.get(key) ?? [], manifest: fromRow(row) };
+      });
+    },
+    markDeleted: (repository, digest, atMs) => markDeleted(repository, digest, atMs),
+    close: () => db.close(),
+  };
+}
