@@ -10,7 +10,7 @@ import { gcCommand } from './gc';
 import { planCommand } from './plan';
 import { policyCheckCommand, policyExplainCommand } from './policy';
 import { purgeCommand } from './purge';
-import { openRegistryContext, registryListenCommand, registryStatusCommand, registrySyncCommand } from './registry';
+import { loadRules, openRegistryContext, registryListenCommand, registryPlanCommand, registryStatusCommand, registrySyncCommand } from './registry';
 import { runCommand } from './run';
 import { simulateCommand } from './simulate';
 import { statusCommand } from './status';
@@ -147,6 +147,27 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--ignore-user-agents <list>', 'comma-separated user-agent substrings whose pulls are not demand (default trivy,clair,grype)')
     .addOption(new Option('--head-counts <bool>', 'whether a HEAD on a manifest counts as a pull (default false)').choices(['true', 'false']))
     .action(async (_options, command: Command) => setExit(await registryListenCommand(openRegistryContext(registryFlags(command.optsWithGlobals()), 'listen'))));
+  registry
+    .command('plan')
+    .description('show what apply would delete: rules (--rules) per tag, and LRU by last pull when --storage is below low-free (deletes nothing)')
+    .option('--rules <file>', 'rule file: docker_gc syntax, or a YAML policy')
+    .option('--json', 'print the plan as JSON')
+    .action(async (_options, command: Command) => {
+      const { json, rules, ...opts } = command.optsWithGlobals();
+      const loaded = loadRules(rules as string | undefined);
+      setExit(await registryPlanCommand(openRegistryContext(registryFlags(opts), 'read'), { rules: loaded, json: json === true, apply: false }));
+    });
+  registry
+    .command('apply')
+    .description('delete what plan shows; each digest is re-checked right before its delete (exit 3 if the registry refuses deletes)')
+    .option('--rules <file>', 'rule file: docker_gc syntax, or a YAML policy')
+    .option('--dry-run', 'print the plan only')
+    .option('--json', 'print the result as JSON')
+    .action(async (_options, command: Command) => {
+      const { json, rules, dryRun, ...opts } = command.optsWithGlobals();
+      const loaded = loadRules(rules as string | undefined);
+      setExit(await registryPlanCommand(openRegistryContext(registryFlags(opts), 'read'), { rules: loaded, json: json === true, apply: dryRun !== true }));
+    });
   registry
     .command('status')
     .description('every manifest the state knows: tags, size, push time, last pull, pulls, least recently pulled first')

@@ -1,7 +1,7 @@
 // The registry side's state in the same SQLite file (migration 006): manifests with their pull
 // counts, tags, the blobs and children each manifest references, and notification IDs applied.
 import type { Database } from 'better-sqlite3';
-import { RegistryManifest, type ManifestRefs, type RegistryEvent, type RegistryImage } from '../core/registry';
+import { RegistryManifest, type BlobRef, type ManifestRefs, type RegistryEvent, type RegistryImage } from '../core/registry';
 
 /** How long applied notification IDs are remembered: the registry retries for far less. */
 const SEEN_EVENTS_MS = 7 * 86_400_000;
@@ -22,6 +22,8 @@ export interface RegistryStore {
   applyEvent(event: RegistryEvent): boolean;
   /** Live manifests with their tags, untagged ones too. */
   images(): RegistryImage[];
+  /** Blobs of every live manifest, by `repository@digest`. */
+  blobs(): Map<string, BlobRef[]>;
   /** The manifest is gone from the registry: deleted by us or found missing. */
   markDeleted(repository: string, digest: string, atMs: number): void;
   close(): void;
@@ -92,6 +94,10 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     UNION SELECT repository FROM registry_tags WHERE registry = ? ORDER BY repository`);
   const selectLive = db.prepare('SELECT * FROM registry_manifests WHERE registry = ? AND deleted_ms IS NULL ORDER BY repository, digest');
   const selectTags = db.prepare('SELECT repository, tag, digest FROM registry_tags WHERE registry = ? ORDER BY repository, tag');
+  const selectBlobs = db.prepare(`
+    SELECT b.repository, b.manifest, b.blob, b.size_bytes FROM registry_blobs b
+    JOIN registry_manifests m ON m.registry = b.registry AND m.repository = b.repository AND m.digest = b.manifest
+    WHERE b.registry = ? AND m.deleted_ms IS NULL`);
   const insertSeen = db.prepare('INSERT OR IGNORE INTO registry_events_seen (id, at_ms) VALUES (?, ?)');
   const forgetSeen = db.prepare('DELETE FROM registry_events_seen WHERE at_ms < ?');
   const countPull = db.prepare(`
@@ -177,6 +183,14 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
         const key = `${row.repository}@${row.digest}`;
         return { repository: row.repository, tags: tagsOf.get(key) ?? [], parents: parentsOf.get(key) ?? [], manifest: fromRow(row) };
       });
+    },
+    blobs: () => {
+      const byManifest = new Map<string, BlobRef[]>();
+      for (const row of selectBlobs.all(registry) as Array<{ repository: string; manifest: string; blob: string; size_bytes: number }>) {
+        const k = `${row.repository}@${row.manifest}`;
+        byManifest.set(k, [...(byManifest.get(k) ?? []), { digest: row.blob, sizeBytes: row.size_bytes }]);
+      }
+      return byManifest;
     },
     markDeleted: (repository, digest, atMs) => markDeleted(repository, digest, atMs),
     close: () => db.close(),

@@ -1,14 +1,16 @@
 // A local Docker registry (Debian's docker-registry) on 127.0.0.1 for real pushes and pulls.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { stopPid, waitFor } from './proc';
+import { run, runOk, stopPid, waitFor } from './proc';
 import { makeTestDir, trackPid, untrackPid } from './tmp';
 
 export interface Registry {
   /** host:port, usable in image references. */
   address: string;
+  /** Its storage directory (`storage.filesystem.rootdirectory`). */
+  dataDir: string;
   pid: number;
   workDir: string;
   /** The registry's output: errors, and with `accessLog` one line per request. */
@@ -35,11 +37,21 @@ export interface RegistryOptions {
   notify?: { url: string; token?: string };
   /** `storage.delete.enabled`; default true. */
   deleteEnabled?: boolean;
+  /** Keep its storage on a loop-mounted ext4 of this size: free space no other test moves. */
+  diskBytes?: number;
 }
 
 /** Starts the registry and waits until its /v2/ endpoint answers. */
 export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const workDir = makeTestDir('registry');
+  const dataDir = join(workDir, 'data');
+  mkdirSync(dataDir);
+  if (options.diskBytes !== undefined) {
+    const image = join(workDir, 'disk.img');
+    await runOk('truncate', ['-s', String(options.diskBytes), image]);
+    await runOk('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
+    await runOk('mount', ['-o', 'loop', image, dataDir]);
+  }
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const config = join(workDir, 'config.yml');
@@ -53,7 +65,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       `    disabled: ${options.accessLog === true ? 'false' : 'true'}`,
       'storage:',
       '  filesystem:',
-      `    rootdirectory: ${join(workDir, 'data')}`,
+      `    rootdirectory: ${dataDir}`,
       '  delete:',
       `    enabled: ${options.deleteEnabled === false ? 'false' : 'true'}`,
       'http:',
@@ -83,6 +95,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const stop = async () => {
     await stopPid(pid);
     untrackPid(pid);
+    if (options.diskBytes !== undefined) await run('umount', [dataDir]);
     rmSync(workDir, { recursive: true, force: true });
   };
   try {
@@ -92,5 +105,5 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     await stop();
     throw new Error(`local registry failed to start: ${String(error)}\n--- registry log ---\n${log}`);
   }
-  return { address, pid, workDir, logFile, stop };
+  return { address, dataDir, pid, workDir, logFile, stop };
 }

@@ -1,0 +1,223 @@
+// `registry plan` and `registry apply` on real Distribution registries (docker-registry 2.8): the
+// docker_gc example rules leave the documented outcome, a storage cap deletes the least recently
+// pulled first, and the registry's refusals and races keep what they must.
+import { statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { cli, startService } from '../harness/cli';
+import { buildImage, type BuiltImage } from '../harness/images';
+import { waitFor } from '../harness/proc';
+import { freePort, startRegistry, type Registry } from '../harness/registry';
+import { makeTestDir } from '../harness/tmp';
+
+const MiB = 2 ** 20;
+const DAY = 86_400_000;
+const ACCEPT = 'application/vnd.docker.distribution.manifest.v2+json';
+
+let dir: string;
+beforeAll(() => {
+  dir = makeTestDir('registry-apply');
+});
+
+const digestOf = (image: BuiltImage) => image.digestRef.split('@')[1] as string;
+
+/** Moves a manifest's push time into the past, as if pushed `days` ago. */
+function backdatePush(statePath: string, digest: string, days: number): void {
+  const db = new Database(statePath, { fileMustExist: true });
+  try {
+    const changed = db.prepare('UPDATE registry_manifests SET pushed_ms = pushed_ms - ? WHERE digest = ?').run(days * DAY, digest).changes;
+    if (changed === 0) throw new Error(`backdatePush: no manifest ${digest}`);
+  } finally {
+    db.close();
+  }
+}
+
+async function manifestStatus(registry: Registry, repository: string, reference: string): Promise<number> {
+  return (await fetch(`http://${registry.address}/v2/${repository}/manifests/${reference}`, { method: 'HEAD', headers: { Accept: ACCEPT, 'User-Agent': 'test-check' } })).status;
+}
+
+/** A registry whose notifications go to a `registry listen` writing `statePath`. */
+async function startListened(statePath: string, options: { diskBytes?: number } = {}): Promise<{ registry: Registry; stop: () => Promise<void> }> {
+  const token = `listener-token-${Math.random().toString(36).slice(2)}-0123456789`;
+  const tokenFile = `${statePath}.token`;
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const listenAddress = `127.0.0.1:${await freePort()}`;
+  const registry = await startRegistry({ ...options, notify: { url: `http://${listenAddress}/events`, token } });
+  const listener = startService(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, 'listen', '--listen', listenAddress, '--token-file', tokenFile]);
+  await listener.waitForLog('registry_listening');
+  return {
+    registry,
+    stop: async () => {
+      await listener.stop();
+      await registry.stop();
+    },
+  };
+}
+
+/** Waits until the listener has recorded the push of `image`. */
+async function recorded(statePath: string, image: BuiltImage): Promise<void> {
+  await waitFor(`the push of ${image.ref}`, () => {
+    try {
+      const db = new Database(statePath, { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT 1 FROM registry_manifests WHERE digest = ?').get(digestOf(image)) === undefined ? undefined : true;
+      } finally {
+        db.close();
+      }
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+function evictor(statePath: string, registry: Registry, args: string[]) {
+  return cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...args]);
+}
+
+interface Outcome {
+  repository: string;
+  digest: string;
+  tags: string[];
+  result: string;
+  detail: string | null;
+}
+
+describe('registry apply with the docker_gc example rules', () => {
+  it('deletes the untagged, the old, and organisation/repo beyond the 3 most recent; keeps the young', async () => {
+    const statePath = join(dir, 'gc-example.db');
+    const { registry, stop } = await startListened(statePath);
+    try {
+      const at = registry.address;
+      const replaced = await buildImage({ name: 'team/app', tag: 'v1', layerBytes: [64 * 1024], registry: at });
+      // The listener hears the first push; nothing else could know the manifest once its tag moves.
+      await recorded(statePath, replaced);
+      // The same tag pushed again: the first manifest is left untagged (Dandling).
+      const current = await buildImage({ name: 'team/app', tag: 'v1', layerBytes: [64 * 1024], registry: at });
+      const young = await buildImage({ name: 'team/young', tag: 'v1', layerBytes: [64 * 1024], registry: at });
+      const old = await buildImage({ name: 'team/old', tag: 'v1', layerBytes: [64 * 1024], registry: at });
+      const repo = new Map<number, BuiltImage>();
+      for (const days of [1, 2, 4, 5, 6]) repo.set(days, await buildImage({ name: 'organisation/repo', tag: `d${days}`, layerBytes: [64 * 1024], registry: at }));
+      // Sync fills the blobs, and whatever notifications were still in flight.
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      backdatePush(statePath, digestOf(replaced), 10);
+      backdatePush(statePath, digestOf(current), 10);
+      backdatePush(statePath, digestOf(old), 10);
+      for (const [days, image] of repo) backdatePush(statePath, digestOf(image), days);
+
+      const rules = join(__dirname, '..', '..', 'policies', 'docker_gc.conf');
+      const planned = await evictor(statePath, registry, ['plan', '--rules', rules]);
+      expect(planned.code).toBe(0);
+      expect(planned.stdout).toMatch(/5 manifests to delete/);
+      // The plan deleted nothing.
+      expect(await manifestStatus(registry, 'team/old', 'v1')).toBe(200);
+
+      const applied = await evictor(statePath, registry, ['apply', '--rules', rules, '--json']);
+      expect(applied.code).toBe(0);
+      const outcomes = (JSON.parse(applied.stdout) as { outcomes: Outcome[] }).outcomes;
+      expect(outcomes.filter((o) => o.result === 'deleted').map((o) => `${o.repository}:${o.tags.join(',') || '<untagged>'}`).sort()).toEqual([
+        'organisation/repo:d5',
+        'organisation/repo:d6',
+        // team/app:v1 is old too (pushed 10 days ago): Not(Age(3)) does not hold it, True : Delete takes it.
+        'team/app:<untagged>',
+        'team/app:v1',
+        'team/old:v1',
+      ]);
+      for (const gone of [replaced, old, repo.get(5), repo.get(6)] as BuiltImage[]) expect(await manifestStatus(registry, gone.ref.split('/').slice(1).join('/').split(':')[0] as string, digestOf(gone))).toBe(404);
+      for (const kept of [young, repo.get(1), repo.get(2), repo.get(4)] as BuiltImage[]) expect(await manifestStatus(registry, kept.ref.split('/').slice(1).join('/').split(':')[0] as string, digestOf(kept))).toBe(200);
+      const tags = (await (await fetch(`http://${at}/v2/organisation/repo/tags/list`)).json()) as { tags: string[] };
+      expect(tags.tags.sort()).toEqual(['d1', 'd2', 'd4']);
+    } finally {
+      await stop();
+    }
+  }, 600_000);
+});
+
+describe('registry apply under a storage cap', () => {
+  it('deletes the least recently pulled first, as pulls made in a known order say, until the target is reached', async () => {
+    const statePath = join(dir, 'cap.db');
+    const { registry, stop } = await startListened(statePath, { diskBytes: 256 * MiB });
+    try {
+      const images = new Map<string, BuiltImage>();
+      for (const name of ['ci/a', 'ci/b', 'ci/c']) images.set(name, await buildImage({ name, tag: '1', layerBytes: [8 * MiB], registry: registry.address }));
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      for (const image of images.values()) backdatePush(statePath, digestOf(image), 1);
+      // Pulls in a known order, each recorded before the next: b first, then a, then c.
+      for (const name of ['ci/b', 'ci/a', 'ci/c']) {
+        const image = images.get(name) as BuiltImage;
+        const got = await fetch(`http://${registry.address}/v2/${name}/manifests/1`, { headers: { Accept: ACCEPT, 'User-Agent': 'ci-runner/1' } });
+        expect(got.status).toBe(200);
+        await waitFor(`the pull of ${name}`, () => {
+          const db = new Database(statePath, { readonly: true, fileMustExist: true });
+          try {
+            const row = db.prepare('SELECT pulls FROM registry_manifests WHERE digest = ?').get(digestOf(image)) as { pulls: number } | undefined;
+            return (row?.pulls ?? 0) >= 1 ? true : undefined;
+          } finally {
+            db.close();
+          }
+        });
+        // Pull times are the registry's clock in milliseconds: keep them apart.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const stats = statfsSync(registry.dataDir);
+      const freeBytes = stats.bavail * stats.bsize;
+      // Below low by a little; the target needs more than one image's 8 MiB layer but less than two.
+      // min-age 0s: these pulls are seconds old, and the default 10m would hold them all.
+      const thresholds = ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 12 * MiB}B`, '--min-age', '0s'];
+      const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
+      expect(applied.code).toBe(0);
+      const outcomes = (JSON.parse(applied.stdout) as { outcomes: Outcome[]; reachesTarget: boolean; underPressure: boolean }).outcomes;
+      expect(outcomes.map((o) => [o.repository, o.result])).toEqual([
+        ['ci/b', 'deleted'],
+        ['ci/a', 'deleted'],
+      ]);
+      expect(await manifestStatus(registry, 'ci/b', '1')).toBe(404);
+      expect(await manifestStatus(registry, 'ci/a', '1')).toBe(404);
+      expect(await manifestStatus(registry, 'ci/c', '1')).toBe(200);
+    } finally {
+      await stop();
+    }
+  }, 600_000);
+});
+
+describe('registry apply: refusals and races', () => {
+  it('a registry with delete disabled: exit 3, one line naming storage.delete.enabled, nothing deleted', async () => {
+    const registry = await startRegistry({ deleteEnabled: false });
+    const statePath = join(dir, 'no-delete.db');
+    try {
+      const image = await buildImage({ name: 'ci/locked', tag: 'pr-1', layerBytes: [64 * 1024], registry: registry.address });
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      backdatePush(statePath, digestOf(image), 1);
+      const rules = join(dir, 'pr.conf');
+      writeFileSync(rules, 'Tag("pr-*") : Delete\n');
+      const applied = await evictor(statePath, registry, ['apply', '--rules', rules]);
+      expect(applied.code).toBe(3);
+      expect(applied.stderr.trim().split('\n')).toHaveLength(1);
+      expect(applied.stderr).toMatch(/refuses deletes.*storage\.delete\.enabled/);
+      expect(await manifestStatus(registry, 'ci/locked', 'pr-1')).toBe(200);
+    } finally {
+      await registry.stop();
+    }
+  }, 300_000);
+
+  it('a tag pushed again between the plan\'s knowledge and the delete: skipped, the new image kept', async () => {
+    const registry = await startRegistry();
+    const statePath = join(dir, 'race.db');
+    try {
+      const first = await buildImage({ name: 'ci/race', tag: 'pr-7', layerBytes: [64 * 1024], registry: registry.address });
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      backdatePush(statePath, digestOf(first), 1);
+      // Pushed again after the state learned the tag; no sync since: the state still names the first.
+      const second = await buildImage({ name: 'ci/race', tag: 'pr-7', layerBytes: [64 * 1024], registry: registry.address });
+      const rules = join(dir, 'race.conf');
+      writeFileSync(rules, 'Tag("pr-*") : Delete\n');
+      const applied = await evictor(statePath, registry, ['apply', '--rules', rules, '--json']);
+      expect(applied.code).toBe(0);
+      const outcomes = (JSON.parse(applied.stdout) as { outcomes: Outcome[] }).outcomes;
+      expect(outcomes).toEqual([expect.objectContaining({ digest: digestOf(first), result: 'changed', detail: expect.stringMatching(/pr-7 was pushed again/) })]);
+      expect(await manifestStatus(registry, 'ci/race', 'pr-7')).toBe(200);
+      expect(await manifestStatus(registry, 'ci/race', digestOf(second))).toBe(200);
+    } finally {
+      await registry.stop();
+    }
+  }, 300_000);
+});

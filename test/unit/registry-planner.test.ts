@@ -1,0 +1,110 @@
+// The registry planner: the host's rules per tag, digest safety, and LRU by last pull under pressure.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseRuleFile } from '../../agent/config/rule-syntax';
+import type { BlobRef, RegistryImage } from '../../agent/core/registry';
+import { planRegistry, type RegistryPlanInput } from '../../agent/core/registry-planner';
+import { DAY, T0 } from './fixtures';
+
+const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+let digests = 0;
+const nextDigest = () => `sha256:${(digests += 1).toString(16).padStart(64, '0')}`;
+
+function image(repository: string, tags: string[], pushedDaysAgo: number, extra: { pulledDaysAgo?: number; parents?: string[]; digest?: string; mediaType?: string } = {}): RegistryImage {
+  return {
+    repository,
+    tags,
+    parents: extra.parents ?? [],
+    manifest: {
+      repository,
+      digest: extra.digest ?? nextDigest(),
+      mediaType: extra.mediaType ?? MANIFEST,
+      sizeBytes: 100,
+      pushedMs: T0 - pushedDaysAgo * DAY,
+      lastPullMs: extra.pulledDaysAgo === undefined ? null : T0 - extra.pulledDaysAgo * DAY,
+      pulls: extra.pulledDaysAgo === undefined ? 0 : 1,
+      lastHeadMs: null,
+      heads: 0,
+      deletedMs: null,
+    },
+  };
+}
+
+function input(images: RegistryImage[], rules: string, extra: Partial<RegistryPlanInput> = {}): RegistryPlanInput {
+  return { images, blobs: new Map(), rules: rules === '' ? [] : parseRuleFile(rules, 'rules.conf'), nowMs: T0, headCounts: false, minAgeMs: 0, pressure: null, ...extra };
+}
+
+const deletedTags = (plan: ReturnType<typeof planRegistry>) => plan.deletions.flatMap((d) => (d.tags.length > 0 ? d.tags.map((t) => `${d.repository}:${t}`) : [`${d.repository}@untagged`])).sort();
+
+describe('planRegistry with the docker_gc example rules', () => {
+  it('deletes the untagged, the old and the repository\'s oldest beyond 3; keeps the young', () => {
+    const rules = readFileSync(join(__dirname, '..', '..', 'policies', 'docker_gc.conf'), 'utf8');
+    const images = [
+      image('team/app', [], 10),
+      image('team/young', ['v1'], 1),
+      image('team/old', ['v1'], 10),
+      ...[1, 2, 4, 5, 6].map((days) => image('organisation/repo', [`d${days}`], days)),
+    ];
+    const plan = planRegistry(input(images, rules));
+    expect(deletedTags(plan)).toEqual(['organisation/repo:d5', 'organisation/repo:d6', 'team/app@untagged', 'team/old:v1']);
+    expect(plan.deletions.every((d) => d.reason === 'rule' && d.rule !== null)).toBe(true);
+  });
+});
+
+describe('digest safety', () => {
+  it('a digest goes only when every tag on it is selected; the kept tag that holds it is named', () => {
+    const shared = image('ci/app', ['pr-1', 'main'], 10);
+    const alone = image('ci/app', ['pr-2'], 10);
+    const plan = planRegistry(input([shared, alone], 'Tag("pr-*") : Delete'));
+    expect(deletedTags(plan)).toEqual(['ci/app:pr-2']);
+    expect(plan.held).toEqual([expect.objectContaining({ digest: shared.manifest.digest, tags: ['pr-1'], why: expect.stringContaining('tag main') })]);
+  });
+
+  it('never a child of a kept index; an index deleted takes its untagged children along', () => {
+    const child = image('ci/multi', ['amd64-only'], 10);
+    const untaggedChild = image('ci/multi', [], 10);
+    const index = image('ci/multi', ['latest'], 10, { mediaType: 'application/vnd.oci.image.index.v1+json' });
+    child.parents = [index.manifest.digest];
+    untaggedChild.parents = [index.manifest.digest];
+    const kept = planRegistry(input([child, untaggedChild, index], 'Tag("amd64-*") : Delete\nDangling : Delete'));
+    expect(kept.deletions).toEqual([]);
+    expect(kept.held.map((h) => h.why)).toEqual([expect.stringContaining(`a child of index ${index.manifest.digest}`)]);
+    const gone = planRegistry(input([untaggedChild, index], 'Tag("latest") : Delete'));
+    expect(gone.deletions.map((d) => [d.digest, d.reason])).toEqual([
+      [index.manifest.digest, 'rule'],
+      [untaggedChild.manifest.digest, 'index-deleted'],
+    ]);
+  });
+
+  it('min-age holds what was pulled or pushed too recently', () => {
+    const fresh = image('ci/app', ['pr-3'], 10, { pulledDaysAgo: 0.01 });
+    const plan = planRegistry(input([fresh], 'Tag("pr-*") : Delete', { minAgeMs: DAY }));
+    expect(plan.deletions).toEqual([]);
+    expect(plan.held[0]?.why).toMatch(/min-age/);
+  });
+});
+
+describe('storage pressure', () => {
+  it('evicts least recently pulled first until the blobs freed reach the target; shared blobs count once, when their last holder goes', () => {
+    const base: BlobRef = { digest: `sha256:${'f'.repeat(64)}`, sizeBytes: 1000 };
+    const a = image('ci/a', ['1'], 30, { pulledDaysAgo: 9 });
+    const b = image('ci/b', ['1'], 30, { pulledDaysAgo: 5 });
+    const c = image('ci/c', ['1'], 30, { pulledDaysAgo: 1 });
+    const protectedOne = image('ci/base', ['1'], 30, { pulledDaysAgo: 20 });
+    const own = (n: number): BlobRef => ({ digest: `sha256:${n.toString().repeat(64).slice(0, 64)}`, sizeBytes: 100 * n });
+    const blobs = new Map<string, BlobRef[]>([
+      [`ci/a@${a.manifest.digest}`, [base, own(1)]],
+      [`ci/b@${b.manifest.digest}`, [base, own(2)]],
+      [`ci/c@${c.manifest.digest}`, [own(3)]],
+      [`ci/base@${protectedOne.manifest.digest}`, [own(4)]],
+    ]);
+    const plan = planRegistry(input([c, b, protectedOne, a], 'Repository("ci/base") : Protect', { blobs, pressure: { freeBytes: 0, lowBytes: 500, targetBytes: 1250 } }));
+    // a frees only its own 100 (b still holds the base); b frees its 200 and the base's 1000.
+    expect(plan.deletions.map((d) => [d.repository, d.reason, d.reclaimBytes])).toEqual([
+      ['ci/a', 'pressure', 100],
+      ['ci/b', 'pressure', 1200],
+    ]);
+    expect(plan).toMatchObject({ reclaimBytes: 1300, underPressure: true, reachesTarget: true });
+    expect(planRegistry(input([c, b, a], '', { blobs, pressure: { freeBytes: 600, lowBytes: 500, targetBytes: 1250 } })).deletions).toEqual([]);
+  });
+});
