@@ -10,7 +10,7 @@ import { gcCommand } from './gc';
 import { planCommand } from './plan';
 import { policyCheckCommand, policyExplainCommand } from './policy';
 import { purgeCommand } from './purge';
-import { loadRules, openRegistryContext, registryListenCommand, registryPlanCommand, registryStatusCommand, registrySyncCommand } from './registry';
+import { checkGcSettings, loadRules, openRegistryContext, registryGcCommand, registryListenCommand, registryPlanCommand, registryStatusCommand, registrySyncCommand } from './registry';
 import { runCommand } from './run';
 import { simulateCommand } from './simulate';
 import { statusCommand } from './status';
@@ -128,8 +128,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured");
   /** The registry group's short flags under their config keys' names. */
   const registryFlags = (opts: Record<string, unknown>) => {
-    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, ...rest } = opts;
-    return { ...rest, registryStorage: storage, registryListen: listen, registryListenTokenFile: tokenFile, registryIgnoreUserAgents: ignoreUserAgents, registryHeadCounts: headCounts };
+    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, unit, restartCommand, gcCommand, ...rest } = opts;
+    return {
+      ...rest,
+      registryStorage: storage,
+      registryListen: listen,
+      registryListenTokenFile: tokenFile,
+      registryIgnoreUserAgents: ignoreUserAgents,
+      registryHeadCounts: headCounts,
+      registryUnit: unit,
+      registryRestartCommand: restartCommand,
+      registryGcCommand: gcCommand,
+    };
   };
   registry
     .command('sync')
@@ -167,6 +177,24 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { json, rules, dryRun, ...opts } = command.optsWithGlobals();
       const loaded = loadRules(rules as string | undefined);
       setExit(await registryPlanCommand(openRegistryContext(registryFlags(opts), 'read'), { rules: loaded, json: json === true, apply: dryRun !== true }));
+    });
+  registry
+    .command('gc')
+    .description('garbage-collect a local registry safely: read-only meanwhile, normal mode after, every kept tag checked, bytes freed measured (--storage)')
+    .option('--unit <name>', 'the systemd unit to restart read-only and back (default docker-registry.service)')
+    .option('--restart-command <cmd>', 'restart with this command instead, run with IMAGE_EVICTOR_REGISTRY_MODE=readonly|normal')
+    .option('--gc-command <cmd>', 'the collection (default: docker-registry garbage-collect /etc/docker/registry/config.yml); --delete-untagged is refused')
+    .option('--json', 'print the result as JSON')
+    .action(async (_options, command: Command) => {
+      const { json, ...opts } = command.optsWithGlobals();
+      const ctx = openRegistryContext(registryFlags(opts), 'read');
+      try {
+        checkGcSettings(ctx.config);
+      } catch (error) {
+        ctx.store.close();
+        throw error;
+      }
+      setExit(await registryGcCommand(ctx, json === true));
     });
   registry
     .command('status')

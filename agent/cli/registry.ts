@@ -10,6 +10,7 @@ import type { Rule } from '../core/rules';
 import { loadPolicy } from '../config/policy-file';
 import { measureDisk } from '../disk/disk';
 import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
+import { checkGcCommand, collectGarbage, commandRestarter, systemdRestarter } from '../registry/gc';
 import { ConfigError } from '../errors';
 import { createLog, escapeControl, type Log } from '../log';
 import { loadAuth, loadToken } from '../registry/auth';
@@ -204,6 +205,34 @@ export async function registryPlanCommand(ctx: RegistryContext, options: PlanOpt
       return EXIT_REFUSED;
     }
     return 0;
+  } finally {
+    ctx.store.close();
+  }
+}
+
+/** Kept tags broken after garbage collection: the run finished, its outcome is not what it must be. */
+const EXIT_BROKEN = 3;
+
+/** Checks what `registry gc` needs before it touches the registry (exit 2 on a bad setting). */
+export function checkGcSettings(config: Config): void {
+  if (config.registryStoragePath === null) throw new ConfigError('configuration', "required for gc: --storage DIR, the registry's storage directory (freed bytes are measured there)", 'registry-storage');
+  const bad = checkGcCommand(config.registryGcCommand);
+  if (bad !== null) throw new ConfigError('configuration', bad, 'registry-gc-command');
+}
+
+export async function registryGcCommand(ctx: RegistryContext, json: boolean): Promise<number> {
+  try {
+    const { config } = ctx;
+    const restarter = config.registryRestartCommand !== null ? commandRestarter(config.registryRestartCommand, ctx.log) : systemdRestarter(config.registryUnit, ctx.log);
+    const result = await collectGarbage({ ...ctx, restarter, gcCommand: config.registryGcCommand, storagePath: config.registryStoragePath as string });
+    if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, ...result }, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        `${escapeControl(ctx.client.url)}: garbage collected in ${Math.round(result.durationMs / 1000)} s (read-only meanwhile); storage ${formatBytes(result.beforeBytes)} -> ${formatBytes(result.afterBytes)}, ${formatBytes(result.freedBytes)} freed; ${result.checkedTags} kept tags and ${result.checkedBlobs} of their blobs checked, ${result.brokenTags.length} broken\n`,
+      );
+    }
+    for (const tag of result.brokenTags) process.stderr.write(`image-evictor: registry gc: kept tag ${escapeControl(tag)} no longer pulls\n`);
+    return result.brokenTags.length > 0 ? EXIT_BROKEN : 0;
   } finally {
     ctx.store.close();
   }

@@ -122,6 +122,9 @@ export const ConfigLayer = z
     'registry-listen-token-file': z.string().min(1),
     'registry-ignore-user-agents': ListField,
     'registry-head-counts': BooleanField,
+    'registry-unit': z.string().min(1),
+    'registry-restart-command': z.string().min(1),
+    'registry-gc-command': z.string().min(1),
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -169,6 +172,11 @@ export const Config = z.object({
   registryIgnoreUserAgents: z.array(z.string()),
   /** Whether a HEAD on a manifest counts as a pull (it is recorded apart either way). */
   registryHeadCounts: z.boolean(),
+  /** How `registry gc` restarts the registry: this systemd unit, unless a restart command is set. */
+  registryUnit: z.string(),
+  /** A command run with IMAGE_EVICTOR_REGISTRY_MODE=readonly|normal (a registry in a container, say). */
+  registryRestartCommand: z.string().nullable(),
+  registryGcCommand: z.string(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -199,6 +207,9 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'registry-listen-token-file': 'registryListenTokenFile',
   'registry-ignore-user-agents': 'registryIgnoreUserAgents',
   'registry-head-counts': 'registryHeadCounts',
+  'registry-unit': 'registryUnit',
+  'registry-restart-command': 'registryRestartCommand',
+  'registry-gc-command': 'registryGcCommand',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -231,6 +242,10 @@ export const DEFAULTS: Config = {
   // Vulnerability scanners that pull to scan (Harbor #15810): their pulls are not demand.
   registryIgnoreUserAgents: ['trivy', 'clair', 'grype'],
   registryHeadCounts: false,
+  registryUnit: 'docker-registry.service',
+  registryRestartCommand: null,
+  // Debian's registry and its config; never with --delete-untagged (registry gc refuses it).
+  registryGcCommand: 'docker-registry garbage-collect /etc/docker/registry/config.yml',
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

@@ -47,6 +47,8 @@ export interface RegistryClient {
   /** The digest and type a tag or digest names now; null when it does not exist. */
   headManifest(repository: string, reference: string): Promise<ManifestHead | null>;
   getManifest(repository: string, reference: string): Promise<ManifestGet | null>;
+  /** Whether a blob of the repository answers (a kept image's layer after garbage collection). */
+  blobExists(repository: string, digest: string): Promise<boolean>;
   /** Deletes a manifest by digest (every tag on it goes too): 'deleted', or 'gone' when it was not there. */
   deleteManifest(repository: string, digest: string): Promise<'deleted' | 'gone'>;
 }
@@ -152,6 +154,13 @@ export function createRegistryClient(url: string, auth: RegistryAuth | null, opt
       const digest = response.headers.get('docker-content-digest') ?? reference;
       const mediaType = body.mediaType ?? (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
       return { digest, mediaType, body };
+    },
+    blobExists: async (repository, digest) => {
+      const operation = `head blob ${repository}@${digest}`;
+      const response = await request(operation, `/v2/${path(repository)}/blobs/${digest}`, { method: 'HEAD' });
+      if (response.status === 404) return false;
+      if (!response.ok) throw await errorOf(operation, response);
+      return true;
     },
     deleteManifest: async (repository, digest) => {
       const operation = `delete ${repository}@${digest}`;

@@ -24,6 +24,9 @@ export interface RegistryStore {
   images(): RegistryImage[];
   /** Blobs of every live manifest, by `repository@digest`. */
   blobs(): Map<string, BlobRef[]>;
+  /** A named mark for this registry in the state's `meta` (e.g. "left read-only by gc"); null: none. */
+  mark(name: string): string | null;
+  setMark(name: string, value: string | null): void;
   /** The manifest is gone from the registry: deleted by us or found missing. */
   markDeleted(repository: string, digest: string, atMs: number): void;
   close(): void;
@@ -98,6 +101,10 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     SELECT b.repository, b.manifest, b.blob, b.size_bytes FROM registry_blobs b
     JOIN registry_manifests m ON m.registry = b.registry AND m.repository = b.repository AND m.digest = b.manifest
     WHERE b.registry = ? AND m.deleted_ms IS NULL`);
+  const selectMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
+  const upsertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  const deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
+  const metaKey = (name: string) => `${name} ${registry}`;
   const insertSeen = db.prepare('INSERT OR IGNORE INTO registry_events_seen (id, at_ms) VALUES (?, ?)');
   const forgetSeen = db.prepare('DELETE FROM registry_events_seen WHERE at_ms < ?');
   const countPull = db.prepare(`
@@ -193,6 +200,11 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
       return byManifest;
     },
     markDeleted: (repository, digest, atMs) => markDeleted(repository, digest, atMs),
+    mark: (name) => (selectMeta.get(metaKey(name)) as { value: string } | undefined)?.value ?? null,
+    setMark: (name, value) => {
+      if (value === null) deleteMeta.run(metaKey(name));
+      else upsertMeta.run(metaKey(name), value);
+    },
     close: () => db.close(),
   };
 }

@@ -11,6 +11,15 @@ export interface Registry {
   address: string;
   /** Its storage directory (`storage.filesystem.rootdirectory`). */
   dataDir: string;
+  /** Its config file, for `docker-registry garbage-collect`. */
+  configFile: string;
+  /**
+   * A shell script that restarts it (stopped by PID) in the mode IMAGE_EVICTOR_REGISTRY_MODE says:
+   * `readonly` sets storage.maintenance.readonly by its env override. For `registry gc --restart-command`.
+   */
+  restartScript: string;
+  /** The PID of the registry process running now (a restart changes it). */
+  currentPid(): number;
   pid: number;
   workDir: string;
   /** The registry's output: errors, and with `accessLog` one line per request. */
@@ -92,9 +101,33 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const pid = child.pid;
   if (pid === undefined) throw new Error('docker-registry could not be spawned');
   trackPid(pid, 'docker-registry');
+  const pidFile = join(workDir, 'registry.pid');
+  writeFileSync(pidFile, `${pid}\n`);
+  const currentPid = () => Number(readFileSync(pidFile, 'utf8').trim());
+  const restartScript = join(workDir, 'restart.sh');
+  const pids = process.env.IE_TEST_ROOT === undefined ? '' : join(process.env.IE_TEST_ROOT, 'pids');
+  writeFileSync(
+    restartScript,
+    [
+      '#!/bin/sh',
+      '# Restarts the test registry in the mode IMAGE_EVICTOR_REGISTRY_MODE names (readonly or normal).',
+      'set -eu',
+      `old=$(cat '${pidFile}')`,
+      'kill "$old" 2>/dev/null || true',
+      'i=0; while kill -0 "$old" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done',
+      ...(pids === '' ? [] : [`rm -f '${pids}'/"$old"`]),
+      'if [ "${IMAGE_EVICTOR_REGISTRY_MODE:-normal}" = readonly ]; then export REGISTRY_STORAGE_MAINTENANCE_READONLY=\'{"enabled": true}\'; else unset REGISTRY_STORAGE_MAINTENANCE_READONLY; fi',
+      `setsid docker-registry serve '${config}' >> '${logFile}' 2>&1 < /dev/null &`,
+      `echo $! > '${pidFile}'`,
+      ...(pids === '' ? [] : [`mkdir -p '${pids}' && echo docker-registry > '${pids}'/$!`]),
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
   const stop = async () => {
-    await stopPid(pid);
-    untrackPid(pid);
+    const running = currentPid();
+    await stopPid(running);
+    untrackPid(running);
     if (options.diskBytes !== undefined) await run('umount', [dataDir]);
     rmSync(workDir, { recursive: true, force: true });
   };
@@ -105,5 +138,5 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     await stop();
     throw new Error(`local registry failed to start: ${String(error)}\n--- registry log ---\n${log}`);
   }
-  return { address, dataDir, pid, workDir, logFile, stop };
+  return { address, dataDir, configFile: config, restartScript, currentPid, pid, workDir, logFile, stop };
 }

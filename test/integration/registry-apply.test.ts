@@ -1,11 +1,11 @@
 // `registry plan` and `registry apply` on real Distribution registries (docker-registry 2.8): the
 // docker_gc example rules leave the documented outcome, a storage cap deletes the least recently
 // pulled first, and the registry's refusals and races keep what they must.
-import { statfsSync, writeFileSync } from 'node:fs';
+import { readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cli, startService } from '../harness/cli';
-import { buildImage, type BuiltImage } from '../harness/images';
+import { builderCli, buildImage, type BuiltImage } from '../harness/images';
 import { waitFor } from '../harness/proc';
 import { freePort, startRegistry, type Registry } from '../harness/registry';
 import { makeTestDir } from '../harness/tmp';
@@ -220,4 +220,90 @@ describe('registry apply: refusals and races', () => {
       await registry.stop();
     }
   }, 300_000);
+});
+
+describe('registry gc', () => {
+  /** The registry answers a blob upload with 405 while read-only, 202 when pushes may go on. */
+  async function uploadStatus(registry: Registry): Promise<number> {
+    const response = await fetch(`http://${registry.address}/v2/ci/probe/blobs/uploads/`, { method: 'POST' });
+    await response.text();
+    return response.status;
+  }
+
+  it('read-only meanwhile, normal after: frees the deleted images\' layers on disk, and every kept tag still pulls', async () => {
+    const registry = await startRegistry({ diskBytes: 256 * MiB });
+    const statePath = join(dir, 'gc.db');
+    try {
+      const gone = await buildImage({ name: 'ci/gc', tag: 'old', layerBytes: [16 * MiB], registry: registry.address });
+      const kept = await buildImage({ name: 'ci/gc', tag: 'new', layerBytes: [MiB], registry: registry.address });
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      backdatePush(statePath, digestOf(gone), 1);
+      const rules = join(dir, 'gc.conf');
+      writeFileSync(rules, 'Tag("old") : Delete\n');
+      expect((await evictor(statePath, registry, ['apply', '--rules', rules])).code).toBe(0);
+      const pidBefore = registry.currentPid();
+      // The restart command records each mode it was asked for, so the order can be checked.
+      const modes = join(dir, 'gc-modes');
+      const restart = `echo "$IMAGE_EVICTOR_REGISTRY_MODE" >> '${modes}' && '${registry.restartScript}'`;
+      // The collection itself checks it runs read-only: a push must be refused then.
+      const gcCommand = `code=$(curl -s -o /dev/null -w '%{http_code}' -X POST http://${registry.address}/v2/ci/probe/blobs/uploads/) && echo "upload during gc: $code" && [ "$code" = 405 ] && docker-registry garbage-collect '${registry.configFile}'`;
+      const ran = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, 'gc', '--restart-command', restart, '--gc-command', gcCommand, '--json']);
+      expect({ code: ran.code, problems: ran.stderr.split('\n').filter((l) => /"level":"(warn|error)"|image-evictor:/.test(l)) }).toEqual({ code: 0, problems: [] });
+      const result = JSON.parse(ran.stdout) as { freedBytes: number; brokenTags: string[]; checkedTags: number; checkedBlobs: number };
+      // The deleted image's 16 MiB layer is gone from disk; the kept image's layers are all there.
+      expect(result.freedBytes).toBeGreaterThan(16 * MiB);
+      expect(result).toMatchObject({ brokenTags: [], checkedTags: 1 });
+      expect(result.checkedBlobs).toBeGreaterThanOrEqual(3);
+      expect(readFileSync(modes, 'utf8').trim().split('\n')).toEqual(['readonly', 'normal']);
+      expect(registry.currentPid()).not.toBe(pidBefore);
+      expect(await uploadStatus(registry)).toBe(202);
+      expect(await manifestStatus(registry, 'ci/gc', 'new')).toBe(200);
+      await builderCli(['rmi', kept.ref]);
+      await builderCli(['pull', kept.ref]);
+    } finally {
+      await registry.stop();
+    }
+  }, 600_000);
+
+  it('a gc killed half-way leaves the registry read-only; the next run restores normal mode first', async () => {
+    const registry = await startRegistry();
+    const statePath = join(dir, 'gc-killed.db');
+    try {
+      await buildImage({ name: 'ci/killed', tag: '1', layerBytes: [64 * 1024], registry: registry.address });
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      const base = ['--state', statePath, '--log-level', 'info', 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, 'gc', '--restart-command', registry.restartScript];
+      // A collection that never ends; the evictor is killed (SIGKILL: no cleanup) once read-only.
+      const stuck = startService([...base, '--gc-command', 'sleep 300']);
+      stuck.child.stdout?.removeAllListeners('data');
+      await waitFor('read-only mode', async () => ((await uploadStatus(registry)) === 405 ? true : undefined), 60_000);
+      stuck.child.kill('SIGKILL');
+      await stuck.stop();
+      expect(await uploadStatus(registry)).toBe(405);
+      const next = await cli([...base, '--gc-command', `docker-registry garbage-collect '${registry.configFile}'`]);
+      expect(next.code).toBe(0);
+      expect(next.stderr).toMatch(/registry_gc_restoring/);
+      expect(await uploadStatus(registry)).toBe(202);
+      expect(await manifestStatus(registry, 'ci/killed', '1')).toBe(200);
+    } finally {
+      await registry.stop();
+    }
+  }, 300_000);
+
+  it('refuses --delete-untagged and a missing --storage before touching the registry (exit 2)', async () => {
+    const statePath = join(dir, 'gc-bad.db');
+    const registry = await startRegistry();
+    try {
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      const untagged = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, 'gc', '--restart-command', 'false', '--gc-command', 'docker-registry garbage-collect --delete-untagged /etc/x.yml']);
+      expect(untagged.code).toBe(2);
+      expect(untagged.stderr).toMatch(/never pass --delete-untagged/);
+      const noStorage = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, 'gc', '--restart-command', 'false']);
+      expect(noStorage.code).toBe(2);
+      expect(noStorage.stderr).toMatch(/--storage DIR/);
+      // `false` as the restart command was never run: the registry kept answering as before.
+      expect(await uploadStatus(registry)).toBe(202);
+    } finally {
+      await registry.stop();
+    }
+  }, 120_000);
 });

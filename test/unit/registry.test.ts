@@ -2,6 +2,7 @@
 import { lastWantedMs, manifestRefs, recordableEvents, type NotificationEnvelope, type RegistryManifest } from '../../agent/core/registry';
 import { parseAuth } from '../../agent/registry/auth';
 import { nextPageUrl } from '../../agent/registry/client';
+import { checkGcCommand } from '../../agent/registry/gc';
 
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DIGEST = `sha256:${'b'.repeat(64)}`;
@@ -81,5 +82,15 @@ describe('registry credentials and paging', () => {
     expect(nextPageUrl('</v2/_catalog?last=b&n=2>; rel="next"', 'http://127.0.0.1:5000/')).toBe('http://127.0.0.1:5000/v2/_catalog?last=b&n=2');
     expect(nextPageUrl('<https://r.example/v2/x/tags/list?n=1&last=a>; rel="next"', 'http://127.0.0.1:5000/')).toBe('https://r.example/v2/x/tags/list?n=1&last=a');
     expect(nextPageUrl(null, 'http://x/')).toBeNull();
+  });
+});
+
+describe('registry gc settings', () => {
+  it('refuses --delete-untagged in any spelling, accepts the plain collection', () => {
+    expect(checkGcCommand('docker-registry garbage-collect /etc/docker/registry/config.yml')).toBeNull();
+    expect(checkGcCommand('registry garbage-collect --delete-untagged /c.yml')).toMatch(/multi-arch/);
+    expect(checkGcCommand('registry garbage-collect --delete-untagged=true /c.yml')).toMatch(/multi-arch/);
+    expect(checkGcCommand('registry garbage-collect -m /c.yml')).toMatch(/multi-arch/);
+    expect(checkGcCommand('registry garbage-collect --dry-run /c.yml')).toBeNull();
   });
 });
