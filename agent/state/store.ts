@@ -341,8 +341,25 @@ function createStore(db: Database, log: Log): Store {
   };
 }
 
+/**
+ * integrity_check on a connection of its own, closed right after: the check fills SQLite's memory
+ * in proportion to the file (16 MiB for a year of history kept), and the agent's connection
+ * would hold on to it for as long as it runs.
+ */
+function checkIntegrity(path: string): void {
+  if (!existsSync(path)) return;
+  const checker = new BetterSqlite3(path, { fileMustExist: true });
+  try {
+    const check = checker.pragma('integrity_check', { simple: true });
+    if (check !== 'ok') throw new Error(`integrity_check: ${String(check)}`);
+  } finally {
+    checker.close();
+  }
+}
+
 /** Opens the database, checks it and applies migrations; throws on any damage. */
 function openChecked(path: string, nowMs: number): Database {
+  checkIntegrity(path);
   const db = new BetterSqlite3(path);
   try {
     db.pragma('journal_mode = WAL');
@@ -350,8 +367,6 @@ function openChecked(path: string, nowMs: number): Database {
     // In WAL mode, NORMAL syncs at checkpoints, not at every commit: a power cut may lose the last
     // events (the next reconcile restores them from Docker's inventory) but never damages the file.
     db.pragma('synchronous = NORMAL');
-    const check = db.pragma('integrity_check', { simple: true });
-    if (check !== 'ok') throw new Error(`integrity_check: ${String(check)}`);
     migrate(db, readMigrations(), nowMs);
     return db;
   } catch (error) {
