@@ -28,7 +28,9 @@ image-evictor --config /etc/image-evictor/config.yaml --docker-host unix:///dev/
   || [ $? -ne 2 ] || { echo "install.sh: /etc/image-evictor/config.yaml is invalid:" >&2; \
        image-evictor --config /etc/image-evictor/config.yaml status >&2 || true; exit 1; }
 
-cp systemd/image-evictor.service systemd/image-evictor-purge.service /etc/systemd/system/
+# The registry units are installed, not enabled: a registry host enables them (README, Registry side).
+cp systemd/image-evictor.service systemd/image-evictor-purge.service systemd/image-evictor-registry-listen.service \
+  systemd/image-evictor-registry-gc.service systemd/image-evictor-registry-gc.timer /etc/systemd/system/
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   # An upgrade restarts a running agent; a first install starts it.

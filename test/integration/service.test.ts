@@ -139,14 +139,15 @@ describe('the agent as a long-running service', () => {
 });
 
 describe('packaging', () => {
-  test('systemd-analyze verify accepts both unit files', async () => {
+  test('systemd-analyze verify accepts every unit file', async () => {
     const unitDir = mkdtempSync(join(dir, 'units-'));
-    for (const unit of ['image-evictor.service', 'image-evictor-purge.service']) {
+    const units = ['image-evictor.service', 'image-evictor-purge.service', 'image-evictor-registry-listen.service', 'image-evictor-registry-gc.service', 'image-evictor-registry-gc.timer'];
+    for (const unit of units) {
       // verify checks that ExecStart exists: point it at this checkout's build.
       const text = readFileSync(join(ROOT, 'systemd', unit), 'utf8').replaceAll('/usr/local/bin/image-evictor', CLI);
       writeFileSync(join(unitDir, unit), text);
     }
-    const result = await run('systemd-analyze', ['verify', 'image-evictor.service', 'image-evictor-purge.service'], { cwd: unitDir });
+    const result = await run('systemd-analyze', ['verify', ...units], { cwd: unitDir });
     expect(result.stderr + result.stdout).toBe('');
     expect(result.code).toBe(0);
   });
