@@ -125,10 +125,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('the same rules and LRU on a Distribution registry: record its pushes and pulls, show them')
     .option('--registry <url>', 'the registry, e.g. http://127.0.0.1:5000 (credentials: --registry-auth-file or $IMAGE_EVICTOR_REGISTRY_AUTH)')
     .option('--registry-auth-file <file>', "credentials: one line 'basic USER:PASSWORD' or 'bearer TOKEN'")
-    .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured");
+    .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured")
+    .option('--metrics-file <file>', "apply and gc write their figures here, for node_exporter's textfile collector");
   /** The registry group's short flags under their config keys' names. */
   const registryFlags = (opts: Record<string, unknown>) => {
-    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, unit, restartCommand, gcCommand, ...rest } = opts;
+    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, unit, restartCommand, gcCommand, metricsFile, ...rest } = opts;
     return {
       ...rest,
       registryStorage: storage,
@@ -139,6 +140,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       registryUnit: unit,
       registryRestartCommand: restartCommand,
       registryGcCommand: gcCommand,
+      registryMetricsFile: metricsFile,
     };
   };
   registry

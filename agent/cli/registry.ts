@@ -11,6 +11,7 @@ import { loadPolicy } from '../config/policy-file';
 import { measureDisk } from '../disk/disk';
 import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
 import { checkGcCommand, collectGarbage, commandRestarter, systemdRestarter } from '../registry/gc';
+import { writeRegistryMetrics } from '../registry/metrics';
 import { ConfigError } from '../errors';
 import { createLog, escapeControl, type Log } from '../log';
 import { loadAuth, loadToken } from '../registry/auth';
@@ -193,6 +194,16 @@ export async function registryPlanCommand(ctx: RegistryContext, options: PlanOpt
       return 0;
     }
     const applied = await applyRegistryPlan(ctx, plan);
+    if (ctx.config.registryMetricsFile !== null) {
+      const deleted = applied.outcomes.filter((o) => o.result === 'deleted');
+      writeRegistryMetrics(ctx.config.registryMetricsFile, ctx.client.url, {
+        apply_last_run_timestamp_seconds: { help: 'When registry apply last ran (Unix time)', value: nowMs / 1000 },
+        apply_deleted_manifests: { help: 'Manifests the last registry apply deleted', value: deleted.length },
+        apply_skipped_manifests: { help: 'Manifests the last registry apply skipped (changed since the plan) or failed to delete', value: applied.outcomes.length - deleted.length },
+        apply_reclaim_estimate_bytes: { help: 'Blob bytes the last registry apply made collectable (estimate)', value: deleted.reduce((s, o) => s + o.reclaimBytes, 0) },
+        apply_refused: { help: '1 if the registry refused deletes at the last registry apply', value: applied.refused === null ? 0 : 1 },
+      });
+    }
     if (options.json) process.stdout.write(`${JSON.stringify(planJson(plan, applied), null, 2)}\n`);
     else {
       const rows = applied.outcomes.map((o) => [o.result, escapeControl(o.repository), o.tags.map(escapeControl).join(',') || '<untagged>', o.digest.replace(/^sha256:/, '').slice(0, 12), o.detail === null ? '' : escapeControl(o.detail)]);
@@ -225,6 +236,15 @@ export async function registryGcCommand(ctx: RegistryContext, json: boolean): Pr
     const { config } = ctx;
     const restarter = config.registryRestartCommand !== null ? commandRestarter(config.registryRestartCommand, ctx.log) : systemdRestarter(config.registryUnit, ctx.log);
     const result = await collectGarbage({ ...ctx, restarter, gcCommand: config.registryGcCommand, storagePath: config.registryStoragePath as string });
+    if (config.registryMetricsFile !== null) {
+      writeRegistryMetrics(config.registryMetricsFile, ctx.client.url, {
+        gc_last_success_timestamp_seconds: { help: 'When registry gc last finished (Unix time)', value: ctx.clock() / 1000 },
+        gc_duration_seconds: { help: 'How long the last registry gc took, read-only window included', value: result.durationMs / 1000 },
+        gc_freed_bytes: { help: 'Bytes the last registry gc freed under the storage directory (measured)', value: result.freedBytes },
+        gc_storage_bytes: { help: 'Bytes under the storage directory after the last registry gc', value: result.afterBytes },
+        gc_broken_tags: { help: 'Kept tags that did not pull after the last registry gc', value: result.brokenTags.length },
+      });
+    }
     if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, ...result }, null, 2)}\n`);
     else {
       process.stdout.write(

@@ -125,6 +125,7 @@ export const ConfigLayer = z
     'registry-unit': z.string().min(1),
     'registry-restart-command': z.string().min(1),
     'registry-gc-command': z.string().min(1),
+    'registry-metrics-file': z.string().min(1),
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -177,6 +178,8 @@ export const Config = z.object({
   /** A command run with IMAGE_EVICTOR_REGISTRY_MODE=readonly|normal (a registry in a container, say). */
   registryRestartCommand: z.string().nullable(),
   registryGcCommand: z.string(),
+  /** Where `registry apply` and `gc` write their figures for node_exporter's textfile collector; null: nowhere. */
+  registryMetricsFile: z.string().nullable(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -210,6 +213,7 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'registry-unit': 'registryUnit',
   'registry-restart-command': 'registryRestartCommand',
   'registry-gc-command': 'registryGcCommand',
+  'registry-metrics-file': 'registryMetricsFile',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -246,6 +250,7 @@ export const DEFAULTS: Config = {
   registryRestartCommand: null,
   // Debian's registry and its config; never with --delete-untagged (registry gc refuses it).
   registryGcCommand: 'docker-registry garbage-collect /etc/docker/registry/config.yml',
+  registryMetricsFile: null,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

@@ -1,7 +1,7 @@
 // `registry sync`: crawls the catalog and every tag to fill what notifications missed (the
-// registry queues them in memory and loses them on restart), then reads the manifests the state
+// registry queues them in memory and loses them on restart), and reads the manifests the state
 // has no blobs for, so reclaim estimates know their layers.
-import { isIndexType, manifestRefs } from '../core/registry';
+import { isIndexType, manifestRefs, type ManifestRefs } from '../core/registry';
 import type { Log } from '../log';
 import type { RegistryStore } from '../state/registry-store';
 import type { RegistryClient } from './client';
@@ -17,7 +17,7 @@ export interface SyncResult {
   vanished: number;
 }
 
-/** Requests in flight at once: enough to hide latency, few enough not to load the registry. */
+/** Requests in flight at once per repository (4 repositories at a time): latency hidden, the registry not flooded. */
 const CONCURRENCY = 16;
 
 /** Runs `work` over `items`, at most `limit` at a time, keeping the order of results. */
@@ -35,59 +35,63 @@ export async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) 
   return results;
 }
 
+type Read = { digest: string; mediaType: string; refs: ManifestRefs };
+
+/**
+ * A manifest and, for an index, the children the state has no blobs for, children first.
+ * null when the registry no longer has it.
+ */
+async function readManifest(client: RegistryClient, store: RegistryStore, repository: string, reference: string): Promise<Read[] | null> {
+  const got = await client.getManifest(repository, reference);
+  if (got === null) return null;
+  const refs = manifestRefs(got.body);
+  const children: Read[] = [];
+  if (isIndexType(got.mediaType)) {
+    const unknown = refs.children.filter((child) => !store.refsKnown(repository, child));
+    for (const read of await mapLimit(unknown, CONCURRENCY, (child) => readManifest(client, store, repository, child))) children.push(...(read ?? []));
+  }
+  return [...children, { digest: got.digest, mediaType: got.mediaType, refs }];
+}
+
 export async function syncRegistry(deps: { client: RegistryClient; store: RegistryStore; clock: () => number; log: Log }): Promise<SyncResult> {
   const { client, store, clock, log } = deps;
   const repositories = await client.catalog();
   let tagCount = 0;
   let newManifests = 0;
+  let manifestsRead = 0;
   await mapLimit(repositories, 4, async (repository) => {
     const tags = await client.tags(repository);
-    const heads = await mapLimit(tags, CONCURRENCY, async (tag) => ({ tag, head: await client.headManifest(repository, tag) }));
+    // A GET by tag costs what a HEAD does and brings the blobs too: one request per tag. Ours is
+    // the crawler's user agent, which the listener never counts as a pull.
+    const reads = await mapLimit(tags, CONCURRENCY, async (tag) => ({ tag, read: await readManifest(client, store, repository, tag) }));
     const current = new Map<string, string>();
-    for (const { tag, head } of heads) {
-      // Deleted between the listing and the HEAD: not a tag any more.
-      if (head === null) continue;
-      current.set(tag, head.digest);
-      const known = store.manifest(repository, head.digest);
-      if (known === undefined || known.deletedMs !== null) {
-        newManifests += 1;
-        store.saveManifest(repository, head.digest, head.mediaType, clock(), null);
-      }
+    const manifests: Read[] = [];
+    for (const { tag, read } of reads) {
+      // Deleted between the listing and the read: not a tag any more.
+      if (read === null) continue;
+      manifestsRead += read.length;
+      manifests.push(...read);
+      current.set(tag, (read[read.length - 1] as Read).digest);
     }
-    store.setTags(repository, current);
+    newManifests += store.saveCrawl(repository, manifests, current, clock());
     tagCount += current.size;
   });
   // Repositories gone from the catalog (every tag deleted) keep no tags.
   const listed = new Set(repositories);
   for (const repository of store.repositories()) if (!listed.has(repository)) store.setTags(repository, new Map());
 
-  let manifestsRead = 0;
+  // Manifests the listener heard of but no tag names now (replaced by a push): read by digest.
   let vanished = 0;
-  const read = async (repository: string, digest: string): Promise<void> => {
-    const got = await client.getManifest(repository, digest);
-    manifestsRead += 1;
-    if (got === null) {
+  await mapLimit(store.manifestsWithoutRefs(), CONCURRENCY, async ({ repository, digest }) => {
+    const read = await readManifest(client, store, repository, digest);
+    manifestsRead += read?.length ?? 0;
+    if (read === null) {
       vanished += 1;
       store.markDeleted(repository, digest, clock());
       return;
     }
-    const refs = manifestRefs(got.body);
-    if (isIndexType(got.mediaType)) {
-      // Children first, so the index's size is the sum of theirs.
-      for (const child of refs.children) {
-        const known = store.manifest(repository, child);
-        if (known === undefined || known.deletedMs !== null) store.saveManifest(repository, child, 'application/octet-stream', clock(), null);
-      }
-      await mapLimit(
-        refs.children.filter((child) => !store.refsKnown(repository, child)),
-        CONCURRENCY,
-        (child) => read(repository, child),
-      );
-    }
-    store.saveManifest(repository, digest, got.mediaType, clock(), refs);
-  };
-  const pending = store.manifestsWithoutRefs();
-  await mapLimit(pending, CONCURRENCY, ({ repository, digest }) => read(repository, digest));
+    for (const m of read) store.saveManifest(repository, m.digest, m.mediaType, clock(), m.refs);
+  });
   const result = { repositories: repositories.length, tags: tagCount, newManifests, manifestsRead, vanished };
   log.info('registry_synced', { registry: client.url, ...result });
   return result;

@@ -12,6 +12,11 @@ export interface RegistryStore {
   saveManifest(repository: string, digest: string, mediaType: string, seenMs: number, refs: ManifestRefs | null): void;
   /** Replaces a repository's tags with what the registry lists now. */
   setTags(repository: string, tags: Map<string, string>): void;
+  /**
+   * What one crawl of a repository found, in one transaction: its manifests (children before the
+   * indexes that list them) and its tags now. Returns how many manifests were new to the state.
+   */
+  saveCrawl(repository: string, manifests: Array<{ digest: string; mediaType: string; refs: ManifestRefs }>, tags: Map<string, string>, seenMs: number): number;
   /** Repositories with live tags or manifests. */
   repositories(): string[];
   /** Manifests whose blobs are not recorded yet: sync reads them. */
@@ -154,22 +159,38 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     return true;
   });
 
+  function saveManifest(repository: string, digest: string, mediaType: string, seenMs: number, refs: ManifestRefs | null): void {
+    ensureManifest(repository, digest, mediaType, seenMs);
+    if (refs === null) return;
+    deleteBlobs.run(registry, repository, digest);
+    for (const blob of refs.blobs) insertBlob.run(registry, repository, digest, blob.digest, blob.sizeBytes);
+    deleteChildren.run(registry, repository, digest);
+    for (const child of refs.children) insertChild.run(registry, repository, digest, child);
+    const ownBytes = refs.blobs.reduce((sum, b) => sum + b.sizeBytes, 0);
+    const bytes = refs.children.length > 0 ? (childrenBytes.get(registry, repository, registry, repository, digest) as { bytes: number }).bytes : ownBytes;
+    setRefs.run(bytes, registry, repository, digest);
+  }
+
+  function setTags(repository: string, tags: Map<string, string>): void {
+    deleteRepoTags.run(registry, repository);
+    for (const [tag, digest] of tags) upsertTag.run(registry, repository, tag, digest);
+  }
+
   return {
     manifest,
-    saveManifest: db.transaction((repository: string, digest: string, mediaType: string, seenMs: number, refs: ManifestRefs | null) => {
-      ensureManifest(repository, digest, mediaType, seenMs);
-      if (refs === null) return;
-      deleteBlobs.run(registry, repository, digest);
-      for (const blob of refs.blobs) insertBlob.run(registry, repository, digest, blob.digest, blob.sizeBytes);
-      deleteChildren.run(registry, repository, digest);
-      for (const child of refs.children) insertChild.run(registry, repository, digest, child);
-      const ownBytes = refs.blobs.reduce((sum, b) => sum + b.sizeBytes, 0);
-      const bytes = refs.children.length > 0 ? (childrenBytes.get(registry, repository, registry, repository, digest) as { bytes: number }).bytes : ownBytes;
-      setRefs.run(bytes, registry, repository, digest);
-    }),
-    setTags: db.transaction((repository: string, tags: Map<string, string>) => {
-      deleteRepoTags.run(registry, repository);
-      for (const [tag, digest] of tags) upsertTag.run(registry, repository, tag, digest);
+    saveManifest: db.transaction(saveManifest),
+    setTags: db.transaction(setTags),
+    saveCrawl: db.transaction((repository: string, manifests: Array<{ digest: string; mediaType: string; refs: ManifestRefs }>, tags: Map<string, string>, seenMs: number): number => {
+      let fresh = 0;
+      for (const m of manifests) {
+        const known = manifest(repository, m.digest);
+        if (known === undefined || known.deletedMs !== null) fresh += 1;
+        // Blobs of a digest never change: a known one is not written again.
+        else if (known.mediaType === m.mediaType && (selectRefsKnown.get(registry, repository, m.digest) as { refs_known: number } | undefined)?.refs_known === 1) continue;
+        saveManifest(repository, m.digest, m.mediaType, seenMs, m.refs);
+      }
+      setTags(repository, tags);
+      return fresh;
     }),
     repositories: () => (selectRepositories.all(registry, registry) as Array<{ repository: string }>).map((r) => r.repository),
     manifestsWithoutRefs: () => withoutRefs.all(registry) as Array<{ repository: string; digest: string }>,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cli, startService } from '../harness/cli';
 import { builderCli, buildImage, type BuiltImage } from '../harness/images';
-import { waitFor } from '../harness/proc';
+import { run, waitFor } from '../harness/proc';
 import { freePort, startRegistry, type Registry } from '../harness/registry';
 import { makeTestDir } from '../harness/tmp';
 
@@ -240,14 +240,15 @@ describe('registry gc', () => {
       backdatePush(statePath, digestOf(gone), 1);
       const rules = join(dir, 'gc.conf');
       writeFileSync(rules, 'Tag("old") : Delete\n');
-      expect((await evictor(statePath, registry, ['apply', '--rules', rules])).code).toBe(0);
+      const metricsFile = join(dir, 'registry.prom');
+      expect((await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--metrics-file', metricsFile, 'apply', '--rules', rules])).code).toBe(0);
       const pidBefore = registry.currentPid();
       // The restart command records each mode it was asked for, so the order can be checked.
       const modes = join(dir, 'gc-modes');
       const restart = `echo "$IMAGE_EVICTOR_REGISTRY_MODE" >> '${modes}' && '${registry.restartScript}'`;
       // The collection itself checks it runs read-only: a push must be refused then.
       const gcCommand = `code=$(curl -s -o /dev/null -w '%{http_code}' -X POST http://${registry.address}/v2/ci/probe/blobs/uploads/) && echo "upload during gc: $code" && [ "$code" = 405 ] && docker-registry garbage-collect '${registry.configFile}'`;
-      const ran = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, 'gc', '--restart-command', restart, '--gc-command', gcCommand, '--json']);
+      const ran = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, '--metrics-file', metricsFile, 'gc', '--restart-command', restart, '--gc-command', gcCommand, '--json']);
       expect({ code: ran.code, problems: ran.stderr.split('\n').filter((l) => /"level":"(warn|error)"|image-evictor:/.test(l)) }).toEqual({ code: 0, problems: [] });
       const result = JSON.parse(ran.stdout) as { freedBytes: number; brokenTags: string[]; checkedTags: number; checkedBlobs: number };
       // The deleted image's 16 MiB layer is gone from disk; the kept image's layers are all there.
@@ -256,6 +257,13 @@ describe('registry gc', () => {
       expect(result.checkedBlobs).toBeGreaterThanOrEqual(3);
       expect(readFileSync(modes, 'utf8').trim().split('\n')).toEqual(['readonly', 'normal']);
       expect(registry.currentPid()).not.toBe(pidBefore);
+      // apply's and gc's figures side by side in one textfile node_exporter can read.
+      const metrics = readFileSync(metricsFile, 'utf8');
+      expect(metrics).toMatch(new RegExp(`image_evictor_registry_apply_deleted_manifests\\{registry="http://${registry.address}"\\} 1\\n`));
+      const freed = Number(/image_evictor_registry_gc_freed_bytes\{[^}]*\} (\d+)/.exec(metrics)?.[1]);
+      expect(freed).toBe(result.freedBytes);
+      const promtool = await run('/bin/sh', ['-c', `promtool check metrics < '${metricsFile}'`]);
+      expect({ code: promtool.code, output: promtool.stdout + promtool.stderr }).toEqual({ code: 0, output: '' });
       expect(await uploadStatus(registry)).toBe(202);
       expect(await manifestStatus(registry, 'ci/gc', 'new')).toBe(200);
       await builderCli(['rmi', kept.ref]);

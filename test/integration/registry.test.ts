@@ -208,7 +208,7 @@ describe('registry sync', () => {
     await builderCli(['pull', app.ref]);
     await waitFor('the marker pull', () => ((manifestOf('team/app', digestOf(app))?.pulls ?? 0) >= 1 ? true : undefined));
     const after = manifestOf(repositoryOf(tool), digestOf(tool));
-    // The crawl HEADed every tag and read this manifest (it had no blobs recorded): neither counts.
+    // The crawl read every tag's manifest (GET, by our user agent): none of it counts.
     expect(after?.size_bytes).toBeGreaterThan(MiB);
     expect({ pulls: after?.pulls, heads: after?.heads }).toEqual({ pulls: before?.pulls, heads: before?.heads });
   }, 120_000);
