@@ -12,6 +12,8 @@ import { startRegistry, type Registry } from '../test/harness/registry';
 import { freeSpaceChart } from './chart';
 import { runHistorySoak, type HistoryFigures } from './history-soak';
 import { runOverhead, type OverheadFigures } from './overhead';
+import { runRegistryBench, type RegistryFigures } from './registry';
+import { studyRegistryRetention, type RegistryStudy } from './registry-trace';
 import { runReplay, type ReplaySection } from './replay';
 import { markdownTable, median, printTable, times, type Table } from './report';
 import { runSimulator, studyOrders, type OrderStudy, type SimSection } from './sim-tables';
@@ -51,8 +53,21 @@ function machine(): string[] {
 const met = (ok: boolean) => (ok ? 'met' : '**NOT met**');
 
 /** Each target of the issue with the number measured in this run. */
-function targetsTable(study: OrderStudy | null, overhead: OverheadFigures | null, history: HistoryFigures | null, replay: ReplaySection | null): Table {
+function targetsTable(study: OrderStudy | null, overhead: OverheadFigures | null, history: HistoryFigures | null, replay: ReplaySection | null, registry: RegistryFigures | null, retention: RegistryStudy | null): Table {
   const rows: string[][] = [];
+  if (retention) {
+    const ours = [...retention.broken].find(([name]) => name.startsWith('image-evictor'));
+    const others = [...retention.broken].filter(([name]) => !name.startsWith('image-evictor'));
+    const seedsOthersBreak = others.length === 0 ? 0 : (others[0]?.[1] ?? []).filter((_, i) => others.some(([, v]) => (v[i] ?? 0) > 0)).length;
+    const oursBroken = (ours?.[1] ?? []).reduce((a, b) => a + b, 0);
+    rows.push([`Registry retention: broken pulls with pull-LRU over ${ours?.[1].length ?? 0} seeds (others break some on ${seedsOthersBreak})`, String(oursBroken), '0', met(oursBroken === 0)]);
+    const storage = Math.max(...(retention.storageRatio.get(ours?.[0] ?? '') ?? [Infinity]));
+    rows.push(['Registry retention: pull-LRU peak storage vs the smallest peak of the others, worst seed', times(storage), '<= 1.00x', met(storage <= 1)]);
+  }
+  if (registry) {
+    rows.push([`registry sync of ${registry.tags} tags`, `${(registry.syncMs / 1000).toFixed(1)} s`, '< 60 s', met(registry.syncMs < 60_000)]);
+    rows.push(['registry listen ingest', `${Math.round(registry.listenEventsPerSecond)} events/s`, '>= 2000 events/s', met(registry.listenEventsPerSecond >= 2000)]);
+  }
   if (history) {
     rows.push([`simulate --since 30d over ${history.atYear.historyEvents} events, ${history.simulateEvents} needs (busy runner)`, formatDuration(history.simulateMs), '< 10 s', met(history.simulateMs < 10_000)]);
     rows.push(['Agent RSS idle with a year of history (history 365d)', formatBytes(history.agentIdleRssBytes), '< 80 MB', met(history.agentIdleRssBytes < 80e6)]);
@@ -96,6 +111,8 @@ async function main(options: Options): Promise<void> {
   let history: HistoryFigures | null = null;
   let overhead: OverheadFigures | null = null;
   let replay: ReplaySection | null = null;
+  let registry: RegistryFigures | null = null;
+  let retention: RegistryStudy | null = null;
 
   if (want('sim')) {
     const jobs = options.quick ? 5000 : 20_000;
@@ -109,7 +126,12 @@ async function main(options: Options): Promise<void> {
     study = studyOrders({ jobs: 0, studyJobs, longJobs: 0, seed: options.seed, seeds: options.seeds }, log);
     tables.push(...study.tables);
   }
-  const needsDocker = want('overhead') || want('replay') || want('history');
+  if (want('registry-study')) {
+    log(`registry retention study: ${options.seeds} randomized registry traces`);
+    retention = studyRegistryRetention(options.seeds, options.seed);
+    tables.push(retention.table);
+  }
+  const needsDocker = want('overhead') || want('replay') || want('history') || want('registry');
   if (needsDocker && process.getuid?.() !== 0) throw new Error('the overhead and replay sections need root (dockerd, loop mounts); run with --only sim otherwise');
   if (want('overhead')) {
     const result = await runOverhead(log);
@@ -126,21 +148,26 @@ async function main(options: Options): Promise<void> {
       await engine.stop();
     }
   }
+  if (want('registry')) {
+    const result = await runRegistryBench(options.quick, log);
+    registry = result.figures;
+    tables.push(result.table);
+  }
   if (want('replay')) {
-    let registry: Registry | null = null;
+    let replayRegistry: Registry | null = null;
     let builder: Engine | null = null;
     try {
-      registry = await startRegistry({ accessLog: true });
+      replayRegistry = await startRegistry({ accessLog: true });
       builder = await startEngine({ diskBytes: 8 * GiB, label: 'bench-builder' });
-      replay = await runReplay({ jobs: options.replayJobs, seed: options.seed, traces: options.replayTraces, diskBytes: REPLAY_DISK_BYTES, pruneEveryJobs: 20 }, registry, builder, log);
+      replay = await runReplay({ jobs: options.replayJobs, seed: options.seed, traces: options.replayTraces, diskBytes: REPLAY_DISK_BYTES, pruneEveryJobs: 20 }, replayRegistry, builder, log);
       tables.push(replay.table);
     } finally {
       await builder?.stop();
-      await registry?.stop();
+      await replayRegistry?.stop();
     }
   }
 
-  const targets = targetsTable(study, overhead, history, replay);
+  const targets = targetsTable(study, overhead, history, replay, registry, retention);
   for (const table of [...tables, targets]) printTable(table);
   const markdown = [
     '# Benchmark results',
@@ -174,7 +201,7 @@ async function main(options: Options): Promise<void> {
 const program = new Command()
   .name('bench')
   .option('--quick', 'smaller traces: a few minutes instead of about half an hour')
-  .option('--only <sections>', 'comma-separated: sim, study, overhead, history, replay', '')
+  .option('--only <sections>', 'comma-separated: sim, study, overhead, history, replay, registry, registry-study', '')
   .option('--seed <n>', 'trace seed (the order study starts there)', '7')
   .option('--seeds <n>', 'randomized CI traces in the order study', '30')
   .option('--study-jobs <n>', 'jobs per trace in the order study (default 20000, --quick 5000)')

@@ -1,0 +1,281 @@
+// A registry's life under a storage cap: pipelines push versions, runners pull them (mostly the
+// latest, some recent ones for retries and merge requests, some a pinned release for weeks), and a
+// nightly clean-up runs. Compares today's retention rules with the registry planner's pull-LRU
+// (agent/core/registry-planner.ts, the code `registry apply` runs) on broken pulls (a pull of a
+// deleted tag is a failed CI job) and storage. Each seed draws its own shape.
+import type { BlobRef, RegistryImage } from '../agent/core/registry';
+import { planRegistry } from '../agent/core/registry-planner';
+import { median, times, type Table } from './report';
+import { seededRandom } from './trace';
+
+const DAY_MS = 86_400_000;
+const MiB = 2 ** 20;
+const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+interface Shape {
+  repositories: number;
+  days: number;
+  /** New versions per repository per day. */
+  pushRate: number;
+  jobsPerDay: number;
+  latestShare: number;
+  /** Jobs on one of the 5 versions before the latest: retries, merge requests. */
+  recentShare: number;
+  /** Jobs on the repository's pinned release, which moves to the latest every `pinDays`. */
+  pinnedShare: number;
+  pinDays: number;
+  zipf: number;
+  baseMiB: number;
+  ownMiB: [number, number];
+}
+
+function drawShape(seed: number): Shape {
+  const random = seededRandom((seed ^ 0x2c1b3c6d) >>> 0);
+  const between = (lo: number, hi: number) => lo + random() * (hi - lo);
+  const latestShare = between(0.5, 0.85);
+  const recentShare = between(0.05, 1 - latestShare - 0.02);
+  return {
+    repositories: Math.round(between(10, 40)),
+    days: 60,
+    pushRate: Math.exp(between(Math.log(0.3), Math.log(4))),
+    jobsPerDay: Math.round(between(200, 1500)),
+    latestShare,
+    recentShare,
+    pinnedShare: 1 - latestShare - recentShare,
+    pinDays: between(7, 40),
+    zipf: between(0.5, 1.5),
+    baseMiB: between(100, 400),
+    ownMiB: [between(5, 50), between(60, 300)],
+  };
+}
+
+interface Version {
+  repository: string;
+  tag: string;
+  digest: string;
+  pushedMs: number;
+  blobs: BlobRef[];
+}
+
+type Event = { atMs: number; kind: 'push'; version: Version } | { atMs: number; kind: 'pull'; repository: string; pick: (versions: Version[], pinned: Version | null) => Version | null };
+
+/** The pushes and pulls of one seed, in time order. */
+function registryTrace(seed: number): { shape: Shape; events: Event[] } {
+  const shape = drawShape(seed);
+  const random = seededRandom(seed);
+  const between = (lo: number, hi: number) => lo + random() * (hi - lo);
+  const events: Event[] = [];
+  let counter = 0;
+  const weights = Array.from({ length: shape.repositories }, (_, r) => 1 / (r + 1) ** shape.zipf);
+  const total = weights.reduce((a, b) => a + b, 0);
+  for (let r = 0; r < shape.repositories; r += 1) {
+    const repository = `ci/app-${r}`;
+    let base: BlobRef = { digest: `sha256:base-${r}-0`, sizeBytes: Math.round(shape.baseMiB * MiB) };
+    let n = 0;
+    // One version before the trace starts, so every repository has a latest.
+    for (let t = -between(0, 1) * DAY_MS; t < shape.days * DAY_MS; t += (-Math.log(1 - random()) / shape.pushRate) * DAY_MS) {
+      if (random() < 0.05) base = { digest: `sha256:base-${r}-${(counter += 1)}`, sizeBytes: Math.round(shape.baseMiB * MiB) };
+      n += 1;
+      const own = { digest: `sha256:own-${r}-${n}`, sizeBytes: Math.round(between(shape.ownMiB[0], shape.ownMiB[1]) * MiB) };
+      events.push({ atMs: Math.max(-DAY_MS, t), kind: 'push', version: { repository, tag: `v${n}`, digest: `sha256:m-${r}-${n}`, pushedMs: Math.max(-DAY_MS, t), blobs: [base, own] } });
+    }
+  }
+  const jobs = shape.jobsPerDay * shape.days;
+  for (let j = 0; j < jobs; j += 1) {
+    let x = random() * total;
+    const r = Math.max(0, weights.findIndex((w) => (x -= w) < 0));
+    const u = random();
+    const back = 1 + Math.floor(random() * 5);
+    const pick =
+      u < shape.latestShare
+        ? (versions: Version[]) => versions[versions.length - 1] ?? null
+        : u < shape.latestShare + shape.recentShare
+          ? (versions: Version[]) => versions[Math.max(0, versions.length - 1 - back)] ?? null
+          : (_: Version[], pinned: Version | null) => pinned;
+    events.push({ atMs: random() * shape.days * DAY_MS, kind: 'pull', repository: `ci/app-${r}`, pick });
+  }
+  events.sort((a, b) => a.atMs - b.atMs || (a.kind === 'push' ? -1 : 1));
+  return { shape, events };
+}
+
+interface Live {
+  version: Version;
+  lastPullMs: number | null;
+  pulls: number;
+}
+
+/** A retention policy: given the live tags at night, the digests to delete. */
+type Cleanup = (live: Live[], nowMs: number, usedBytes: number) => Set<string>;
+
+function storageOf(live: Iterable<Live>): number {
+  const blobs = new Map<string, number>();
+  for (const l of live) for (const b of l.version.blobs) blobs.set(b.digest, b.sizeBytes);
+  return [...blobs.values()].reduce((a, b) => a + b, 0);
+}
+
+function perRepository(live: Live[]): Map<string, Live[]> {
+  const groups = new Map<string, Live[]>();
+  for (const l of live) groups.set(l.version.repository, [...(groups.get(l.version.repository) ?? []), l]);
+  return groups;
+}
+
+/** GitLab's default cleanup: keep the N most recently pushed tags per repository. */
+const keepRecentPushes =
+  (n: number): Cleanup =>
+  (live) => {
+    const doomed = new Set<string>();
+    for (const group of perRepository(live).values()) for (const l of group.sort((a, b) => b.version.pushedMs - a.version.pushedMs).slice(n)) doomed.add(l.version.digest);
+    return doomed;
+  };
+
+/** Age: delete what was pushed more than `days` ago. */
+const olderThan =
+  (days: number): Cleanup =>
+  (live, nowMs) =>
+    new Set(live.filter((l) => l.version.pushedMs < nowMs - days * DAY_MS).map((l) => l.version.digest));
+
+/** Harbor's "retain the N most recently pulled" per repository (never pulled rank last, by push). */
+const keepRecentPulls =
+  (n: number): Cleanup =>
+  (live) => {
+    const doomed = new Set<string>();
+    const rank = (l: Live) => l.lastPullMs ?? l.version.pushedMs - 365 * DAY_MS;
+    for (const group of perRepository(live).values()) for (const l of group.sort((a, b) => rank(b) - rank(a)).slice(n)) doomed.add(l.version.digest);
+    return doomed;
+  };
+
+/** `registry apply` under a storage cap: the registry planner, no rules, pressure from the cap. */
+const pullLru =
+  (capBytes: number): Cleanup =>
+  (live, nowMs, usedBytes) => {
+    const images: RegistryImage[] = live.map((l) => ({
+      repository: l.version.repository,
+      tags: [l.version.tag],
+      parents: [],
+      manifest: { repository: l.version.repository, digest: l.version.digest, mediaType: MANIFEST, sizeBytes: 0, pushedMs: l.version.pushedMs, lastPullMs: l.lastPullMs, pulls: l.pulls, lastHeadMs: null, heads: 0, deletedMs: null },
+    }));
+    const blobs = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, l.version.blobs]));
+    const plan = planRegistry({
+      images,
+      blobs,
+      rules: [],
+      nowMs,
+      headCounts: false,
+      minAgeMs: 10 * 60_000,
+      pressure: { freeBytes: capBytes - usedBytes, lowBytes: 0.15 * capBytes, targetBytes: 0.25 * capBytes },
+    });
+    return new Set(plan.deletions.map((d) => d.digest));
+  };
+
+interface Outcome {
+  brokenPulls: number;
+  pulls: number;
+  meanBytes: number;
+  maxBytes: number;
+}
+
+function run(events: Event[], days: number, cleanup: Cleanup): Outcome {
+  const live = new Map<string, Live>();
+  const versions = new Map<string, Version[]>();
+  const pinned = new Map<string, Version>();
+  const nextPin = new Map<string, number>();
+  let brokenPulls = 0;
+  let pulls = 0;
+  const samples: number[] = [];
+  let night = 3 * 3_600_000;
+  const nightly = (nowMs: number) => {
+    const used = storageOf(live.values());
+    samples.push(used);
+    for (const digest of cleanup([...live.values()], nowMs, used)) live.delete(digest);
+    samples.push(storageOf(live.values()));
+  };
+  for (const event of events) {
+    while (event.atMs >= night) {
+      nightly(night);
+      night += DAY_MS;
+    }
+    if (event.kind === 'push') {
+      const list = versions.get(event.version.repository) ?? [];
+      list.push(event.version);
+      versions.set(event.version.repository, list);
+      live.set(event.version.digest, { version: event.version, lastPullMs: null, pulls: 0 });
+      continue;
+    }
+    const list = versions.get(event.repository) ?? [];
+    // The pinned release moves to the latest every pinDays (a deployment, a long-lived branch).
+    if ((nextPin.get(event.repository) ?? -Infinity) <= event.atMs && list.length > 0) {
+      pinned.set(event.repository, list[list.length - 1] as Version);
+      nextPin.set(event.repository, event.atMs + PIN_DAYS.value * DAY_MS);
+    }
+    const wanted = event.pick(list, pinned.get(event.repository) ?? null);
+    if (wanted === null) continue;
+    pulls += 1;
+    const l = live.get(wanted.digest);
+    if (l === undefined) brokenPulls += 1;
+    else {
+      l.lastPullMs = event.atMs;
+      l.pulls += 1;
+    }
+  }
+  while (night < days * DAY_MS) {
+    nightly(night);
+    night += DAY_MS;
+  }
+  return { brokenPulls, pulls, meanBytes: samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length), maxBytes: Math.max(...samples) };
+}
+
+/** The pin period of the trace being run (set per seed; the pick functions read the shared list). */
+const PIN_DAYS = { value: 14 };
+
+export interface RegistryStudy {
+  table: Table;
+  /** Per contender: broken pulls per seed, and max storage over the cap's reference per seed. */
+  broken: Map<string, number[]>;
+  storageRatio: Map<string, number[]>;
+}
+
+/**
+ * Per seed: today's rules (GitLab keep 10, age 30 days, Harbor retain 10 most recently pulled)
+ * run free; pull-LRU gets a cap equal to the smallest peak storage any of them reached.
+ */
+export function studyRegistryRetention(seeds: number, firstSeed: number): RegistryStudy {
+  const broken = new Map<string, number[]>();
+  const storageRatio = new Map<string, number[]>();
+  const push = (map: Map<string, number[]>, key: string, value: number) => map.set(key, [...(map.get(key) ?? []), value]);
+  const brokenShare = new Map<string, number[]>();
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
+    const { shape, events } = registryTrace(seed);
+    PIN_DAYS.value = shape.pinDays;
+    const baselines: Array<[string, Cleanup]> = [
+      ['keep 10 most recently pushed per repository (GitLab default)', keepRecentPushes(10)],
+      ['delete pushed more than 30 days ago', olderThan(30)],
+      ['retain 10 most recently pulled per repository (Harbor)', keepRecentPulls(10)],
+    ];
+    const outcomes = baselines.map(([name, cleanup]) => [name, run(events, shape.days, cleanup)] as const);
+    const capBytes = Math.min(...outcomes.map(([, o]) => o.maxBytes));
+    const ours = run(events, shape.days, pullLru(capBytes));
+    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU, capped at the smallest peak above', ours] as const]) {
+      push(broken, name, o.brokenPulls);
+      push(brokenShare, name, o.brokenPulls / Math.max(1, o.pulls));
+      push(storageRatio, name, o.maxBytes / capBytes);
+    }
+  }
+  const rows = [...broken].map(([name, values]) => [
+    name,
+    String(median(values)),
+    String(Math.max(...values)),
+    `${values.filter((v) => v === 0).length}/${values.length}`,
+    `${(Math.max(...(brokenShare.get(name) ?? [0])) * 100).toFixed(2)}%`,
+    times(Math.max(...(storageRatio.get(name) ?? [0]))),
+  ]);
+  return {
+    broken,
+    storageRatio,
+    table: {
+      title: `Registry retention over ${seeds} randomized registry traces (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
+      header: ['policy (nightly)', 'broken pulls, median', 'broken pulls, worst seed', 'seeds with none', 'worst share of pulls broken', 'peak storage vs the cap, worst seed'],
+      rows,
+      note: 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. The cap given to pull-LRU is, per seed, the smallest peak storage of the three other policies: it never holds more. Garbage collection right after each nightly clean-up.',
+    },
+  };
+}

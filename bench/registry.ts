@@ -1,0 +1,127 @@
+// The registry side's speed on a real docker-registry: `registry sync` over 10,000 tags, and how
+// many notification events per second `registry listen` records.
+import { createHash, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { mapLimit } from '../agent/registry/sync';
+import { cli, startService } from '../test/harness/cli';
+import { freePort, startRegistry } from '../test/harness/registry';
+import { makeTestDir } from '../test/harness/tmp';
+import type { Table } from './report';
+
+const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+export interface RegistryFigures {
+  tags: number;
+  syncMs: number;
+  listenEvents: number;
+  listenEventsPerSecond: number;
+}
+
+const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+async function ok(response: Promise<Response>, what: string): Promise<Response> {
+  const r = await response;
+  if (!r.ok) throw new Error(`${what}: HTTP ${r.status} ${await r.text()}`);
+  return r;
+}
+
+/** Pushes `tags` distinct manifests (each its own tiny config blob) over `repositories`, by the HTTP API. */
+async function pushTags(base: string, repositories: number, tags: number): Promise<void> {
+  const perRepo = Math.ceil(tags / repositories);
+  const layer = Buffer.from('a layer every manifest shares\n');
+  const work = Array.from({ length: tags }, (_, i) => ({ repo: `bench/repo-${Math.floor(i / perRepo)}`, tag: `v${i % perRepo}`, i }));
+  // One upload of the shared layer per repository; its manifests wait for it.
+  const layers = new Map<string, Promise<void>>();
+  const upload = async (repo: string, data: Buffer) => {
+    const started = await ok(fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' }), 'upload start');
+    await started.text();
+    const location = new URL(started.headers.get('location') as string, base);
+    location.searchParams.set('digest', sha256(data));
+    await (await ok(fetch(location, { method: 'PUT', body: data, headers: { 'Content-Type': 'application/octet-stream' } }), 'upload')).text();
+  };
+  await mapLimit(work, 16, async ({ repo, tag, i }) => {
+    if (!layers.has(repo)) layers.set(repo, upload(repo, layer));
+    await layers.get(repo);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: i }));
+    await upload(repo, config);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
+    });
+    await (await ok(fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': MANIFEST } }), 'manifest')).text();
+  });
+}
+
+/** Posts `envelopes` envelopes of `perEnvelope` pull events each, 4 at a time; returns events per second. */
+async function floodListener(address: string, token: string, envelopes: number, perEnvelope: number): Promise<number> {
+  const digest = sha256('x');
+  const started = performance.now();
+  await mapLimit(Array.from({ length: envelopes }, (_, i) => i), 4, async () => {
+    const events = Array.from({ length: perEnvelope }, () => ({
+      id: randomUUID(),
+      timestamp: new Date().toISOString(),
+      action: 'pull',
+      target: { mediaType: MANIFEST, digest, repository: 'bench/flood', tag: 'v1', size: 500 },
+      request: { method: 'GET', useragent: 'docker/24.0' },
+    }));
+    const body = JSON.stringify({ events });
+    await (await ok(fetch(`http://${address}/events`, { method: 'POST', body, headers: { 'Content-Type': 'application/vnd.docker.distribution.events.v1+json', Authorization: `Bearer ${token}` } }), 'post')).text();
+  });
+  return (envelopes * perEnvelope) / ((performance.now() - started) / 1000);
+}
+
+export async function runRegistryBench(quick: boolean, log: (line: string) => void): Promise<{ figures: RegistryFigures; table: Table }> {
+  const dir = makeTestDir('bench-registry');
+  const registry = await startRegistry();
+  try {
+    const base = `http://${registry.address}`;
+    const tags = quick ? 2000 : 10_000;
+    log(`registry: pushing ${tags} tags (distinct manifests) over ${tags / 100} repositories`);
+    await pushTags(base, tags / 100, tags);
+    const statePath = join(dir, 'state.db');
+    log('registry: registry sync as a new process');
+    const started = performance.now();
+    const synced = await cli(['--state', statePath, 'registry', '--registry', base, 'sync', '--json']);
+    const syncMs = performance.now() - started;
+    if (synced.code !== 0) throw new Error(`registry sync failed: ${synced.stderr}`);
+    const seen = (JSON.parse(synced.stdout) as { tags: number }).tags;
+    if (seen !== tags) throw new Error(`registry sync saw ${seen} tags, ${tags} pushed`);
+
+    log('registry: registry listen under a flood of notification envelopes');
+    const token = `bench-listener-token-${randomUUID()}`;
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    const address = `127.0.0.1:${await freePort()}`;
+    const listener = startService(['--state', join(dir, 'listen.db'), 'registry', '--registry', base, 'listen', '--listen', address, '--token-file', tokenFile]);
+    let perSecond = 0;
+    const envelopes = quick ? 100 : 400;
+    const perEnvelope = 50;
+    try {
+      await listener.waitForLog('registry_listening');
+      // The first pull creates the manifest row; warm up before the clock starts.
+      await floodListener(address, token, 10, perEnvelope);
+      perSecond = await floodListener(address, token, envelopes, perEnvelope);
+    } finally {
+      await listener.stop();
+    }
+    const figures = { tags, syncMs, listenEvents: envelopes * perEnvelope, listenEventsPerSecond: perSecond };
+    return {
+      figures,
+      table: {
+        title: 'Registry side on docker-registry 2.8.2 (loopback)',
+        header: ['measure', 'result'],
+        rows: [
+          [`registry sync as a new process, ${tags} tags (distinct manifests) in ${tags / 100} repositories`, `${(syncMs / 1000).toFixed(1)} s`],
+          [`registry listen: ${figures.listenEvents} pull events in envelopes of ${perEnvelope}, 4 posts at a time`, `${Math.round(perSecond)} events/s`],
+        ],
+        note: 'Sync reads every tag\'s manifest (GET by tag, 16 at a time, 4 repositories at a time) and writes each repository in one transaction. Each listened event is one SQLite transaction (de-duplicated by ID).',
+      },
+    };
+  } finally {
+    await registry.stop();
+  }
+}
