@@ -200,11 +200,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
   registry
     .command('status')
-    .description('every manifest the state knows: tags, size, push time, last pull, pulls, least recently pulled first')
+    .description('every manifest the state knows, least recently pulled first: class and rank, tags, size, push time, last pull, pulls')
+    .option('--rules <file>', 'classify under this rule file (docker_gc syntax or YAML policy)')
     .option('--json', 'print the report as JSON')
     .action((_options, command: Command) => {
-      const { json, ...opts } = command.optsWithGlobals();
-      setExit(registryStatusCommand(openRegistryContext(registryFlags(opts), 'read'), json === true));
+      const { json, rules, ...opts } = command.optsWithGlobals();
+      const loaded = loadRules(rules as string | undefined);
+      setExit(registryStatusCommand(openRegistryContext(registryFlags(opts), 'read'), json === true, loaded));
     });
   return program;
 }

@@ -93,12 +93,32 @@ function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage
   return [...images].sort((a, b) => lastWantedMs(a.manifest, headCounts) - lastWantedMs(b.manifest, headCounts) || a.repository.localeCompare(b.repository));
 }
 
-export function registryStatusCommand(ctx: RegistryContext, json: boolean): number {
+/**
+ * Each manifest's class under the rules and its rank among eviction candidates: the plan as if the
+ * storage were empty and had to be refilled, so every candidate is ranked.
+ */
+function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number): Map<string, { class: string; rank: number | null }> {
+  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: ctx.config.registryHeadCounts, minAgeMs: ctx.config.minAgeMs, pressure: { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER } });
+  const out = new Map<string, { class: string; rank: number | null }>();
+  for (const i of images) out.set(`${i.repository}@${i.manifest.digest}`, { class: i.parents.length > 0 && i.tags.length === 0 ? 'child' : 'kept', rank: null });
+  for (const h of plan.held) out.set(`${h.repository}@${h.digest}`, { class: 'held', rank: null });
+  let rank = 0;
+  for (const d of plan.deletions) {
+    if (d.reason === 'pressure') rank += 1;
+    out.set(`${d.repository}@${d.digest}`, { class: d.reason === 'pressure' ? 'candidate' : 'delete', rank: d.reason === 'pressure' ? rank : null });
+  }
+  return out;
+}
+
+export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules: Rule[] = []): number {
   try {
     const nowMs = ctx.clock();
     const images = statusRows(ctx.store.images(), ctx.config.registryHeadCounts);
+    const classOf = classes(ctx, images, rules, nowMs);
+    const cls = (i: RegistryImage) => classOf.get(`${i.repository}@${i.manifest.digest}`) ?? { class: 'kept', rank: null };
     if (json) {
       const out = images.map((i) => ({
+        ...cls(i),
         repository: i.repository,
         tags: i.tags,
         digest: i.manifest.digest,
@@ -116,6 +136,8 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean): numb
     }
     const tagsCell = (i: RegistryImage) => (i.tags.length > 0 ? i.tags.map(escapeControl).join(',') : i.parents.length > 0 ? `<child of ${i.parents.length} index>` : '<untagged>');
     const rows = images.map((i) => [
+      cls(i).class,
+      cls(i).rank === null ? '' : String(cls(i).rank),
       escapeControl(i.repository),
       tagsCell(i),
       i.manifest.digest.replace(/^sha256:/, '').slice(0, 12),
@@ -125,8 +147,8 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean): numb
       String(i.manifest.pulls),
       String(i.manifest.heads),
     ]);
-    process.stdout.write(`registry ${escapeControl(ctx.client.url)}: ${images.length} manifests, least recently pulled first\n`);
-    process.stdout.write(`${renderTable(['REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
+    process.stdout.write(`registry ${escapeControl(ctx.client.url)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, RANK: eviction order under storage pressure\n`);
+    process.stdout.write(`${renderTable(['CLASS', 'RANK', 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
     return 0;
   } finally {
     ctx.store.close();

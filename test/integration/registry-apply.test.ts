@@ -105,6 +105,11 @@ describe('registry apply with the docker_gc example rules', () => {
       for (const [days, image] of repo) backdatePush(statePath, digestOf(image), days);
 
       const rules = join(__dirname, '..', '..', 'policies', 'docker_gc.conf');
+      // status classifies as plan will decide: what goes, what stays, and the rank among candidates.
+      const status = await evictor(statePath, registry, ['status', '--rules', rules, '--json']);
+      const classOf = new Map((JSON.parse(status.stdout) as { images: Array<{ digest: string; class: string }> }).images.map((i) => [i.digest, i.class]));
+      expect([repo.get(5), repo.get(6), old].map((i) => classOf.get(digestOf(i as BuiltImage)))).toEqual(['delete', 'delete', 'delete']);
+      expect([repo.get(1), repo.get(4), young].map((i) => classOf.get(digestOf(i as BuiltImage)))).toEqual(['kept', 'kept', 'kept']);
       const planned = await evictor(statePath, registry, ['plan', '--rules', rules]);
       expect(planned.code).toBe(0);
       expect(planned.stdout).toMatch(/5 manifests to delete/);
@@ -158,6 +163,14 @@ describe('registry apply under a storage cap', () => {
         // Pull times are the registry's clock in milliseconds: keep them apart.
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      // status ranks them as apply will take them: least recently pulled first.
+      const status = await cli(['--state', statePath, '--min-age', '0s', 'registry', '--registry', `http://${registry.address}`, 'status', '--json']);
+      const ranks = (JSON.parse(status.stdout) as { images: Array<{ repository: string; rank: number | null; class: string }> }).images.filter((i) => i.repository.startsWith('ci/'));
+      expect(ranks.map((i) => [i.repository, i.class, i.rank])).toEqual([
+        ['ci/b', 'candidate', 1],
+        ['ci/a', 'candidate', 2],
+        ['ci/c', 'candidate', 3],
+      ]);
       const stats = statfsSync(registry.dataDir);
       const freeBytes = stats.bavail * stats.bsize;
       // Below low by a little; the target needs more than one image's 8 MiB layer but less than two.
