@@ -4,8 +4,28 @@ import { runAgent } from '../service/agent';
 import { createMetrics, serveMetrics, type AgentMetrics } from '../service/metrics';
 import { lockEngine } from '../state/engine-lock';
 import { acquireLock, evictionLockPath, instanceLockPath, prepareLockFile } from '../state/lock';
-import { errorText } from '../errors';
+import { ConfigError, errorText } from '../errors';
+import { loadToken } from '../registry/auth';
+import { startListener, type Listener } from '../registry/listen';
+import { createRegistryStore, type RegistryStore } from '../state/registry-store';
+import { openDatabase } from '../state/store';
 import { checkDeps, type CommandContext } from './context';
+
+/** `registry-listen-in-run`: the notification receiver in this process, on its own connection to the state. */
+async function startRegistryListener(ctx: CommandContext): Promise<{ listener: Listener; store: RegistryStore } | null> {
+  const { config } = ctx;
+  if (!config.registryListenInRun) return null;
+  if (config.registryUrl === null) throw new ConfigError('configuration', 'registry-listen-in-run needs `registry` (the registry whose notifications these are)', 'registry');
+  const token = loadToken(config.registryListenTokenFile);
+  const store = createRegistryStore(openDatabase(config.statePath, ctx.log, ctx.clock()).db, config.registryUrl);
+  try {
+    const listener = await startListener({ listen: config.registryListen, token, store, filter: { ignoreUserAgents: config.registryIgnoreUserAgents }, log: ctx.log });
+    return { listener, store };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
 
 /** Runs the agent until a termination signal; returns the exit code. */
 export async function runCommand(ctx: CommandContext): Promise<number> {
@@ -34,7 +54,9 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   });
   let metrics: AgentMetrics | undefined;
   let server: Server | undefined;
+  let registry: Awaited<ReturnType<typeof startRegistryListener>> = null;
   try {
+    registry = await startRegistryListener(ctx);
     if (ctx.config.metricsListen !== null) {
       const created = createMetrics();
       metrics = created.metrics;
@@ -43,6 +65,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     await runAgent({ ...checkDeps(ctx, () => config), metrics, lockEngine }, stop.signal);
   } finally {
     server?.close();
+    await registry?.listener.close();
+    registry?.store.close();
     ctx.store.close();
     instance.release();
   }

@@ -126,6 +126,7 @@ export const ConfigLayer = z
     'registry-restart-command': z.string().min(1),
     'registry-gc-command': z.string().min(1),
     'registry-metrics-file': z.string().min(1),
+    'registry-listen-in-run': BooleanField,
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -180,6 +181,8 @@ export const Config = z.object({
   registryGcCommand: z.string(),
   /** Where `registry apply` and `gc` write their figures for node_exporter's textfile collector; null: nowhere. */
   registryMetricsFile: z.string().nullable(),
+  /** `run` also receives the registry's notifications, as `registry listen` would: one service on a host running both. */
+  registryListenInRun: z.boolean(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -214,6 +217,7 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'registry-restart-command': 'registryRestartCommand',
   'registry-gc-command': 'registryGcCommand',
   'registry-metrics-file': 'registryMetricsFile',
+  'registry-listen-in-run': 'registryListenInRun',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -251,6 +255,7 @@ export const DEFAULTS: Config = {
   // Debian's registry and its config; never with --delete-untagged (registry gc refuses it).
   registryGcCommand: 'docker-registry garbage-collect /etc/docker/registry/config.yml',
   registryMetricsFile: null,
+  registryListenInRun: false,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

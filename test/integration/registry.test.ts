@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createRegistryClient } from '../../agent/registry/client';
-import { cli, startService, type AgentProcess } from '../harness/cli';
+import { cli, startAgent, startService, type AgentProcess } from '../harness/cli';
+import { startEngine } from '../harness/engine';
 import { builderCli, buildImage, type BuiltImage } from '../harness/images';
 import { waitFor } from '../harness/proc';
 import { freePort, startRegistry, type Registry } from '../harness/registry';
@@ -230,4 +231,38 @@ describe('registry bad input', () => {
     expect(status.stderr).toMatch(/registry sync/);
     for (const r of [none, creds, file, status]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
+});
+
+describe('registry-listen-in-run', () => {
+  it('run receives the notifications itself: a push is recorded in the agent\'s state', async () => {
+    const engine = await startEngine({ diskBytes: 256 * MiB, label: 'listen-in-run' });
+    const agentState = join(dir, 'agent.db');
+    const address = `127.0.0.1:${await freePort()}`;
+    const own = await startRegistry({ notify: { url: `http://${address}/events` } });
+    try {
+      const agent = startAgent(['--docker-host', engine.host, '--state', agentState, '--path', engine.dataRoot], [], {
+        IMAGE_EVICTOR_REGISTRY: `http://${own.address}`,
+        IMAGE_EVICTOR_REGISTRY_LISTEN: address,
+        IMAGE_EVICTOR_REGISTRY_LISTEN_IN_RUN: 'true',
+      });
+      await agent.waitForLog('registry_listening');
+      const pushed = await buildImage({ name: 'in-run/app', tag: 'v1', layerBytes: [64 * 1024], registry: own.address });
+      await waitFor('the push recorded by run', () => {
+        try {
+          const db = new Database(agentState, { readonly: true, fileMustExist: true });
+          try {
+            return db.prepare('SELECT 1 FROM registry_tags WHERE repository = ? AND digest = ?').get('in-run/app', digestOf(pushed)) === undefined ? undefined : true;
+          } finally {
+            db.close();
+          }
+        } catch {
+          return undefined;
+        }
+      });
+      expect(await agent.stop()).toBe(0);
+    } finally {
+      await own.stop();
+      await engine.stop();
+    }
+  }, 300_000);
 });
