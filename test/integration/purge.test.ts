@@ -82,8 +82,8 @@ test('plan: LRU candidates with unique-part estimates, then protected images in 
   expect(p.underPressure).toBe(true);
   expect(p.emergency).toBe(true);
   expect(p.steps.map((s) => [s.imageId, s.mode, s.reason])).toEqual([
-    [s1.id, 'normal', 'used-once'],
-    [s2.id, 'normal', 'used-once'],
+    [s1.id, 'normal', 'least-recently-used'],
+    [s2.id, 'normal', 'least-recently-used'],
     [mesa.id, 'emergency', 'protected'],
   ]);
   // s1 shares the base with s2: only its own 8 MiB would go. s2 then holds the base alone.
