@@ -1,6 +1,7 @@
 // Where tests put what they make. test/run.sh gives each run one root (IE_TEST_ROOT) and removes
 // it afterwards with test/cleanup.sh, also when a test fails or the run is interrupted: it stops
 // the processes recorded here by PID and unmounts what is mounted below the root.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +22,13 @@ export function makeTestDir(label: string): string {
  */
 export function fileTestDir(label: string): string {
   // The harness also compiles for bench/, without jest's types: reach the hook through globalThis.
-  const jestAfterAll = (globalThis as { afterAll?: (fn: () => void) => void }).afterAll;
-  if (jestAfterAll === undefined) throw new Error('fileTestDir is for test files run by jest');
-  const dir = makeTestDir(label);
-  jestAfterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const hooks = globalThis as { beforeAll?: (fn: () => void) => void; afterAll?: (fn: () => void) => void };
+  if (hooks.beforeAll === undefined || hooks.afterAll === undefined) throw new Error('fileTestDir is for test files run by jest');
+  // Made in beforeAll, not now: jest runs neither hook in a file whose tests a name filter (-t)
+  // skipped all of, and a directory made here would then be left behind.
+  const dir = join(testRoot(), `ie-${label}-${randomBytes(6).toString('hex')}`);
+  hooks.beforeAll(() => mkdirSync(dir, { recursive: true }));
+  hooks.afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -9,6 +9,7 @@ import { plan, type PlannerImage } from '../../agent/core/planner';
 import { ConfigError, RuleSyntaxError } from '../../agent/errors';
 import { loadPolicy } from '../../agent/config/policy-file';
 import { packageRoot } from '../../agent/paths';
+import type { Rule } from '../../agent/core/rules';
 import { fileTestDir } from '../harness/tmp';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
@@ -118,7 +119,11 @@ describe('Delete and Keep in the planner', () => {
     containerCount: containers,
   });
   const images = [img('old', ['ci/old:1'], 9 * DAY), img('dang', [], 8 * DAY), img('helper', ['runner/helper:1'], 7 * DAY), img('used', [], 6 * DAY, 1), img('fresh', [], MINUTE)];
-  const rules = loadPolicy(file('r.conf', 'Repository("runner/helper") : Keep\nDangling : Delete\n')).policy.rules;
+  // Read when the tests run: the file's directory exists from then (test/harness/tmp.ts).
+  let rules: Rule[] = [];
+  beforeAll(() => {
+    rules = loadPolicy(file('r.conf', 'Repository("runner/helper") : Keep\nDangling : Delete\n')).policy.rules;
+  });
   const input = (freeGiB: number, mode: 'auto' | 'purge' = 'auto', includeProtected = false) => ({
     nowMs: NOW,
     images,

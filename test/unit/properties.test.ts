@@ -16,7 +16,7 @@ import { fileTestDir } from '../harness/tmp';
 import { record, T0 } from './fixtures';
 
 const dir = fileTestDir('properties');
-writeFileSync(join(dir, 'empty.yaml'), '');
+beforeAll(() => writeFileSync(join(dir, 'empty.yaml'), ''));
 let files = 0;
 
 /** Loads a config file with this text; returns the error (must be a ConfigError) or null. */
