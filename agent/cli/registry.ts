@@ -1,6 +1,6 @@
 // `image-evictor registry ...`: the registry side. Each subcommand works on one Distribution
 // registry (`--registry URL`) and keeps what it learns in the same state database as the agent.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { thresholdBytes } from '../core/planner';
@@ -43,6 +43,9 @@ export interface RegistryContext {
 export function openRegistryContext(options: Record<string, unknown>, use: 'write' | 'read' | 'listen'): RegistryContext {
   const config = loadConfig({ configFile: options.config as string | undefined, env: process.env, flags: flagsFromOptions(options) });
   if (config.registryUrl === null) throw new ConfigError('configuration', 'required: --registry URL (or `registry:` in the config file), e.g. http://127.0.0.1:5000', 'registry');
+  if (config.registryStoragePath !== null && !statSync(config.registryStoragePath, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError('configuration', `${config.registryStoragePath} is not a directory: give the registry's storage directory (its storage.filesystem.rootdirectory)`, 'registry-storage');
+  }
   const auth = loadAuth(config.registryAuthFile, process.env);
   const listenToken = use === 'listen' ? loadToken(config.registryListenTokenFile) : null;
   if (use === 'read' && !existsSync(config.statePath)) {

@@ -229,7 +229,10 @@ describe('registry bad input', () => {
     const status = await cli(['--state', join(dir, 'none.db'), 'registry', '--registry', registryUrl, 'status']);
     expect(status.code).toBe(2);
     expect(status.stderr).toMatch(/registry sync/);
-    for (const r of [none, creds, file, status]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const storage = await cli(['--state', join(dir, 'x.db'), 'registry', '--registry', registryUrl, '--storage', join(dir, 'no-such-dir'), 'plan']);
+    expect(storage.code).toBe(2);
+    expect(storage.stderr).toMatch(/key 'registry-storage': .*no-such-dir is not a directory/);
+    for (const r of [none, creds, file, status, storage]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 
