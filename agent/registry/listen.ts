@@ -76,6 +76,11 @@ function authorized(header: string | undefined, token: string | null): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** Whether a bound host:port is reachable from this host only. */
+export function isLoopback(address: string): boolean {
+  return /^(127\.|\[::1\]:|localhost:)/.test(address);
+}
+
 export async function startListener(deps: ListenerDeps): Promise<Listener> {
   const { store, log } = deps;
   // Our own crawl (sync, the HEAD before a delete) must never count as demand.
@@ -124,6 +129,10 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
   });
   const address = await listenOn(server, deps.listen, 'registry-listen');
   log.info('registry_listening', { address, token: deps.token !== null });
+  // Anyone who can reach it could fake pulls (keeping images) or pushes: say so when it is open.
+  if (deps.token === null && !isLoopback(address)) {
+    log.warn('registry_listen_without_token', { address, action: 'set registry-listen-token-file and the endpoint\'s Authorization header' });
+  }
   return {
     address,
     counts,

@@ -3,6 +3,7 @@ import { lastWantedMs, manifestRefs, recordableEvents, type NotificationEnvelope
 import { parseAuth } from '../../agent/registry/auth';
 import { nextPageUrl } from '../../agent/registry/client';
 import { checkGcCommand } from '../../agent/registry/gc';
+import { isLoopback } from '../../agent/registry/listen';
 
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DIGEST = `sha256:${'b'.repeat(64)}`;
@@ -92,5 +93,12 @@ describe('registry gc settings', () => {
     expect(checkGcCommand('registry garbage-collect --delete-untagged=true /c.yml')).toMatch(/multi-arch/);
     expect(checkGcCommand('registry garbage-collect -m /c.yml')).toMatch(/multi-arch/);
     expect(checkGcCommand('registry garbage-collect --dry-run /c.yml')).toBeNull();
+  });
+});
+
+describe('registry listen address', () => {
+  it('only loopback addresses are quiet without a token', () => {
+    expect(['127.0.0.1:9708', '127.0.0.2:80', '[::1]:9708', 'localhost:9708'].map(isLoopback)).toEqual([true, true, true, true]);
+    expect(['0.0.0.0:9708', '[::]:9708', '10.0.0.5:9708', '1127.0.0.1:9'].map(isLoopback)).toEqual([false, false, false, false]);
   });
 });
