@@ -20,7 +20,7 @@ it('state DB and lock files are created 0600', () => {
   }
 });
 
-it('no agent module starts processes or shells, but registry gc, which only its own command loads', () => {
+it('no agent module starts processes or shells, but registry gc, which only its command module imports', () => {
   const sources: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -40,5 +40,5 @@ it('no agent module starts processes or shells, but registry gc, which only its 
     return /from '\.\.\/registry\/gc'/.test(text) || (file.includes('/agent/registry/') && /from '\.\/gc'/.test(text));
   };
   const importers = sources.filter(importsGc);
-  expect(importers.map((f) => f.slice(f.indexOf('agent/')))).toEqual(['agent/cli/registry.ts']);
+  expect(importers.map((f) => f.slice(f.indexOf('agent/')))).toEqual(['agent/cli/registry-gc.ts']);
 });

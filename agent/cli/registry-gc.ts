@@ -1,0 +1,45 @@
+// `registry gc`: garbage collection of a local registry, read-only meanwhile (agent/registry/gc.ts).
+import type { Config } from '../config/schema';
+import { ConfigError } from '../errors';
+import { escapeControl } from '../log';
+import { checkGcCommand, collectGarbage, commandRestarter, systemdRestarter } from '../registry/gc';
+import { writeRegistryMetrics } from '../registry/metrics';
+import { formatBytes } from './format';
+import type { RegistryContext } from './registry-context';
+
+/** Kept tags broken after garbage collection: the run finished, its outcome is not what it must be. */
+const EXIT_BROKEN = 3;
+
+/** Checks what `registry gc` needs before it touches the registry (exit 2 on a bad setting). */
+export function checkGcSettings(config: Config): void {
+  if (config.registryStoragePath === null) throw new ConfigError('configuration', "required for gc: --storage DIR, the registry's storage directory (freed bytes are measured there)", 'registry-storage');
+  const bad = checkGcCommand(config.registryGcCommand);
+  if (bad !== null) throw new ConfigError('configuration', bad, 'registry-gc-command');
+}
+
+export async function registryGcCommand(ctx: RegistryContext, json: boolean): Promise<number> {
+  try {
+    const { config } = ctx;
+    const restarter = config.registryRestartCommand !== null ? commandRestarter(config.registryRestartCommand, ctx.log) : systemdRestarter(config.registryUnit, ctx.log);
+    const result = await collectGarbage({ ...ctx, restarter, gcCommand: config.registryGcCommand, storagePath: config.registryStoragePath as string });
+    if (config.registryMetricsFile !== null) {
+      writeRegistryMetrics(config.registryMetricsFile, ctx.client.url, {
+        gc_last_success_timestamp_seconds: { help: 'When registry gc last finished (Unix time)', value: ctx.clock() / 1000 },
+        gc_duration_seconds: { help: 'How long the last registry gc took, read-only window included', value: result.durationMs / 1000 },
+        gc_freed_bytes: { help: 'Bytes the last registry gc freed under the storage directory (measured)', value: result.freedBytes },
+        gc_storage_bytes: { help: 'Bytes under the storage directory after the last registry gc', value: result.afterBytes },
+        gc_broken_tags: { help: 'Kept tags that did not pull after the last registry gc', value: result.brokenTags.length },
+      });
+    }
+    if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, ...result }, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        `${escapeControl(ctx.client.url)}: garbage collected in ${Math.round(result.durationMs / 1000)} s (read-only meanwhile); storage ${formatBytes(result.beforeBytes)} -> ${formatBytes(result.afterBytes)}, ${formatBytes(result.freedBytes)} freed; ${result.checkedTags} kept tags and ${result.checkedBlobs} of their blobs checked, ${result.brokenTags.length} broken\n`,
+      );
+    }
+    for (const tag of result.brokenTags) process.stderr.write(`image-evictor: registry gc: kept tag ${escapeControl(tag)} no longer pulls\n`);
+    return result.brokenTags.length > 0 ? EXIT_BROKEN : 0;
+  } finally {
+    ctx.store.close();
+  }
+}

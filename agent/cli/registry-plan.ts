@@ -1,0 +1,97 @@
+// `registry plan` and `registry apply`: what the rules and storage pressure select, and deleting it.
+import { thresholdBytes } from '../core/planner';
+import { planRegistry, type RegistryPlan } from '../core/registry-planner';
+import type { Rule } from '../core/rules';
+import { measureDisk } from '../disk/disk';
+import { escapeControl } from '../log';
+import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
+import { writeRegistryMetrics } from '../registry/metrics';
+import { formatAgo, formatBytes, isoTime, renderTable } from './format';
+import type { RegistryContext } from './registry-context';
+
+/** The registry refused deletes: the run stopped at its first one. */
+const EXIT_REFUSED = 3;
+
+export interface PlanOptions {
+  /** Rules already loaded (a bad file fails before any request). */
+  rules: Rule[];
+  json: boolean;
+  /** Carry the plan out; false prints it only. */
+  apply: boolean;
+}
+
+
+async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: RegistryPlan; nowMs: number }> {
+  const { config } = ctx;
+  const nowMs = ctx.clock();
+  let pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null = null;
+  if (config.registryStoragePath !== null) {
+    const disk = await measureDisk(config.registryStoragePath);
+    const lowBytes = thresholdBytes(config.lowFree, disk.totalBytes);
+    pressure = { freeBytes: disk.freeBytes, lowBytes, targetBytes: Math.max(lowBytes, thresholdBytes(config.targetFree, disk.totalBytes)) };
+  }
+  const plan = planRegistry({ images: ctx.store.images(), blobs: ctx.store.blobs(), rules, nowMs, headCounts: config.registryHeadCounts, minAgeMs: config.minAgeMs, pressure });
+  return { plan, nowMs };
+}
+
+function planText(plan: RegistryPlan, nowMs: number): string {
+  const rows = plan.deletions.map((d) => [
+    d.reason,
+    escapeControl(d.repository),
+    d.tags.length > 0 ? d.tags.map(escapeControl).join(',') : '<untagged>',
+    d.digest.replace(/^sha256:/, '').slice(0, 12),
+    formatAgo(d.lastWantedMs, nowMs),
+    formatBytes(d.reclaimBytes),
+    d.rule === null ? '' : escapeControl(d.rule),
+  ]);
+  const lines = [
+    plan.deletions.length === 0 ? 'nothing to delete' : renderTable(['REASON', 'REPOSITORY', 'TAGS', 'DIGEST', 'LAST WANTED', 'RECLAIM', 'RULE'], rows),
+    ...plan.held.map((h) => `kept: ${escapeControl(h.repository)} ${h.tags.map(escapeControl).join(',')} (${h.digest.replace(/^sha256:/, '').slice(0, 12)}): ${escapeControl(h.why)}`),
+    `${plan.deletions.length} manifests to delete, about ${formatBytes(plan.reclaimBytes)} of blobs freed after garbage collection${plan.underPressure ? (plan.reachesTarget ? '; reaches target-free' : '; does NOT reach target-free') : ''}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function planJson(plan: RegistryPlan, applied: ApplyResult | null): unknown {
+  return {
+    ...plan,
+    deletions: plan.deletions.map((d) => ({ ...d, lastWanted: isoTime(d.lastWantedMs) })),
+    ...(applied === null ? {} : { outcomes: applied.outcomes, refused: applied.refused }),
+  };
+}
+
+/** `registry plan` (print) and `registry apply` (carry out, unless --dry-run). */
+export async function registryPlanCommand(ctx: RegistryContext, options: PlanOptions): Promise<number> {
+  try {
+    const { plan, nowMs } = await buildPlan(ctx, options.rules);
+    if (!options.apply) {
+      process.stdout.write(options.json ? `${JSON.stringify(planJson(plan, null), null, 2)}\n` : planText(plan, nowMs));
+      return 0;
+    }
+    const applied = await applyRegistryPlan(ctx, plan);
+    if (ctx.config.registryMetricsFile !== null) {
+      const deleted = applied.outcomes.filter((o) => o.result === 'deleted');
+      writeRegistryMetrics(ctx.config.registryMetricsFile, ctx.client.url, {
+        apply_last_run_timestamp_seconds: { help: 'When registry apply last ran (Unix time)', value: nowMs / 1000 },
+        apply_deleted_manifests: { help: 'Manifests the last registry apply deleted', value: deleted.length },
+        apply_skipped_manifests: { help: 'Manifests the last registry apply skipped (changed since the plan) or failed to delete', value: applied.outcomes.length - deleted.length },
+        apply_reclaim_estimate_bytes: { help: 'Blob bytes the last registry apply made collectable (estimate)', value: deleted.reduce((s, o) => s + o.reclaimBytes, 0) },
+        apply_refused: { help: '1 if the registry refused deletes at the last registry apply', value: applied.refused === null ? 0 : 1 },
+      });
+    }
+    if (options.json) process.stdout.write(`${JSON.stringify(planJson(plan, applied), null, 2)}\n`);
+    else {
+      const rows = applied.outcomes.map((o) => [o.result, escapeControl(o.repository), o.tags.map(escapeControl).join(',') || '<untagged>', o.digest.replace(/^sha256:/, '').slice(0, 12), o.detail === null ? '' : escapeControl(o.detail)]);
+      if (rows.length > 0) process.stdout.write(`${renderTable(['RESULT', 'REPOSITORY', 'TAGS', 'DIGEST', 'DETAIL'], rows)}\n`);
+      const deleted = applied.outcomes.filter((o) => o.result === 'deleted');
+      process.stdout.write(`${deleted.length} manifests deleted, about ${formatBytes(deleted.reduce((s, o) => s + o.reclaimBytes, 0))} to free at the next garbage collection\n`);
+    }
+    if (applied.refused !== null) {
+      process.stderr.write(`image-evictor: registry apply: ${applied.refused}\n`);
+      return EXIT_REFUSED;
+    }
+    return 0;
+  } finally {
+    ctx.store.close();
+  }
+}

@@ -1,0 +1,74 @@
+// `registry status`: every manifest the state knows, with its class and rank under the rules.
+import { lastWantedMs, type RegistryImage } from '../core/registry';
+import { planRegistry } from '../core/registry-planner';
+import type { Rule } from '../core/rules';
+import { escapeControl } from '../log';
+import { formatAgo, formatBytes, isoTime, renderTable } from './format';
+import type { RegistryContext } from './registry-context';
+
+function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage[] {
+  // Least recently wanted first, as eviction would consider them.
+  return [...images].sort((a, b) => lastWantedMs(a.manifest, headCounts) - lastWantedMs(b.manifest, headCounts) || a.repository.localeCompare(b.repository));
+}
+
+/**
+ * Each manifest's class under the rules and its rank among eviction candidates: the plan as if the
+ * storage were empty and had to be refilled, so every candidate is ranked.
+ */
+function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number): Map<string, { class: string; rank: number | null }> {
+  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: ctx.config.registryHeadCounts, minAgeMs: ctx.config.minAgeMs, pressure: { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER } });
+  const out = new Map<string, { class: string; rank: number | null }>();
+  for (const i of images) out.set(`${i.repository}@${i.manifest.digest}`, { class: i.parents.length > 0 && i.tags.length === 0 ? 'child' : 'kept', rank: null });
+  for (const h of plan.held) out.set(`${h.repository}@${h.digest}`, { class: 'held', rank: null });
+  let rank = 0;
+  for (const d of plan.deletions) {
+    if (d.reason === 'pressure') rank += 1;
+    out.set(`${d.repository}@${d.digest}`, { class: d.reason === 'pressure' ? 'candidate' : 'delete', rank: d.reason === 'pressure' ? rank : null });
+  }
+  return out;
+}
+
+export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules: Rule[] = []): number {
+  try {
+    const nowMs = ctx.clock();
+    const images = statusRows(ctx.store.images(), ctx.config.registryHeadCounts);
+    const classOf = classes(ctx, images, rules, nowMs);
+    const cls = (i: RegistryImage) => classOf.get(`${i.repository}@${i.manifest.digest}`) ?? { class: 'kept', rank: null };
+    if (json) {
+      const out = images.map((i) => ({
+        ...cls(i),
+        repository: i.repository,
+        tags: i.tags,
+        digest: i.manifest.digest,
+        mediaType: i.manifest.mediaType,
+        parents: i.parents,
+        sizeBytes: i.manifest.sizeBytes,
+        pushed: isoTime(i.manifest.pushedMs),
+        lastPull: isoTime(i.manifest.lastPullMs),
+        pulls: i.manifest.pulls,
+        lastHead: isoTime(i.manifest.lastHeadMs),
+        heads: i.manifest.heads,
+      }));
+      process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, headCounts: ctx.config.registryHeadCounts, images: out }, null, 2)}\n`);
+      return 0;
+    }
+    const tagsCell = (i: RegistryImage) => (i.tags.length > 0 ? i.tags.map(escapeControl).join(',') : i.parents.length > 0 ? `<child of ${i.parents.length} index>` : '<untagged>');
+    const rows = images.map((i) => [
+      cls(i).class,
+      cls(i).rank === null ? '' : String(cls(i).rank),
+      escapeControl(i.repository),
+      tagsCell(i),
+      i.manifest.digest.replace(/^sha256:/, '').slice(0, 12),
+      formatBytes(i.manifest.sizeBytes),
+      formatAgo(i.manifest.pushedMs, nowMs),
+      formatAgo(i.manifest.lastPullMs, nowMs),
+      String(i.manifest.pulls),
+      String(i.manifest.heads),
+    ]);
+    process.stdout.write(`registry ${escapeControl(ctx.client.url)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, RANK: eviction order under storage pressure\n`);
+    process.stdout.write(`${renderTable(['CLASS', 'RANK', 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
+    return 0;
+  } finally {
+    ctx.store.close();
+  }
+}
