@@ -29,8 +29,8 @@ export interface ApplyResult {
  * Whether deleting `deletion.digest` now would take a tag the plan did not judge: a planned tag
  * that moved to another digest (re-pushed), or a tag the state does not know pointing at it.
  */
-async function changedSincePlan(client: RegistryClient, store: RegistryStore, deletion: RegistryDeletion): Promise<string | null> {
-  const known = new Set(store.images().filter((i) => i.repository === deletion.repository).flatMap((i) => i.tags));
+async function changedSincePlan(client: RegistryClient, knownTags: Map<string, Set<string>>, deletion: RegistryDeletion): Promise<string | null> {
+  const known = knownTags.get(deletion.repository) ?? new Set<string>();
   const now = await client.tags(deletion.repository);
   const planned = new Set(deletion.tags);
   for (const tag of now.filter((t) => planned.has(t) || !known.has(t))) {
@@ -45,10 +45,13 @@ async function changedSincePlan(client: RegistryClient, store: RegistryStore, de
 export async function applyRegistryPlan(deps: { client: RegistryClient; store: RegistryStore; log: Log; clock: () => number }, plan: RegistryPlan): Promise<ApplyResult> {
   const { client, store, log, clock } = deps;
   const outcomes: DeleteOutcome[] = [];
+  // The tags the plan was made with, per repository: read once, not once per delete.
+  const knownTags = new Map<string, Set<string>>();
+  for (const image of store.images()) for (const tag of image.tags) knownTags.set(image.repository, (knownTags.get(image.repository) ?? new Set()).add(tag));
   for (const deletion of plan.deletions) {
     const base = { repository: deletion.repository, digest: deletion.digest, tags: deletion.tags, reclaimBytes: deletion.reclaimBytes };
     try {
-      const changed = await changedSincePlan(client, store, deletion);
+      const changed = await changedSincePlan(client, knownTags, deletion);
       if (changed !== null) {
         outcomes.push({ ...base, result: 'changed', detail: changed, reclaimBytes: 0 });
         log.info('registry_delete_skipped', { repository: deletion.repository, digest: deletion.digest, why: changed });

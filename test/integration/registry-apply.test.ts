@@ -235,6 +235,30 @@ describe('registry apply: refusals and races', () => {
   }, 300_000);
 });
 
+describe('registry apply: a tag the plan did not know', () => {
+  it('a new tag pushed onto the digest since the state learned it keeps the digest', async () => {
+    const registry = await startRegistry();
+    const statePath = join(dir, 'new-tag.db');
+    try {
+      const image = await buildImage({ name: 'ci/newtag', tag: 'pr-8', layerBytes: [64 * 1024], registry: registry.address });
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      backdatePush(statePath, digestOf(image), 1);
+      // Released as it is: the same digest gets a tag the state has not seen (no sync since).
+      await builderCli(['tag', image.ref, `${registry.address}/ci/newtag:release-1`]);
+      await builderCli(['push', `${registry.address}/ci/newtag:release-1`]);
+      const rules = join(dir, 'newtag.conf');
+      writeFileSync(rules, 'Tag("pr-*") : Delete\n');
+      const applied = await evictor(statePath, registry, ['apply', '--rules', rules, '--json']);
+      expect(applied.code).toBe(0);
+      const outcomes = (JSON.parse(applied.stdout) as { outcomes: Outcome[] }).outcomes;
+      expect(outcomes).toEqual([expect.objectContaining({ digest: digestOf(image), result: 'changed', detail: expect.stringMatching(/release-1, new since the plan/) })]);
+      expect(await manifestStatus(registry, 'ci/newtag', 'release-1')).toBe(200);
+    } finally {
+      await registry.stop();
+    }
+  }, 300_000);
+});
+
 describe('registry gc', () => {
   /** The registry answers a blob upload with 405 while read-only, 202 when pushes may go on. */
   async function uploadStatus(registry: Registry): Promise<number> {
