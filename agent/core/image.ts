@@ -79,7 +79,7 @@ export function splitReference(repoTag: string): { repository: string; tag: stri
 }
 
 /** The repositories an image is tagged in, each once. */
-export function repositoriesOf(record: ImageRecord): string[] {
+export function repositoriesOf(record: Pick<ImageRecord, 'repoTags'>): string[] {
   return [...new Set(record.repoTags.map((t) => splitReference(t).repository))];
 }
 

@@ -6,7 +6,7 @@
 // tags last pulled or pushed per repository. A digest is deleted only when every tag on it is
 // selected (deleting a digest removes all its tags) and no kept index lists it as a child.
 import type { ImageRecord } from './image';
-import { lastWantedMs, type BlobRef, type RegistryImage } from './registry';
+import { lastPullMs, lastWantedMs, type BlobRef, type RegistryImage } from './registry';
 import { claimImages, type Disposition, type Rule, type RuleSubject } from './rules';
 
 export interface RegistryPlanInput {
@@ -63,7 +63,6 @@ const key = (repository: string, digest: string) => `${repository}@${digest}`;
 /** A tag (or an untagged manifest) as the rules see an image. */
 function subjectOf(image: RegistryImage, tag: string | null, headCounts: boolean): RuleSubject {
   const m = image.manifest;
-  const lastPullMs = Math.max(m.lastPullMs ?? -Infinity, headCounts ? (m.lastHeadMs ?? -Infinity) : -Infinity);
   const record: ImageRecord = {
     id: tag === null ? key(image.repository, m.digest) : `${image.repository}:${tag}`,
     repoTags: tag === null ? [] : [`${image.repository}:${tag}`],
@@ -73,7 +72,7 @@ function subjectOf(image: RegistryImage, tag: string | null, headCounts: boolean
     firstSeenMs: m.pushedMs,
     // A push is the image's arrival; a pull is its use: Unused(d) counts from the last pull.
     lastPulledMs: m.pushedMs,
-    lastUsedMs: Number.isFinite(lastPullMs) ? lastPullMs : null,
+    lastUsedMs: lastPullMs(m, headCounts),
     useCount: m.pulls,
     removedMs: null,
   };

@@ -158,8 +158,13 @@ export interface RegistryImage {
   manifest: RegistryManifest;
 }
 
-/** When the image was last wanted: the last pull (GET; HEAD too when `headCounts`), else its push. */
-export function lastWantedMs(manifest: RegistryManifest, headCounts: boolean): number {
+/** The last pull: a GET, or a HEAD too when `headCounts`; null when never pulled. */
+export function lastPullMs(manifest: RegistryManifest, headCounts: boolean): number | null {
   const pulled = Math.max(manifest.lastPullMs ?? -Infinity, headCounts ? (manifest.lastHeadMs ?? -Infinity) : -Infinity);
-  return Number.isFinite(pulled) ? Math.max(pulled, manifest.pushedMs) : manifest.pushedMs;
+  return Number.isFinite(pulled) ? pulled : null;
+}
+
+/** When the image was last wanted: the last pull (see lastPullMs), else its push. */
+export function lastWantedMs(manifest: RegistryManifest, headCounts: boolean): number {
+  return Math.max(lastPullMs(manifest, headCounts) ?? -Infinity, manifest.pushedMs);
 }

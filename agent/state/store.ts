@@ -6,7 +6,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { ActiveOrder } from '../core/auto';
 import { EvictionRecord } from '../core/eviction';
 import { HistoryEntry, historyEntries, type HistoryImage } from '../core/history';
-import { ImageRecord, splitReference, type Layer } from '../core/image';
+import { ImageRecord, repositoriesOf, type Layer } from '../core/image';
 import { errorText, StateError } from '../errors';
 import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';
@@ -225,7 +225,7 @@ function createStore(db: Database, log: Log): Store {
       // Rows are iterated one at a time: a year of removed images must not become a year of objects.
       const uses = new Map<string, number>();
       const add = (repoTags: string[], useCount: number) => {
-        for (const repo of new Set(repoTags.map((t) => splitReference(t).repository))) uses.set(repo, (uses.get(repo) ?? 0) + useCount);
+        for (const repo of repositoriesOf({ repoTags })) uses.set(repo, (uses.get(repo) ?? 0) + useCount);
       };
       for (const row of selectUses.iterate() as Iterable<{ id: string; repo_tags: string; use_count: number }>) {
         if (!pending.images.has(row.id)) add(JSON.parse(row.repo_tags) as string[], row.use_count);
