@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { mapLimit } from '../agent/registry/sync';
 import { cli, startService } from '../test/harness/cli';
 import { freePort, startRegistry } from '../test/harness/registry';
+import { pushSynthetic } from '../test/harness/registry-push';
 import { makeTestDir } from '../test/harness/tmp';
 import type { Table } from './report';
 
@@ -27,33 +28,10 @@ async function ok(response: Promise<Response>, what: string): Promise<Response> 
   return r;
 }
 
-/** Pushes `tags` distinct manifests (each its own tiny config blob) over `repositories`, by the HTTP API. */
+/** Pushes `tags` distinct manifests over `repositories`, by the HTTP API. */
 async function pushTags(base: string, repositories: number, tags: number): Promise<void> {
   const perRepo = Math.ceil(tags / repositories);
-  const layer = Buffer.from('a layer every manifest shares\n');
-  const work = Array.from({ length: tags }, (_, i) => ({ repo: `bench/repo-${Math.floor(i / perRepo)}`, tag: `v${i % perRepo}`, i }));
-  // One upload of the shared layer per repository; its manifests wait for it.
-  const layers = new Map<string, Promise<void>>();
-  const upload = async (repo: string, data: Buffer) => {
-    const started = await ok(fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' }), 'upload start');
-    await started.text();
-    const location = new URL(started.headers.get('location') as string, base);
-    location.searchParams.set('digest', sha256(data));
-    await (await ok(fetch(location, { method: 'PUT', body: data, headers: { 'Content-Type': 'application/octet-stream' } }), 'upload')).text();
-  };
-  await mapLimit(work, 16, async ({ repo, tag, i }) => {
-    if (!layers.has(repo)) layers.set(repo, upload(repo, layer));
-    await layers.get(repo);
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: i }));
-    await upload(repo, config);
-    const manifest = JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
-    });
-    await (await ok(fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': MANIFEST } }), 'manifest')).text();
-  });
+  await pushSynthetic(base, Array.from({ length: tags }, (_, i) => ({ repository: `bench/repo-${Math.floor(i / perRepo)}`, tag: `v${i % perRepo}`, image: String(i) })));
 }
 
 /** Posts `envelopes` envelopes of `perEnvelope` pull events each, 4 at a time; returns events per second. */

@@ -12,6 +12,7 @@ import { policyCheckCommand, policyExplainCommand } from './policy';
 import { purgeCommand } from './purge';
 import { loadRules, openRegistryContext } from './registry-context';
 import { checkGcSettings, registryGcCommand } from './registry-gc';
+import { parseTagRefs, registryDeleteTagCommand } from './registry-delete-tag';
 import { registryListenCommand } from './registry-listen';
 import { registryPlanCommand } from './registry-plan';
 import { registryStatusCommand } from './registry-status';
@@ -127,16 +128,21 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   const registry = program
     .command('registry')
-    .description('the same rules and LRU on a Distribution registry: record its pushes and pulls, show them')
+    .description("the same rules and LRU on a registry: a Distribution registry (--registry), or a GitLab project's or group's container registry through GitLab's API (--gitlab)")
     .option('--registry <url>', 'the registry, e.g. http://127.0.0.1:5000 (credentials: --registry-auth-file or $IMAGE_EVICTOR_REGISTRY_AUTH)')
+    .option('--gitlab <url>', 'a GitLab instance, e.g. https://gitlab.example.com (token: $GITLAB_TOKEN, or $CI_JOB_TOKEN in a job)')
+    .option('--project <id|path>', 'with --gitlab: the project whose container repositories are judged')
+    .option('--group <id|path>', 'with --gitlab: the group whose container repositories (all its projects\') are judged')
     .option('--registry-auth-file <file>', "credentials: one line 'basic USER:PASSWORD' or 'bearer TOKEN'")
     .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured")
     .option('--metrics-file <file>', "apply and gc write their figures here, for node_exporter's textfile collector");
   /** The registry group's short flags under their config keys' names. */
   const registryFlags = (opts: Record<string, unknown>) => {
-    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, unit, restartCommand, gcCommand, metricsFile, ...rest } = opts;
+    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, unit, restartCommand, gcCommand, metricsFile, project, group, ...rest } = opts;
     return {
       ...rest,
+      gitlabProject: project,
+      gitlabGroup: group,
       registryStorage: storage,
       registryListen: listen,
       registryListenTokenFile: tokenFile,
@@ -202,6 +208,16 @@ function buildProgram(setExit: (code: number) => void): Command {
         throw error;
       }
       setExit(await registryGcCommand(ctx, json === true));
+    });
+  registry
+    .command('delete-tag')
+    .description('delete tags now, e.g. a review environment\'s when it stops; digest-safe (exit 3 if one is protected or held)')
+    .argument('<ref...>', 'REPOSITORY:TAG, the registry host in front or not ($CI_REGISTRY_IMAGE:$CI_COMMIT_REF_SLUG)')
+    .option('--json', 'print the outcomes as JSON')
+    .action(async (refs: string[], _options, command: Command) => {
+      const { json, ...opts } = command.optsWithGlobals();
+      const parsed = parseTagRefs(refs);
+      setExit(await registryDeleteTagCommand(openRegistryContext(registryFlags(opts), 'write'), parsed, json === true));
     });
   registry
     .command('status')

@@ -5,7 +5,7 @@ import { escapeControl } from '../log';
 import { checkGcCommand, collectGarbage, commandRestarter, systemdRestarter } from '../registry/gc';
 import { writeRegistryMetrics } from '../registry/metrics';
 import { formatBytes } from './format';
-import type { RegistryContext } from './registry-context';
+import { distributionClient, type RegistryContext } from './registry-context';
 
 /** Kept tags broken after garbage collection: the run finished, its outcome is not what it must be. */
 const EXIT_BROKEN = 3;
@@ -18,12 +18,17 @@ export function checkGcSettings(config: Config): void {
 }
 
 export async function registryGcCommand(ctx: RegistryContext, json: boolean): Promise<number> {
+  if (ctx.gitlab !== null) {
+    ctx.store.close();
+    throw new ConfigError('configuration', 'GitLab collects its registry\'s garbage itself: `sudo gitlab-ctl registry-garbage-collect` (Omnibus, downtime or read-only), or online GC with the metadata database', 'gitlab');
+  }
+  const client = distributionClient(ctx, 'gc');
   try {
     const { config } = ctx;
     const restarter = config.registryRestartCommand !== null ? commandRestarter(config.registryRestartCommand, ctx.log) : systemdRestarter(config.registryUnit, ctx.log);
-    const result = await collectGarbage({ ...ctx, restarter, gcCommand: config.registryGcCommand, storagePath: config.registryStoragePath as string });
+    const result = await collectGarbage({ ...ctx, client, restarter, gcCommand: config.registryGcCommand, storagePath: config.registryStoragePath as string });
     if (config.registryMetricsFile !== null) {
-      writeRegistryMetrics(config.registryMetricsFile, ctx.client.url, {
+      writeRegistryMetrics(config.registryMetricsFile, ctx.name, {
         gc_last_success_timestamp_seconds: { help: 'When registry gc last finished (Unix time)', value: ctx.clock() / 1000 },
         gc_duration_seconds: { help: 'How long the last registry gc took, read-only window included', value: result.durationMs / 1000 },
         gc_freed_bytes: { help: 'Bytes the last registry gc freed under the storage directory (measured)', value: result.freedBytes },
@@ -31,10 +36,10 @@ export async function registryGcCommand(ctx: RegistryContext, json: boolean): Pr
         gc_broken_tags: { help: 'Kept tags that did not pull after the last registry gc', value: result.brokenTags.length },
       });
     }
-    if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, ...result }, null, 2)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.name, ...result }, null, 2)}\n`);
     else {
       process.stdout.write(
-        `${escapeControl(ctx.client.url)}: garbage collected in ${Math.round(result.durationMs / 1000)} s (read-only meanwhile); storage ${formatBytes(result.beforeBytes)} -> ${formatBytes(result.afterBytes)}, ${formatBytes(result.freedBytes)} freed; ${result.checkedTags} kept tags and ${result.checkedBlobs} of their blobs checked, ${result.brokenTags.length} broken\n`,
+        `${escapeControl(ctx.name)}: garbage collected in ${Math.round(result.durationMs / 1000)} s (read-only meanwhile); storage ${formatBytes(result.beforeBytes)} -> ${formatBytes(result.afterBytes)}, ${formatBytes(result.freedBytes)} freed; ${result.checkedTags} kept tags and ${result.checkedBlobs} of their blobs checked, ${result.brokenTags.length} broken\n`,
       );
     }
     for (const tag of result.brokenTags) process.stderr.write(`image-evictor: registry gc: kept tag ${escapeControl(tag)} no longer pulls\n`);

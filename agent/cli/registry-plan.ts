@@ -4,10 +4,11 @@ import { planRegistry, type RegistryPlan } from '../core/registry-planner';
 import type { Rule } from '../core/rules';
 import { measureDisk } from '../disk/disk';
 import { escapeControl } from '../log';
+import { applyGitlabPlan } from '../gitlab/apply';
 import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
 import { writeRegistryMetrics } from '../registry/metrics';
 import { formatAgo, formatBytes, isoTime, renderTable } from './format';
-import type { RegistryContext } from './registry-context';
+import { distributionClient, type RegistryContext } from './registry-context';
 
 /** The registry refused deletes: the run stopped at its first one. */
 const EXIT_REFUSED = 3;
@@ -21,7 +22,7 @@ export interface PlanOptions {
 }
 
 
-async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: RegistryPlan; nowMs: number }> {
+async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean }> {
   const { config } = ctx;
   const nowMs = ctx.clock();
   let pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null = null;
@@ -30,15 +31,24 @@ async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: R
     const lowBytes = thresholdBytes(config.lowFree, disk.totalBytes);
     pressure = { freeBytes: disk.freeBytes, lowBytes, targetBytes: Math.max(lowBytes, thresholdBytes(config.targetFree, disk.totalBytes)) };
   }
-  const plan = planRegistry({ images: ctx.store.images(), blobs: ctx.store.blobs(), rules, nowMs, headCounts: config.registryHeadCounts, minAgeMs: config.minAgeMs, pressure });
-  return { plan, nowMs };
+  const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
+  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: config.registryHeadCounts, minAgeMs: config.minAgeMs, pressure, perTag: ctx.gitlab !== null });
+  return { plan, nowMs, pullTimes: images.some((i) => i.manifest.lastPullMs !== null || i.manifest.lastHeadMs !== null) };
 }
 
-function planText(plan: RegistryPlan, nowMs: number): string {
+/** Where the bytes go for a GitLab scope: its own garbage collection frees them, not the delete. */
+const GITLAB_RECLAIM = "reclaimable after GitLab's garbage collection (`sudo gitlab-ctl registry-garbage-collect`, or online GC with the registry metadata database); GitLab's sizes count layers shared between images in each";
+
+/** What a plan without pull times judges by, and how to get them. */
+function pullTimesNote(ctx: RegistryContext): string {
+  return `no pulls recorded for ${ctx.name}: Unused and PreserveRecent judge by push times (first seen by sync). For pull times, point the registry's notifications at \`image-evictor registry --registry URL listen\`${ctx.gitlab !== null ? " (gitlab.rb: registry['notifications']) and give the same --registry URL here" : ''}`;
+}
+
+function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullTimes: boolean): string {
   const rows = plan.deletions.map((d) => [
     d.reason,
     escapeControl(d.repository),
-    d.tags.length > 0 ? d.tags.map(escapeControl).join(',') : '<untagged>',
+    (d.tags.length > 0 ? d.tags.map(escapeControl).join(',') : '<untagged>') + (d.keptBy === null ? '' : ` (image kept by tag ${escapeControl(d.keptBy)})`),
     d.digest.replace(/^sha256:/, '').slice(0, 12),
     formatAgo(d.lastWantedMs, nowMs),
     formatBytes(d.reclaimBytes),
@@ -47,13 +57,20 @@ function planText(plan: RegistryPlan, nowMs: number): string {
   const lines = [
     plan.deletions.length === 0 ? 'nothing to delete' : renderTable(['REASON', 'REPOSITORY', 'TAGS', 'DIGEST', 'LAST WANTED', 'RECLAIM', 'RULE'], rows),
     ...plan.held.map((h) => `kept: ${escapeControl(h.repository)} ${h.tags.map(escapeControl).join(',')} (${h.digest.replace(/^sha256:/, '').slice(0, 12)}): ${escapeControl(h.why)}`),
-    `${plan.deletions.length} manifests to delete, about ${formatBytes(plan.reclaimBytes)} of blobs freed after garbage collection${plan.underPressure ? (plan.reachesTarget ? '; reaches target-free' : '; does NOT reach target-free') : ''}`,
+    ctx.gitlab !== null
+      ? `${plan.deletions.reduce((n, d) => n + d.tags.length, 0)} tags to delete; up to ${formatBytes(plan.reclaimBytes)} of images ${GITLAB_RECLAIM}`
+      : `${plan.deletions.length} manifests to delete, about ${formatBytes(plan.reclaimBytes)} of blobs freed after garbage collection${plan.underPressure ? (plan.reachesTarget ? '; reaches target-free' : '; does NOT reach target-free') : ''}`,
+    ...(pullTimes ? [] : [pullTimesNote(ctx)]),
   ];
   return `${lines.join('\n')}\n`;
 }
 
-function planJson(plan: RegistryPlan, applied: ApplyResult | null): unknown {
+function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult | null, pullTimes: boolean): unknown {
   return {
+    registry: ctx.name,
+    ...(ctx.gitlab === null ? {} : { gitlab: ctx.gitlab.client.url, scope: ctx.gitlab.scope, reclaim: GITLAB_RECLAIM }),
+    pullTimes,
+    ...(pullTimes ? {} : { note: pullTimesNote(ctx) }),
     ...plan,
     deletions: plan.deletions.map((d) => ({ ...d, lastWanted: isoTime(d.lastWantedMs) })),
     ...(applied === null ? {} : { outcomes: applied.outcomes, refused: applied.refused }),
@@ -63,15 +80,15 @@ function planJson(plan: RegistryPlan, applied: ApplyResult | null): unknown {
 /** `registry plan` (print) and `registry apply` (carry out, unless --dry-run). */
 export async function registryPlanCommand(ctx: RegistryContext, options: PlanOptions): Promise<number> {
   try {
-    const { plan, nowMs } = await buildPlan(ctx, options.rules);
+    const { plan, nowMs, pullTimes } = await buildPlan(ctx, options.rules);
     if (!options.apply) {
-      process.stdout.write(options.json ? `${JSON.stringify(planJson(plan, null), null, 2)}\n` : planText(plan, nowMs));
+      process.stdout.write(options.json ? `${JSON.stringify(planJson(ctx, plan, null, pullTimes), null, 2)}\n` : planText(ctx, plan, nowMs, pullTimes));
       return 0;
     }
-    const applied = await applyRegistryPlan(ctx, plan);
+    const applied = ctx.gitlab !== null ? await applyGitlabPlan({ ...ctx, gitlab: ctx.gitlab.client, scope: ctx.gitlab.scope }, plan) : await applyRegistryPlan({ ...ctx, client: distributionClient(ctx, 'apply') }, plan);
     if (ctx.config.registryMetricsFile !== null) {
       const deleted = applied.outcomes.filter((o) => o.result === 'deleted');
-      writeRegistryMetrics(ctx.config.registryMetricsFile, ctx.client.url, {
+      writeRegistryMetrics(ctx.config.registryMetricsFile, ctx.name, {
         apply_last_run_timestamp_seconds: { help: 'When registry apply last ran (Unix time)', value: nowMs / 1000 },
         apply_deleted_manifests: { help: 'Manifests the last registry apply deleted', value: deleted.length },
         apply_skipped_manifests: { help: 'Manifests the last registry apply skipped (changed since the plan) or failed to delete', value: applied.outcomes.length - deleted.length },
@@ -79,12 +96,18 @@ export async function registryPlanCommand(ctx: RegistryContext, options: PlanOpt
         apply_refused: { help: '1 if the registry refused deletes at the last registry apply', value: applied.refused === null ? 0 : 1 },
       });
     }
-    if (options.json) process.stdout.write(`${JSON.stringify(planJson(plan, applied), null, 2)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(planJson(ctx, plan, applied, pullTimes), null, 2)}\n`);
     else {
       const rows = applied.outcomes.map((o) => [o.result, escapeControl(o.repository), o.tags.map(escapeControl).join(',') || '<untagged>', o.digest.replace(/^sha256:/, '').slice(0, 12), o.detail === null ? '' : escapeControl(o.detail)]);
       if (rows.length > 0) process.stdout.write(`${renderTable(['RESULT', 'REPOSITORY', 'TAGS', 'DIGEST', 'DETAIL'], rows)}\n`);
       const deleted = applied.outcomes.filter((o) => o.result === 'deleted');
-      process.stdout.write(`${deleted.length} manifests deleted, about ${formatBytes(deleted.reduce((s, o) => s + o.reclaimBytes, 0))} to free at the next garbage collection\n`);
+      const bytes = formatBytes(applied.outcomes.reduce((s, o) => s + o.reclaimBytes, 0));
+      const protectedCount = applied.outcomes.filter((o) => o.result === 'protected').length;
+      process.stdout.write(
+        ctx.gitlab !== null
+          ? `${deleted.length} tags deleted${protectedCount > 0 ? `, ${protectedCount} protected (skipped)` : ''}; up to ${bytes} of images ${GITLAB_RECLAIM}\n`
+          : `${deleted.length} manifests deleted, about ${bytes} to free at the next garbage collection\n`,
+      );
     }
     if (applied.refused !== null) {
       process.stderr.write(`image-evictor: registry apply: ${applied.refused}\n`);

@@ -16,7 +16,7 @@ function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage
  * storage were empty and had to be refilled, so every candidate is ranked.
  */
 function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number): Map<string, { class: string; rank: number | null }> {
-  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: ctx.config.registryHeadCounts, minAgeMs: ctx.config.minAgeMs, pressure: { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER } });
+  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: ctx.config.registryHeadCounts, minAgeMs: ctx.config.minAgeMs, pressure: { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER }, perTag: ctx.gitlab !== null });
   const out = new Map<string, { class: string; rank: number | null }>();
   for (const i of images) out.set(`${i.repository}@${i.manifest.digest}`, { class: i.parents.length > 0 && i.tags.length === 0 ? 'child' : 'kept', rank: null });
   for (const h of plan.held) out.set(`${h.repository}@${h.digest}`, { class: 'held', rank: null });
@@ -31,7 +31,7 @@ function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], n
 export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules: Rule[] = []): number {
   try {
     const nowMs = ctx.clock();
-    const images = statusRows(ctx.store.images(), ctx.config.registryHeadCounts);
+    const images = statusRows(ctx.store.images().filter((i) => ctx.inScope(i.repository)), ctx.config.registryHeadCounts);
     const classOf = classes(ctx, images, rules, nowMs);
     const cls = (i: RegistryImage) => classOf.get(`${i.repository}@${i.manifest.digest}`) ?? { class: 'kept', rank: null };
     if (json) {
@@ -49,7 +49,7 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
         lastHead: isoTime(i.manifest.lastHeadMs),
         heads: i.manifest.heads,
       }));
-      process.stdout.write(`${JSON.stringify({ registry: ctx.client.url, headCounts: ctx.config.registryHeadCounts, images: out }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ registry: ctx.name, headCounts: ctx.config.registryHeadCounts, images: out }, null, 2)}\n`);
       return 0;
     }
     const tagsCell = (i: RegistryImage) => (i.tags.length > 0 ? i.tags.map(escapeControl).join(',') : i.parents.length > 0 ? `<child of ${i.parents.length} index>` : '<untagged>');
@@ -65,7 +65,7 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
       String(i.manifest.pulls),
       String(i.manifest.heads),
     ]);
-    process.stdout.write(`registry ${escapeControl(ctx.client.url)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, RANK: eviction order under storage pressure\n`);
+    process.stdout.write(`registry ${escapeControl(ctx.name)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, RANK: eviction order under storage pressure\n`);
     process.stdout.write(`${renderTable(['CLASS', 'RANK', 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
     return 0;
   } finally {

@@ -127,6 +127,9 @@ export const ConfigLayer = z
     'registry-gc-command': z.string().min(1),
     'registry-metrics-file': z.string().min(1),
     'registry-listen-in-run': BooleanField,
+    gitlab: RegistryUrlField,
+    'gitlab-project': z.string().trim().min(1),
+    'gitlab-group': z.string().trim().min(1),
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -183,6 +186,11 @@ export const Config = z.object({
   registryMetricsFile: z.string().nullable(),
   /** `run` also receives the registry's notifications, as `registry listen` would: one service on a host running both. */
   registryListenInRun: z.boolean(),
+  /** A GitLab instance whose container registry the `registry` commands work on, through its API; null: a Distribution registry. */
+  gitlabUrl: z.string().nullable(),
+  /** The GitLab project (ID or full path) or group whose container repositories are in scope. */
+  gitlabProject: z.string().nullable(),
+  gitlabGroup: z.string().nullable(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -218,6 +226,9 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   'registry-gc-command': 'registryGcCommand',
   'registry-metrics-file': 'registryMetricsFile',
   'registry-listen-in-run': 'registryListenInRun',
+  gitlab: 'gitlabUrl',
+  'gitlab-project': 'gitlabProject',
+  'gitlab-group': 'gitlabGroup',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -256,6 +267,9 @@ export const DEFAULTS: Config = {
   registryGcCommand: 'docker-registry garbage-collect /etc/docker/registry/config.yml',
   registryMetricsFile: null,
   registryListenInRun: false,
+  gitlabUrl: null,
+  gitlabProject: null,
+  gitlabGroup: null,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

@@ -21,6 +21,11 @@ export interface RegistryPlanInput {
   minAgeMs: number;
   /** The storage filesystem now and its thresholds; null: no pressure eviction (rules only). */
   pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null;
+  /**
+   * Whether the registry deletes tag by tag (GitLab's API: the digest's other tags stay). Then a
+   * selected tag goes even when another tag on its digest is kept; only the image stays.
+   */
+  perTag?: boolean;
 }
 
 export type DeletionReason = 'rule' | 'pressure' | 'index-deleted';
@@ -28,8 +33,10 @@ export type DeletionReason = 'rule' | 'pressure' | 'index-deleted';
 export interface RegistryDeletion {
   repository: string;
   digest: string;
-  /** Tags that go with it: all of the digest's tags. */
+  /** Tags that go with it: all of the digest's tags (per tag: the selected ones). */
   tags: string[];
+  /** Per tag only: a kept tag holds the digest, so the image stays and frees nothing. */
+  keptBy: string | null;
   reason: DeletionReason;
   /** The rule that selected it (its text and origin), for `rule`. */
   rule: string | null;
@@ -131,6 +138,7 @@ export function planRegistry(input: RegistryPlanInput): RegistryPlan {
   }
 
   const held: RegistryHold[] = [];
+  const partial: Array<{ image: RegistryImage; tags: string[]; rule: Rule | null; keptBy: string }> = [];
   const chosen = new Map<string, { reason: DeletionReason; rule: string | null }>();
   for (const [k, claimsOf] of perManifest) {
     const image = byKey.get(k) as RegistryImage;
@@ -138,6 +146,11 @@ export function planRegistry(input: RegistryPlanInput): RegistryPlan {
     if (selected.length === 0) continue;
     const tags = selected.map((c) => c.tag).filter((t): t is string => t !== null);
     const keeper = claimsOf.find((c) => c.disposition !== 'delete');
+    if (keeper !== undefined && input.perTag === true) {
+      if (young(image)) held.push({ repository: image.repository, digest: image.manifest.digest, tags, why: 'pulled or pushed within min-age' });
+      else partial.push({ image, tags, rule: selected[0]?.rule ?? null, keptBy: keeper.tag ?? '' });
+      continue;
+    }
     if (keeper !== undefined) {
       held.push({ repository: image.repository, digest: image.manifest.digest, tags, why: `tag ${keeper.tag ?? ''} on the same digest is kept${keeper.rule ? ` (${keeper.rule.text})` : ''}` });
       continue;
@@ -174,7 +187,7 @@ export function planRegistry(input: RegistryPlanInput): RegistryPlan {
     deleted.add(k);
     const freed = ledger.release(image);
     reclaimBytes += freed;
-    deletions.push({ repository: image.repository, digest: image.manifest.digest, tags: image.tags, reason, rule, lastWantedMs: lastWantedMs(image.manifest, headCounts), reclaimBytes: freed });
+    deletions.push({ repository: image.repository, digest: image.manifest.digest, tags: image.tags, keptBy: null, reason, rule, lastWantedMs: lastWantedMs(image.manifest, headCounts), reclaimBytes: freed });
     // An index's children go with it when nothing else holds them: untagged, no other live parent.
     for (const child of childrenOf.get(k) ?? []) {
       if (child.tags.length > 0) continue;
@@ -183,6 +196,9 @@ export function planRegistry(input: RegistryPlanInput): RegistryPlan {
     }
   };
   for (const [k, c] of chosen) take(byKey.get(k) as RegistryImage, c.reason, c.rule);
+  for (const p of partial) {
+    deletions.push({ repository: p.image.repository, digest: p.image.manifest.digest, tags: p.tags, keptBy: p.keptBy, reason: 'rule', rule: p.rule ? `${p.rule.text} (${p.rule.origin})` : null, lastWantedMs: lastWantedMs(p.image.manifest, headCounts), reclaimBytes: 0 });
+  }
 
   const pressure = input.pressure;
   const underPressure = pressure !== null && pressure.freeBytes < pressure.lowBytes;

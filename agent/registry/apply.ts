@@ -7,7 +7,8 @@ import type { Log } from '../log';
 import type { RegistryStore } from '../state/registry-store';
 import { DeleteUnsupportedError, RegistryError, type RegistryClient } from './client';
 
-export type DeleteResult = 'deleted' | 'gone' | 'changed' | 'failed';
+/** `protected`: GitLab refused a protected tag (403); `not-done`: the run stopped before it. */
+export type DeleteResult = 'deleted' | 'gone' | 'changed' | 'failed' | 'protected' | 'not-done';
 
 export interface DeleteOutcome {
   repository: string;
@@ -21,7 +22,7 @@ export interface DeleteOutcome {
 
 export interface ApplyResult {
   outcomes: DeleteOutcome[];
-  /** Set when the registry refuses deletes: the run stopped there. */
+  /** Set when the registry refuses deletes (or the token): the run stopped there. */
   refused: string | null;
 }
 

@@ -34,6 +34,13 @@ export interface RegistryStore {
   setMark(name: string, value: string | null): void;
   /** The manifest is gone from the registry: deleted by us or found missing. */
   markDeleted(repository: string, digest: string, atMs: number): void;
+  /**
+   * A registry that shows tags only (GitLab): live manifests of the repository no tag names are
+   * gone as far as it is concerned (its own garbage collection takes them). Returns how many.
+   */
+  dropUntagged(repository: string, atMs: number): number;
+  /** One tag deleted (GitLab deletes tag by tag); its manifest goes when it was the last tag. */
+  untag(repository: string, tag: string, atMs: number): void;
   close(): void;
 }
 
@@ -135,6 +142,19 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     deleteDigestTags.run(registry, repository, digest);
   });
 
+  const selectUntagged = db.prepare(`
+    SELECT digest FROM registry_manifests m WHERE registry = ? AND repository = ? AND deleted_ms IS NULL
+    AND NOT EXISTS (SELECT 1 FROM registry_tags t WHERE t.registry = m.registry AND t.repository = m.repository AND t.digest = m.digest)`);
+  const dropUntagged = db.transaction((repository: string, atMs: number): number => {
+    const rows = selectUntagged.all(registry, repository) as Array<{ digest: string }>;
+    for (const row of rows) setDeleted.run(atMs, registry, repository, row.digest);
+    return rows.length;
+  });
+  const untag = db.transaction((repository: string, tag: string, atMs: number) => {
+    deleteTag.run(registry, repository, tag);
+    dropUntagged(repository, atMs);
+  });
+
   const applyEvent = db.transaction((event: RegistryEvent): boolean => {
     if (insertSeen.run(event.id, event.atMs).changes === 0) return false;
     forgetSeen.run(event.atMs - SEEN_EVENTS_MS);
@@ -221,6 +241,8 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
       return byManifest;
     },
     markDeleted: (repository, digest, atMs) => markDeleted(repository, digest, atMs),
+    dropUntagged: (repository, atMs) => dropUntagged(repository, atMs),
+    untag: (repository, tag, atMs) => untag(repository, tag, atMs),
     mark: (name) => (selectMeta.get(metaKey(name)) as { value: string } | undefined)?.value ?? null,
     setMark: (name, value) => {
       if (value === null) deleteMeta.run(metaKey(name));

@@ -51,6 +51,27 @@ describe('planRegistry with the docker_gc example rules', () => {
   });
 });
 
+describe('per tag (GitLab deletes tag by tag)', () => {
+  it('a selected tag goes even when a kept tag shares its digest; the image stays and frees nothing', () => {
+    const shared = image('ci/app', ['pr-1', 'main'], 10);
+    const alone = image('ci/app', ['pr-2'], 10);
+    const blobs = new Map([[`ci/app@${shared.manifest.digest}`, [{ digest: 'sha256:aa', sizeBytes: 500 }]], [`ci/app@${alone.manifest.digest}`, [{ digest: 'sha256:bb', sizeBytes: 300 }]]]);
+    const plan = planRegistry(input([shared, alone], 'Tag("pr-*") : Delete', { perTag: true, blobs }));
+    expect(deletedTags(plan)).toEqual(['ci/app:pr-1', 'ci/app:pr-2']);
+    expect(plan.deletions.find((d) => d.tags.includes('pr-1'))).toMatchObject({ keptBy: 'main', reclaimBytes: 0 });
+    expect(plan.deletions.find((d) => d.tags.includes('pr-2'))).toMatchObject({ keptBy: null, reclaimBytes: 300 });
+    expect(plan.reclaimBytes).toBe(300);
+    expect(plan.held).toEqual([]);
+  });
+
+  it('min-age still holds a young image\'s selected tags', () => {
+    const shared = image('ci/app', ['pr-1', 'main'], 0);
+    const plan = planRegistry(input([shared], 'Tag("pr-*") : Delete', { perTag: true, minAgeMs: DAY }));
+    expect(plan.deletions).toEqual([]);
+    expect(plan.held).toEqual([expect.objectContaining({ tags: ['pr-1'], why: expect.stringContaining('min-age') })]);
+  });
+});
+
 describe('digest safety', () => {
   it('a digest goes only when every tag on it is selected; the kept tag that holds it is named', () => {
     const shared = image('ci/app', ['pr-1', 'main'], 10);
