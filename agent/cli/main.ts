@@ -167,7 +167,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description("receive the registry's notifications (notifications.endpoints) and record pushes, pulls and deletes (long-running)")
     .option('--listen <addr>', 'where to listen: a port (loopback) or host:port (default 127.0.0.1:9708)')
     .option('--token-file <file>', "a bearer token the registry must send (its endpoint's Authorization header)")
-    .option('--ignore-user-agents <list>', 'comma-separated user-agent substrings whose pulls are not demand (default trivy,clair,grype)')
+    .option('--ignore-user-agents <list>', 'comma-separated user-agent substrings whose pulls are not demand (default trivy,clair,grype,gitlab/)')
     .addOption(new Option('--head-counts <bool>', 'whether a HEAD on a manifest counts as a pull (default false)').choices(['true', 'false']))
     .action(async (_options, command: Command) => setExit(await registryListenCommand(openRegistryContext(registryFlags(command.optsWithGlobals()), 'listen'))));
   registry

@@ -258,8 +258,9 @@ export const DEFAULTS: Config = {
   registryStoragePath: null,
   registryListen: '127.0.0.1:9708',
   registryListenTokenFile: null,
-  // Vulnerability scanners that pull to scan (Harbor #15810): their pulls are not demand.
-  registryIgnoreUserAgents: ['trivy', 'clair', 'grype'],
+  // Vulnerability scanners that pull to scan (Harbor #15810), and GitLab reading manifests for its
+  // UI and tag API (User-Agent GitLab/<version>): their pulls are not demand.
+  registryIgnoreUserAgents: ['trivy', 'clair', 'grype', 'gitlab/'],
   registryHeadCounts: false,
   registryUnit: 'docker-registry.service',
   registryRestartCommand: null,

@@ -196,26 +196,33 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     for (const [tag, digest] of tags) upsertTag.run(registry, repository, tag, digest);
   }
 
+  // Transactions that read before they write take the write lock first (IMMEDIATE): in WAL mode a
+  // deferred one fails at once with SQLITE_BUSY when `registry listen` wrote in between, whatever
+  // the busy timeout.
+  const saveManifestTx = db.transaction(saveManifest);
+  const setTagsTx = db.transaction(setTags);
+  const saveCrawl = db.transaction((repository: string, manifests: Array<{ digest: string; mediaType: string; refs: ManifestRefs }>, tags: Map<string, string>, seenMs: number): number => {
+    let fresh = 0;
+    for (const m of manifests) {
+      const known = manifest(repository, m.digest);
+      if (known === undefined || known.deletedMs !== null) fresh += 1;
+      // Blobs of a digest never change: a known one is not written again.
+      else if (known.mediaType === m.mediaType && (selectRefsKnown.get(registry, repository, m.digest) as { refs_known: number } | undefined)?.refs_known === 1) continue;
+      saveManifest(repository, m.digest, m.mediaType, seenMs, m.refs);
+    }
+    setTags(repository, tags);
+    return fresh;
+  });
+
   return {
     manifest,
-    saveManifest: db.transaction(saveManifest),
-    setTags: db.transaction(setTags),
-    saveCrawl: db.transaction((repository: string, manifests: Array<{ digest: string; mediaType: string; refs: ManifestRefs }>, tags: Map<string, string>, seenMs: number): number => {
-      let fresh = 0;
-      for (const m of manifests) {
-        const known = manifest(repository, m.digest);
-        if (known === undefined || known.deletedMs !== null) fresh += 1;
-        // Blobs of a digest never change: a known one is not written again.
-        else if (known.mediaType === m.mediaType && (selectRefsKnown.get(registry, repository, m.digest) as { refs_known: number } | undefined)?.refs_known === 1) continue;
-        saveManifest(repository, m.digest, m.mediaType, seenMs, m.refs);
-      }
-      setTags(repository, tags);
-      return fresh;
-    }),
+    saveManifest: (...args) => saveManifestTx.immediate(...args),
+    setTags: (...args) => setTagsTx.immediate(...args),
+    saveCrawl: (...args) => saveCrawl.immediate(...args),
     repositories: () => (selectRepositories.all(registry, registry) as Array<{ repository: string }>).map((r) => r.repository),
     manifestsWithoutRefs: () => withoutRefs.all(registry) as Array<{ repository: string; digest: string }>,
     refsKnown: (repository, digest) => (selectRefsKnown.get(registry, repository, digest) as { refs_known: number } | undefined)?.refs_known === 1,
-    applyEvent: (event) => applyEvent(event),
+    applyEvent: (event) => applyEvent.immediate(event),
     images: () => {
       const tagsOf = new Map<string, string[]>();
       for (const row of selectTags.all(registry) as Array<{ repository: string; tag: string; digest: string }>) {
@@ -240,9 +247,9 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
       }
       return byManifest;
     },
-    markDeleted: (repository, digest, atMs) => markDeleted(repository, digest, atMs),
-    dropUntagged: (repository, atMs) => dropUntagged(repository, atMs),
-    untag: (repository, tag, atMs) => untag(repository, tag, atMs),
+    markDeleted: (repository, digest, atMs) => markDeleted.immediate(repository, digest, atMs),
+    dropUntagged: (repository, atMs) => dropUntagged.immediate(repository, atMs),
+    untag: (repository, tag, atMs) => untag.immediate(repository, tag, atMs),
     mark: (name) => (selectMeta.get(metaKey(name)) as { value: string } | undefined)?.value ?? null,
     setMark: (name, value) => {
       if (value === null) deleteMeta.run(metaKey(name));

@@ -88,7 +88,9 @@ export async function startFakeGitlab(options: { registry: Registry; projects: F
   }
   let base = '';
 
-  const reg = async (path: string, init: RequestInit = {}) => fetch(`${registry}${path}`, init);
+  // GitLab reads the registry as `GitLab/<version>`: its tag details are manifest GETs the
+  // registry notifies as pulls, which the listener must not count as demand.
+  const reg = async (path: string, init: RequestInit = {}) => fetch(`${registry}${path}`, { ...init, headers: { 'User-Agent': 'GitLab/17.5.0', ...(init.headers as Record<string, string> | undefined) } });
 
   async function tagNames(repo: Repo): Promise<string[]> {
     const response = await reg(`/v2/${repo.path}/tags/list`);

@@ -4,10 +4,11 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { CLI, cli } from '../harness/cli';
+import Database from 'better-sqlite3';
+import { CLI, cli, startService } from '../harness/cli';
 import { startFakeGitlab, type FakeGitlab } from '../harness/gitlab';
 import { run, waitFor } from '../harness/proc';
-import { startRegistry, type Registry } from '../harness/registry';
+import { freePort, startRegistry, type Registry } from '../harness/registry';
 import { pushSynthetic, type SyntheticTag } from '../harness/registry-push';
 import { fileTestDir } from '../harness/tmp';
 
@@ -153,6 +154,54 @@ describe('GitLab: sync, plan and apply through the API', () => {
     // Each retry came no sooner than the 2 s asked (load only makes the gap longer).
     expect((seen[1] as { atMs: number }).atMs - (seen[0] as { atMs: number }).atMs).toBeGreaterThanOrEqual(1990);
     expect((seen[2] as { atMs: number }).atMs - (seen[1] as { atMs: number }).atMs).toBeGreaterThanOrEqual(1990);
+  }, 120_000);
+});
+
+describe('GitLab with pull times from registry listen', () => {
+  it('keeps the tag pulled just now and deletes the one unpulled, under Unused("3d")', async () => {
+    const statePath = join(dir, 'pulls.db');
+    const listenToken = 'listener-token-0123456789abcdef';
+    writeFileSync(`${statePath}.token`, listenToken, { mode: 0o600 });
+    const listenAddress = `127.0.0.1:${await freePort()}`;
+    const heard = await startRegistry({ notify: { url: `http://${listenAddress}/events`, token: listenToken } });
+    const heardBase = `http://${heard.address}`;
+    const listener = startService(['--state', statePath, 'registry', '--registry', heardBase, 'listen', '--listen', listenAddress, '--token-file', `${statePath}.token`]);
+    const fake = await startFakeGitlab({ registry: heard, tokens: [TOKEN], projects: [{ id: 7, path: 'team/svc', repositories: [''] }] });
+    try {
+      await listener.waitForLog('registry_listening');
+      const digests = await pushSynthetic(heardBase, tags('team/svc', ['old-1', 'old-2']));
+      const recorded = (sql: string, ...params: unknown[]) => () => {
+        const check = new Database(statePath, { readonly: true });
+        try {
+          return check.prepare(sql).get(...params) === undefined ? undefined : true;
+        } finally {
+          check.close();
+        }
+      };
+      // The pushes' notifications first: one arriving after the backdating below would undo it.
+      for (const image of ['team/svc:old-1', 'team/svc:old-2']) await waitFor(`the push of ${image}`, recorded('SELECT 1 FROM registry_manifests WHERE digest = ?', digests.get(image)));
+      // --registry names GitLab's registry, so this state is the one the listener writes.
+      const gl = (args: string[]) => cli(['--state', statePath, '--min-age', '0s', 'registry', '--gitlab', fake.url, '--project', '7', '--registry', heardBase, ...args], env);
+      const synced = await gl(['sync']);
+      expect(synced).toMatchObject({ code: 0, stdout: expect.stringContaining('2 tags'), stderr: expect.not.stringContaining('rror') });
+      const db = new Database(statePath);
+      db.prepare('UPDATE registry_manifests SET pushed_ms = pushed_ms - ? WHERE repository = ?').run(10 * 86_400_000, 'team/svc');
+      db.close();
+      const pulled = await fetch(`${heardBase}/v2/team/svc/manifests/old-1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json', 'User-Agent': 'docker/24.0.7 go/go1.20' } });
+      expect(pulled.status).toBe(200);
+      await waitFor('the pull to be recorded', recorded('SELECT 1 FROM registry_manifests WHERE digest = ? AND last_pull_ms IS NOT NULL', digests.get('team/svc:old-1')));
+      const rules = join(dir, 'unused.conf');
+      writeFileSync(rules, 'Unused("3d") : Delete\n');
+      const planned = await gl(['plan', '--rules', rules, '--json']);
+      expect(planned.code).toBe(0);
+      const plan = JSON.parse(planned.stdout) as { pullTimes: boolean; deletions: Array<{ tags: string[] }> };
+      expect(plan.pullTimes).toBe(true);
+      expect(plan.deletions.flatMap((d) => d.tags)).toEqual(['old-2']);
+    } finally {
+      await fake.stop();
+      await listener.stop();
+      await heard.stop();
+    }
   }, 120_000);
 });
 
