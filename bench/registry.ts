@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { mapLimit } from '../agent/registry/sync';
 import { cli, startService } from '../test/harness/cli';
-import { freePort, startRegistry } from '../test/harness/registry';
+import { startFakeGitlab } from '../test/harness/gitlab';
+import { freePort, startRegistry, type Registry } from '../test/harness/registry';
 import { pushSynthetic } from '../test/harness/registry-push';
 import { makeTestDir } from '../test/harness/tmp';
 import type { Table } from './report';
@@ -16,6 +17,13 @@ const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export interface RegistryFigures {
   tags: number;
   syncMs: number;
+  /** GitLab: tags and repositories planned through the fake GitLab API, sync + plan as new processes. */
+  gitlabTags: number;
+  gitlabRepositories: number;
+  gitlabPlanMs: number;
+  /** Of which the plan alone (reading the state, no request). */
+  gitlabPlanOnlyMs: number;
+  gitlabMaxInFlight: number;
   listenEvents: number;
   listenEventsPerSecond: number;
 }
@@ -52,6 +60,31 @@ async function floodListener(address: string, token: string, envelopes: number, 
   return (envelopes * perEnvelope) / ((performance.now() - started) / 1000);
 }
 
+/** `registry sync` then `plan` of a GitLab group whose projects are the first `repositories` pushed. */
+async function gitlabPlan(registry: Registry, dir: string, repositories: number, log: (line: string) => void): Promise<Pick<RegistryFigures, 'gitlabTags' | 'gitlabRepositories' | 'gitlabPlanMs' | 'gitlabPlanOnlyMs' | 'gitlabMaxInFlight'>> {
+  const token = `glpat-bench-${randomUUID()}`;
+  const fake = await startFakeGitlab({ registry, tokens: [token], projects: Array.from({ length: repositories }, (_, i) => ({ id: i + 1, path: `bench/repo-${i}`, group: 'bench', repositories: [''] })) });
+  try {
+    const statePath = join(dir, 'gitlab.db');
+    const rules = join(dir, 'gitlab.conf');
+    writeFileSync(rules, 'Tag("v1*") : Delete\n');
+    const gl = (args: string[]) => cli(['--state', statePath, '--min-age', '0s', 'registry', '--gitlab', fake.url, '--group', 'bench', ...args], { GITLAB_TOKEN: token });
+    log(`registry: GitLab sync + plan of ${repositories} repositories through the fake API`);
+    const started = performance.now();
+    const synced = await gl(['sync', '--json']);
+    if (synced.code !== 0) throw new Error(`GitLab sync failed: ${synced.stderr}`);
+    const planStarted = performance.now();
+    const planned = await gl(['plan', '--rules', rules, '--json']);
+    if (planned.code !== 0) throw new Error(`GitLab plan failed: ${planned.stderr}`);
+    const elapsed = performance.now() - started;
+    const planOnly = performance.now() - planStarted;
+    const seen = JSON.parse(synced.stdout) as { tags: number; repositories: number };
+    return { gitlabTags: seen.tags, gitlabRepositories: seen.repositories, gitlabPlanMs: elapsed, gitlabPlanOnlyMs: planOnly, gitlabMaxInFlight: fake.maxInFlight() };
+  } finally {
+    await fake.stop();
+  }
+}
+
 export async function runRegistryBench(quick: boolean, log: (line: string) => void): Promise<{ figures: RegistryFigures; table: Table }> {
   const dir = makeTestDir('bench-registry');
   const registry = await startRegistry();
@@ -86,7 +119,8 @@ export async function runRegistryBench(quick: boolean, log: (line: string) => vo
     } finally {
       await listener.stop();
     }
-    const figures = { tags, syncMs, listenEvents: envelopes * perEnvelope, listenEventsPerSecond: perSecond };
+    const gitlab = await gitlabPlan(registry, dir, tags / 100 / 2, log);
+    const figures = { tags, syncMs, listenEvents: envelopes * perEnvelope, listenEventsPerSecond: perSecond, ...gitlab };
     return {
       figures,
       table: {
@@ -95,8 +129,9 @@ export async function runRegistryBench(quick: boolean, log: (line: string) => vo
         rows: [
           [`registry sync as a new process, ${tags} tags (distinct manifests) in ${tags / 100} repositories`, `${(syncMs / 1000).toFixed(1)} s`],
           [`registry listen: ${figures.listenEvents} pull events in envelopes of ${perEnvelope}, 4 posts at a time`, `${Math.round(perSecond)} events/s`],
+          [`GitLab (fake API over this registry): sync + plan of ${gitlab.gitlabTags} tags in ${gitlab.gitlabRepositories} repositories of one group, as new processes`, `${(gitlab.gitlabPlanMs / 1000).toFixed(1)} s (plan ${(gitlab.gitlabPlanOnlyMs / 1000).toFixed(1)} s), at most ${gitlab.gitlabMaxInFlight} requests in flight`],
         ],
-        note: 'Sync reads every tag\'s manifest (GET by tag, 16 at a time, 4 repositories at a time) and writes each repository in one transaction. Each listened event is one SQLite transaction (de-duplicated by ID).',
+        note: 'The GitLab sync asks one tag-details request per tag (GitLab lists tags by name only); the fake answers each by two reads of the real registry (manifest, then config for created_at), as GitLab does. Sync reads every tag\'s manifest (GET by tag, 16 at a time, 4 repositories at a time) and writes each repository in one transaction. Each listened event is one SQLite transaction (de-duplicated by ID).',
       },
     };
   } finally {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { errorText } from '../errors';
 import { USER_AGENT } from '../registry/client';
+import { collectPages } from '../registry/pages';
 import type { GitlabToken } from './token';
 
 /** GitLab answered with an error the caller did not expect, or could not be reached. */
@@ -153,21 +154,14 @@ export function createGitlabClient(url: string, token: GitlabToken, options: Git
     return new GitlabError(operation, response.status, text || response.statusText);
   }
 
-  async function pages<T>(operation: string, first: string, item: z.ZodType<T>): Promise<T[]> {
-    const items: T[] = [];
-    let next: string | null = first;
-    const seen = new Set<string>();
-    while (next !== null && !seen.has(next)) {
-      seen.add(next);
-      const response = await request(operation, next);
+  const pages = <T>(operation: string, first: string, item: z.ZodType<T>): Promise<T[]> =>
+    collectPages(first, async (url) => {
+      const response = await request(operation, url);
       if (!response.ok) throw await failure(operation, response);
       const body = z.array(item).safeParse(await response.json());
       if (!body.success) throw new GitlabError(operation, response.status, `unexpected answer: ${body.error.issues[0]?.message ?? 'invalid'}`);
-      items.push(...body.data);
-      next = nextGitlabPage(next, response.headers);
-    }
-    return items;
-  }
+      return { items: body.data, next: nextGitlabPage(url, response.headers) };
+    });
 
   const tagUrl = (repository: GitlabRepository, tag: string) => `${api}/projects/${repository.project_id}/registry/repositories/${repository.id}/tags/${encodeURIComponent(tag)}`;
 

@@ -6,6 +6,7 @@ import { MANIFEST_TYPES, ManifestBody } from '../core/registry';
 import { errorText } from '../errors';
 import { packageVersion } from '../paths';
 import type { RegistryAuth } from './auth';
+import { collectPages } from './pages';
 
 /** Our requests' user agent: the listener ignores it, so a crawl never counts as demand. */
 export const USER_AGENT = `image-evictor/${packageVersion()}`;
@@ -109,21 +110,14 @@ export function createRegistryClient(url: string, auth: RegistryAuth | null, opt
     }
   }
 
-  /** Follows `Link` pages from `first`, collecting what `pick` reads from each. */
-  async function pages<T>(operation: string, first: string, pick: (body: unknown) => T[]): Promise<T[]> {
-    const items: T[] = [];
-    let next: string | null = first;
-    const seen = new Set<string>();
-    while (next !== null && !seen.has(next)) {
-      seen.add(next);
-      const response = await request(operation, next);
-      if (response.status === 404 && operation.startsWith('tags')) return [];
+  /** Follows `Link` pages from `first`, collecting what `pick` reads from each; a missing repository's tags are none. */
+  const pages = <T>(operation: string, first: string, pick: (body: unknown) => T[]): Promise<T[]> =>
+    collectPages(first, async (url) => {
+      const response = await request(operation, url);
+      if (response.status === 404 && operation.startsWith('tags')) return { items: [], next: null };
       if (!response.ok) throw await errorOf(operation, response);
-      items.push(...pick(await response.json()));
-      next = nextPageUrl(response.headers.get('link'), `${base}/`);
-    }
-    return items;
-  }
+      return { items: pick(await response.json()), next: nextPageUrl(response.headers.get('link'), `${base}/`) };
+    });
 
   const path = (repository: string) => repository.split('/').map(encodeURIComponent).join('/');
   const accept = { Accept: MANIFEST_TYPES.join(', ') };

@@ -44,6 +44,8 @@ export interface FakeGitlab {
   url: string;
   /** Every request answered, in order. */
   requests: FakeRequest[];
+  /** The most API requests it had in flight at once. */
+  maxInFlight(): number;
   /** The next `count` API requests answer 429 with `Retry-After: seconds`. */
   throttle(count: number, seconds: number): void;
   /** The token stops working once `deletes` more single tag deletes have been answered. */
@@ -242,9 +244,14 @@ export async function startFakeGitlab(options: { registry: Registry; projects: F
     throw new HttpError(405, { error: '405 Method Not Allowed' });
   }
 
+  let inFlight = 0;
+  let mostInFlight = 0;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
+    inFlight += 1;
+    mostInFlight = Math.max(mostInFlight, inFlight);
     const done = (status: number, body: unknown) => {
+      inFlight -= 1;
       res.statusCode = status;
       if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'application/json');
       res.end(status === 202 || body === undefined ? '' : JSON.stringify(body));
@@ -266,6 +273,7 @@ export async function startFakeGitlab(options: { registry: Registry; projects: F
   return {
     url: base,
     requests,
+    maxInFlight: () => mostInFlight,
     throttle: (count, seconds) => {
       throttled = { count, seconds };
     },

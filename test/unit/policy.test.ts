@@ -79,6 +79,10 @@ describe('the example policies load', () => {
     expect(policy.rules.map((r) => r.action)).toEqual(expect.arrayContaining([{ kind: 'keep' }, { kind: 'protect' }, { kind: 'preserve-recent', count: 3 }, { kind: 'delete' }]));
     expect(policy.containers.removeExited).toBe(true);
   });
+  it('gitlab-registry.yaml keeps releases and main, deletes stale review tags, preserves 10 per repository, then ages out', () => {
+    const { policy } = loadPolicy(join(examples, 'gitlab-registry.yaml'));
+    expect(policy.rules.map((r) => r.action)).toEqual([{ kind: 'keep' }, { kind: 'delete' }, { kind: 'preserve-recent', count: 10 }, { kind: 'delete' }]);
+  });
   it('default.yaml has no surprises: dangling images go first, hygiene off', () => {
     const { policy } = loadPolicy(join(examples, 'default.yaml'));
     expect(policy.containers.removeExited).toBe(false);
