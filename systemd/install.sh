@@ -29,7 +29,7 @@ image-evictor --config /etc/image-evictor/config.yaml --docker-host unix:///dev/
        image-evictor --config /etc/image-evictor/config.yaml status >&2 || true; exit 1; }
 
 # The registry units are installed, not enabled: a registry host enables them (README, Registry side).
-cp systemd/image-evictor.service systemd/image-evictor-purge.service systemd/image-evictor-registry-listen.service \
+cp systemd/image-evictor.service systemd/image-evictor@.service systemd/image-evictor-purge.service systemd/image-evictor-registry-listen.service \
   systemd/image-evictor-registry-gc.service systemd/image-evictor-registry-gc.timer /etc/systemd/system/
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload

@@ -26,9 +26,11 @@ export interface CheckObserver {
   setDockerReachable(reachable: boolean): void;
   /** The eviction order in force, the setting it came from, and how many history events are kept. */
   observeOrder(order: EvictionOrder, setting: OrderSetting, historyEvents: number): void;
+  /** How long a whole check took, evictions included. */
+  observeCheckDuration(seconds: number): void;
 }
 
-const unobserved: CheckObserver = { observeCheck: () => {}, observeOutcomes: () => {}, setDockerReachable: () => {}, observeOrder: () => {} };
+const unobserved: CheckObserver = { observeCheck: () => {}, observeOutcomes: () => {}, setDockerReachable: () => {}, observeOrder: () => {}, observeCheckDuration: () => {} };
 
 /** What one check needs; the long-running agent's dependencies extend these. */
 export interface CheckDeps {
@@ -104,7 +106,11 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
   const metrics = deps.metrics ?? unobserved;
   const outcomes: StepOutcome[] = [];
   let unmatchedProtections: string[] = [];
-  const done = (): CheckReport => ({ containers, outcomes, unmatchedProtections });
+  const startedMs = deps.clock();
+  const done = (): CheckReport => {
+    metrics.observeCheckDuration(Math.max(0, deps.clock() - startedMs) / 1000);
+    return { containers, outcomes, unmatchedProtections };
+  };
   const config = deps.config();
   const { policy } = config;
   // Persist what a full disk held back, now that evictions may have made room.

@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client) and the small HTTP endpoint that serves them.
 import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EvictionMode } from '../core/eviction';
 import type { CheckObserver } from '../eviction/check';
 import { listenOn } from '../listen';
@@ -17,6 +17,7 @@ export const noMetrics: AgentMetrics = {
   setDockerReachable: () => {},
   observeOrder: () => {},
   observeEventLag: () => {},
+  observeCheckDuration: () => {},
 };
 
 /** The agent's own modes; purges run in their own process and are counted in the evictions table. */
@@ -47,6 +48,8 @@ export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
   const historyEvents = gauge('history_events', 'Usage history events kept for simulate and the auto order');
   const evictions = new Counter({ name: 'image_evictor_evictions_total', help: 'Images removed, by mode', labelNames: ['mode'], registers: [registry] });
   const reclaimed = new Counter({ name: 'image_evictor_reclaimed_bytes_total', help: 'Free bytes gained by removals (measured), by mode', labelNames: ['mode'], registers: [registry] });
+  // A check is a reconcile and a statfs (tens of ms), up to minutes when it removes many images.
+  const checkDuration = new Histogram({ name: 'image_evictor_check_duration_seconds', help: 'How long each check took, evictions included', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180], registers: [registry] });
   // Zero series from the start, so rate() and alerts work before the first eviction.
   for (const mode of AGENT_MODES) {
     evictions.inc({ mode }, 0);
@@ -64,6 +67,7 @@ export function createMetrics(): { metrics: AgentMetrics; registry: Registry } {
       emergency.set(plan.emergency ? 1 : 0);
       lastCheck.set(nowMs / 1000);
     },
+    observeCheckDuration: (seconds) => checkDuration.observe(seconds),
     observeOrder: (active, setting, events) => {
       order.reset();
       order.set({ order: active, setting }, 1);

@@ -147,7 +147,9 @@ describe('packaging', () => {
       const text = readFileSync(join(ROOT, 'systemd', unit), 'utf8').replaceAll('/usr/local/bin/image-evictor', CLI);
       writeFileSync(join(unitDir, unit), text);
     }
-    const result = await run('systemd-analyze', ['verify', ...units], { cwd: unitDir });
+    // The template is verified as an instance of it, the way `systemctl enable image-evictor@runner` loads it.
+    writeFileSync(join(unitDir, 'image-evictor@runner.service'), readFileSync(join(ROOT, 'systemd', 'image-evictor@.service'), 'utf8').replaceAll('/usr/local/bin/image-evictor', CLI));
+    const result = await run('systemd-analyze', ['verify', ...units, 'image-evictor@runner.service'], { cwd: unitDir });
     expect(result.stderr + result.stdout).toBe('');
     expect(result.code).toBe(0);
   });
@@ -160,6 +162,26 @@ describe('packaging', () => {
     const names = new Set(served.match(/^image_evictor_[a-z_]+/gm));
     expect(names.size).toBeGreaterThan(10);
     for (const name of readFileSync(rules, 'utf8').match(/image_evictor_[a-z_]+/g) ?? []) expect(names).toContain(name);
+  });
+
+  test('every Grafana dashboard panel is valid PromQL (as recording rules, by promtool) naming only metrics the agent serves', async () => {
+    const dashboard = JSON.parse(readFileSync(join(ROOT, 'systemd', 'grafana-dashboard.json'), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThanOrEqual(dashboard.panels.length);
+    // Grafana's variables, as Grafana would fill them in.
+    const filled = exprs.map((e) => e.replaceAll('$__rate_interval', '5m').replaceAll('$instance', '.*'));
+    for (const e of filled) expect(e).not.toContain('$');
+    const rules = join(dir, 'dashboard-rules.yml');
+    writeFileSync(rules, `groups:\n  - name: dashboard\n    rules:\n${filled.map((e, i) => `      - record: dashboard:panel_expr_${i}\n        expr: ${JSON.stringify(e)}\n`).join('')}`);
+    const result = await run('promtool', ['check', 'rules', rules]);
+    expect(result.stdout).toContain(`SUCCESS: ${filled.length} rules found`);
+    expect(result.code).toBe(0);
+    const names = new Set(served.match(/^image_evictor_[a-z_]+/gm));
+    for (const name of exprs.join('\n').match(/image_evictor_[a-z_]+/g) ?? []) expect(names).toContain(name);
+    // What the issue asks the dashboard to show, each in some panel.
+    for (const metric of ['free_bytes', 'low_free_bytes', 'target_free_bytes', 'evictions_total', 'reclaimed_bytes_total', 'protected_images', 'check_duration_seconds_bucket', 'docker_reachable']) {
+      expect(exprs.some((e) => e.includes(`image_evictor_${metric}`))).toBe(true);
+    }
   });
 
   test('the emergency alert fires on an emergency eviction the gauge showed for one scrape only (promtool test rules)', async () => {

@@ -38,6 +38,11 @@ describe('loadConfig layering', () => {
     expect(loaded.protect).toEqual(['registry.freedesktop.org/mesa/**', 'registry.freedesktop.org/gstreamer/**', '**/gstreamer*']);
   });
 
+  it('the ephemeral-VM example loads: state on local disk, 1-minute checks, short min-age and history', () => {
+    const loaded = loadConfig({ configFile: join(__dirname, '..', '..', 'policies', 'ephemeral-vm.yaml'), env: {}, flags: {} });
+    expect(loaded).toMatchObject({ statePath: '/var/lib/image-evictor/state.db', intervalMs: 60_000, minAgeMs: 5 * 60_000, historyMs: 2 * 86_400_000, lowFree: { kind: 'ratio', ratio: 0.15 } });
+  });
+
   it('uses defaults when nothing is given', () => {
     // An explicit empty file keeps the machine's /etc/image-evictor/config.yaml out of the test.
     expect(loadConfig({ configFile: file(''), env: {}, flags: {} })).toEqual(DEFAULTS);

@@ -79,6 +79,15 @@ describe('the example policies load', () => {
     expect(policy.rules.map((r) => r.action)).toEqual(expect.arrayContaining([{ kind: 'keep' }, { kind: 'protect' }, { kind: 'preserve-recent', count: 3 }, { kind: 'delete' }]));
     expect(policy.containers.removeExited).toBe(true);
   });
+  it('github-actions.yaml and buildkite.yaml load, with container hygiene and build-cache pruning on', () => {
+    for (const name of ['github-actions.yaml', 'buildkite.yaml']) {
+      const { policy, settings } = loadPolicy(join(examples, name));
+      expect(policy.rules.length).toBeGreaterThanOrEqual(3);
+      expect(policy.containers.removeExited).toBe(true);
+      expect(policy.buildCache.pruneUnderPressure).toBe(true);
+      expect(settings['min-age']).toBeGreaterThanOrEqual(20 * 60_000);
+    }
+  });
   it('gitlab-registry.yaml keeps releases and main, deletes stale review tags, preserves 10 per repository, then ages out', () => {
     const { policy } = loadPolicy(join(examples, 'gitlab-registry.yaml'));
     expect(policy.rules.map((r) => r.action)).toEqual([{ kind: 'keep' }, { kind: 'delete' }, { kind: 'preserve-recent', count: 10 }, { kind: 'delete' }]);
