@@ -49,6 +49,11 @@ const EVENTS_BETWEEN_TIMEOUT_MS = 3000;
 /** The event actions the agent subscribes to; Docker delivers no others. */
 export const TRACKED_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load', 'create', 'start'];
 
+/** An image or container event the tracker applies; the stream carries every other kind too. */
+export function isTracked(event: DockerEvent): boolean {
+  return (event.type === 'image' || event.type === 'container') && TRACKED_EVENTS.includes(event.action);
+}
+
 /** dockerode connection options from a DOCKER_HOST-style URL. */
 export function connectionOptions(host: string): Dockerode.DockerOptions {
   const url = new URL(host);
@@ -87,13 +92,10 @@ export function parseEventLine(line: string): DockerEvent | null {
   // timeNano exceeds a double's precision: read its digits from the text itself.
   const timeNano = /"timeNano"\s*:\s*(\d+)/.exec(line)?.[1];
   if (!raw.success || timeNano === undefined) return null;
-  const event = DockerEvent.safeParse({
-    type: raw.data.Type,
-    action: raw.data.Action,
-    actorId: raw.data.Actor.ID,
-    attributes: raw.data.Actor.Attributes ?? {},
-    timeNano,
-  });
+  const attributes = raw.data.Actor.Attributes ?? {};
+  // Podman's pull event names the image by reference only (empty Actor.ID, Attributes.name).
+  const actorId = raw.data.Actor.ID === '' && raw.data.Type === 'image' ? (attributes.name ?? '') : raw.data.Actor.ID;
+  const event = DockerEvent.safeParse({ type: raw.data.Type, action: raw.data.Action, actorId, attributes, timeNano });
   return event.success ? event.data : null;
 }
 
@@ -288,7 +290,8 @@ async function streamEvents(
   const options = {
     ...(sinceNano === null ? {} : { since: sinceParam(sinceNano) }),
     ...(untilNano === undefined ? {} : { until: sinceParam(untilNano) }),
-    filters: { type: ['image', 'container'], event: TRACKED_EVENTS },
+    // No server-side filters: Podman 4.3 answers a bounded (since/until) query that has any filter
+    // with no events at all, so the tracked events are picked here, on every engine alike.
     abortSignal: signal,
   };
   // The typings say `since` is a number; the API takes text, which keeps the nanoseconds a double would lose.
@@ -303,7 +306,7 @@ async function* eventLines(stream: NodeJS.ReadableStream): AsyncGenerator<Docker
     for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
       const event = parseEventLine(buffered.slice(0, newline));
       buffered = buffered.slice(newline + 1);
-      if (event) yield event;
+      if (event && isTracked(event)) yield event;
     }
   }
 }

@@ -86,7 +86,8 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
   /** What Docker says now about the event's image; null when it has none or the event needs nothing. */
   function lookupFor(event: DockerEvent): Promise<InventoryImage | null> {
     if (event.type === 'container') return imageOfContainer(event);
-    return ['pull', 'import', 'load', 'tag', 'untag'].includes(event.action) ? docker.inspectImage(event.actorId) : Promise.resolve(null);
+    // A delete is looked up too: Podman also says `delete` when removing one of an image's tags.
+    return ['pull', 'import', 'load', 'tag', 'untag', 'delete'].includes(event.action) ? docker.inspectImage(event.actorId) : Promise.resolve(null);
   }
 
   function changesFor(event: DockerEvent, image: InventoryImage | null): ImageRecord[] {
@@ -105,6 +106,8 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       case 'untag':
         return image === null ? [] : withTagsReleased(observe(store.image(image.id), image, atMs));
       case 'delete': {
+        // Still there: a tag went, not the image (Podman's `delete` on untagging).
+        if (image !== null) return withTagsReleased(observe(store.image(image.id), image, atMs));
         const record = store.image(event.actorId);
         return record === undefined ? [] : [removed(record, atMs)];
       }

@@ -52,7 +52,11 @@ export interface FakeEngine extends DockerClient {
 const NS_PER_MS = 1_000_000n;
 
 /** A fake engine on a disk of `totalBytes`, `baseUsedBytes` of it taken by other files; times come from `clock`. */
-export function createFakeEngine(options: { clock: () => number; totalBytes: number; baseUsedBytes?: number; dataRoot?: string }): FakeEngine {
+/**
+ * `dialect: 'podman'` speaks as Podman's Docker-compatible API does where it differs: removing one of
+ * an image's tags fires `untag` and then `delete` for the image, which stays.
+ */
+export function createFakeEngine(options: { clock: () => number; totalBytes: number; baseUsedBytes?: number; dataRoot?: string; dialect?: 'docker' | 'podman' }): FakeEngine {
   const images = new Map<string, FakeImage>();
   const containers = new Map<string, FakeContainer>();
   const events: DockerEvent[] = [];
@@ -171,6 +175,7 @@ export function createFakeEngine(options: { clock: () => number; totalBytes: num
       } else if (image.repoTags.length > 1) {
         image.repoTags = image.repoTags.filter((t) => t !== ref);
         emit('image', 'untag', image.id, { name: ref });
+        if (options.dialect === 'podman') emit('image', 'delete', image.id, { name: ref });
         result = 'removed';
       } else result = inUse(image) ? 'conflict' : (deleteImage(image), 'removed');
       removals.push({ ref, result });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chainIds, connectionOptions, pairLayerSizes, parseEventLine, sinceParam } from '../../agent/docker/client';
+import { chainIds, connectionOptions, isTracked, pairLayerSizes, parseEventLine, sinceParam } from '../../agent/docker/client';
 import { parseListen } from '../../agent/listen';
 import { eventTimeMs, type DockerEvent } from '../../agent/core/image';
 import { ingest } from '../../agent/tracking/events';
@@ -19,6 +19,19 @@ describe('parseEventLine', () => {
       timeNano: '1795432835504768459',
     });
     expect(eventTimeMs(event!)).toBe(1795432835504);
+  });
+
+  it("takes a Podman pull's reference as its actor (Podman sends an empty Actor.ID)", () => {
+    const podmanPull = '{"status":"pull","Type":"image","Action":"pull","Actor":{"ID":"","Attributes":{"containerExitCode":"0","image":"","name":"127.0.0.1:5999/pod/a:v1","podId":""}},"scope":"local","time":1795505082,"timeNano":1795505082641514489}';
+    expect(parseEventLine(podmanPull)).toMatchObject({ type: 'image', action: 'pull', actorId: '127.0.0.1:5999/pod/a:v1', timeNano: '1795505082641514489' });
+    // A container event keeps its (empty) ID: a name is not a container ID.
+    expect(parseEventLine('{"Type":"container","Action":"create","Actor":{"ID":"","Attributes":{"name":"c1"}},"timeNano":1}')?.actorId).toBe('');
+  });
+
+  it('the stream is filtered here, not by the engine (Podman 4.3 answers a bounded query with filters with nothing): pulls and creates pass, execs do not', () => {
+    const line = (type: string, action: string) => parseEventLine(`{"Type":"${type}","Action":"${action}","Actor":{"ID":"x","Attributes":{}},"timeNano":1}`);
+    expect([line('image', 'pull'), line('container', 'create'), line('container', 'start'), line('image', 'delete')].map((e) => e !== null && isTracked(e))).toEqual([true, true, true, true]);
+    expect([line('container', 'exec_start: sh'), line('container', 'die'), line('container', 'attach')].map((e) => e !== null && isTracked(e))).toEqual([false, false, false]);
   });
 
   it('accepts events without attributes', () => {

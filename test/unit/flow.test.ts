@@ -64,9 +64,9 @@ interface Setup {
 }
 
 /** A fake engine on a 1000 MB disk, a real SQLite store in a temporary directory, and check deps. */
-function setup(overrides: Partial<Config> = {}, baseUsedBytes = 0): Setup {
+function setup(overrides: Partial<Config> = {}, baseUsedBytes = 0, dialect: 'docker' | 'podman' = 'docker'): Setup {
   const clock = fakeClock(T0);
-  const engine = createFakeEngine({ clock: clock.now, totalBytes: 1000 * MB, baseUsedBytes });
+  const engine = createFakeEngine({ clock: clock.now, totalBytes: 1000 * MB, baseUsedBytes, dialect });
   const log = captureLog();
   const statePath = join(dir, `case-${(cases += 1)}.db`);
   const { store } = openStore(statePath, log, clock.now());
@@ -106,6 +106,20 @@ describe('tracker ingest', () => {
     expect(s.store.image(v2)).toMatchObject({ lastPulledMs: T0 + 2 * MINUTE, lastUsedMs: null, useCount: 0, repoTags: ['ci/app:1'] });
     // pull, create, start, pull: each applied once.
     expect(s.log.count('docker_event')).toBe(4);
+  });
+
+  it("Podman's `delete` on removing one of two tags leaves the image live, with its other tag and its uses", async () => {
+    const s = setup({}, 0, 'podman');
+    const id = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100)] });
+    await s.engine.tagImage(id, 'ci/app:stable');
+    s.clock.advance(MINUTE);
+    s.engine.run('job-1', 'ci/app:1');
+    await ingestAll(s);
+    expect(await s.engine.removeImage('ci/app:1')).toBe('removed');
+    await ingestAll(s);
+    expect(s.engine.imageIds()).toContain(id);
+    expect(s.store.image(id)).toMatchObject({ removedMs: null, repoTags: ['ci/app:stable'], useCount: 1 });
+    expect(s.store.liveImages().has(id)).toBe(true);
   });
 
   it('an image back after its removal, seen only by reconciles, keeps what its record knew', async () => {
