@@ -54,8 +54,9 @@ export function startAgent(args: string[], runArgs: string[] = [], env: NodeJS.P
 }
 
 /** Starts a long-running command (`run`, `registry listen`) with its JSON logs captured line by line. */
-export function startService(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** `entry`: the script to run, this checkout's build unless given (an installed package's, say). */
+export function startService(args: string[], env: NodeJS.ProcessEnv = {}, entry: string = CLI): AgentProcess {
+  const child = spawn(process.execPath, [entry, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid !== undefined) trackPid(child.pid, 'image-evictor');
   const logs: LogLine[] = [];
   const stderr: string[] = [];
