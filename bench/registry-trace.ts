@@ -167,6 +167,35 @@ const pullLru =
     return new Set(plan.deletions.map((d) => d.digest));
   };
 
+/**
+ * The offline reference under the same cap and thresholds: knowing every future pull, it deletes
+ * first what is never pulled again, then what is pulled farthest ahead. What it breaks, no online
+ * order can avoid at that cap.
+ */
+const farthestNextPull =
+  (capBytes: number, pullsOf: Map<string, number[]>): Cleanup =>
+  (live, nowMs, usedBytes) => {
+    const doomed = new Set<string>();
+    if (capBytes - usedBytes >= 0.15 * capBytes) return doomed;
+    const next = new Map(live.map((l) => [l.version.digest, (pullsOf.get(l.version.digest) ?? []).find((t) => t > nowMs) ?? Infinity]));
+    const nextPull = (l: Live) => next.get(l.version.digest) as number;
+    const order = [...live].filter((l) => nowMs - Math.max(l.version.pushedMs, l.lastPullMs ?? -Infinity) >= 10 * 60_000).sort((a, b) => nextPull(b) - nextPull(a));
+    // Blob reference counts: a version's delete frees the blobs no kept version shares.
+    const refs = new Map<string, number>();
+    for (const l of live) for (const b of l.version.blobs) refs.set(b.digest, (refs.get(b.digest) ?? 0) + 1);
+    let used = storageOf(live);
+    for (const l of order) {
+      if (capBytes - used >= 0.25 * capBytes) break;
+      for (const b of l.version.blobs) {
+        const left = (refs.get(b.digest) ?? 0) - 1;
+        refs.set(b.digest, left);
+        if (left === 0) used -= b.sizeBytes;
+      }
+      doomed.add(l.version.digest);
+    }
+    return doomed;
+  };
+
 interface Outcome {
   brokenPulls: number;
   pulls: number;
@@ -174,7 +203,7 @@ interface Outcome {
   maxBytes: number;
 }
 
-function run(events: Event[], days: number, cleanup: Cleanup): Outcome {
+function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<string, number[]>): Outcome {
   const live = new Map<string, Live>();
   const versions = new Map<string, Version[]>();
   const pinned = new Map<string, Version>();
@@ -210,6 +239,7 @@ function run(events: Event[], days: number, cleanup: Cleanup): Outcome {
     const wanted = event.pick(list, pinned.get(event.repository) ?? null);
     if (wanted === null) continue;
     pulls += 1;
+    pullsOf?.set(wanted.digest, [...(pullsOf.get(wanted.digest) ?? []), event.atMs]);
     const l = live.get(wanted.digest);
     if (l === undefined) brokenPulls += 1;
     else {
@@ -251,10 +281,13 @@ export function studyRegistryRetention(seeds: number, firstSeed: number): Regist
       ['delete pushed more than 30 days ago', olderThan(30)],
       ['retain 10 most recently pulled per repository (Harbor)', keepRecentPulls(10)],
     ];
-    const outcomes = baselines.map(([name, cleanup]) => [name, run(events, shape.days, cleanup)] as const);
+    // Which version each pull wants does not depend on what was deleted: one pass records them.
+    const pullsOf = new Map<string, number[]>();
+    const outcomes = baselines.map(([name, cleanup], i) => [name, run(events, shape.days, cleanup, i === 0 ? pullsOf : undefined)] as const);
     const capBytes = Math.min(...outcomes.map(([, o]) => o.maxBytes));
     const ours = run(events, shape.days, pullLru(capBytes));
-    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU, capped at the smallest peak above', ours] as const]) {
+    const offline = run(events, shape.days, farthestNextPull(capBytes, pullsOf));
+    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU, capped at the smallest peak above', ours] as const, ['offline reference: farthest next pull first, same cap and thresholds', offline] as const]) {
       push(broken, name, o.brokenPulls);
       push(brokenShare, name, o.brokenPulls / Math.max(1, o.pulls));
       push(storageRatio, name, o.maxBytes / capBytes);
@@ -275,7 +308,7 @@ export function studyRegistryRetention(seeds: number, firstSeed: number): Regist
       title: `Registry retention over ${seeds} randomized registry traces (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
       header: ['policy (nightly)', 'broken pulls, median', 'broken pulls, worst seed', 'seeds with none', 'worst share of pulls broken', 'peak storage vs the cap, worst seed'],
       rows,
-      note: 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. The cap given to pull-LRU is, per seed, the smallest peak storage of the three other policies: it never holds more. Garbage collection right after each nightly clean-up.',
+      note: 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. The cap given to pull-LRU is, per seed, the smallest peak storage of the three other policies: it never holds more. The offline reference knows every future pull and runs under the same cap, thresholds and min-age: what it breaks, no online policy can avoid. Garbage collection right after each nightly clean-up.',
     },
   };
 }
