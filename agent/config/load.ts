@@ -28,6 +28,8 @@ export interface LoadOptions {
   env: NodeJS.ProcessEnv;
   /** Flag values the user actually gave, keyed like the config file. */
   flags: Record<string, unknown>;
+  /** Told of settings that do nothing (a config-file key its policy file overrides); default: stderr. */
+  warn?: (message: string) => void;
 }
 
 /** Loads and validates the whole configuration, or throws a ConfigError naming the culprit. */
@@ -52,12 +54,26 @@ export function loadConfig(options: LoadOptions): Config {
   // The policy's own thresholds sit between the config file and the env vars and flags.
   const policyFile = flags.policy ?? env.policy ?? fileLayer.policy;
   const loaded = policyFile === undefined ? null : loadPolicy(policyFile);
+  if (loaded !== null) warnOverridden(fileLayer, loaded.settings, file ?? DEFAULT_CONFIG_FILE, policyFile as string, options.warn);
   for (const layer of [fileLayer, loaded?.settings ?? {}, env, flags]) applyLayer(merged, layer);
   if (loaded !== null) merged.policy = loaded.policy;
 
   const config = Config.parse(merged);
   checkThresholds(config);
   return config;
+}
+
+/**
+ * A threshold written in config.yaml that the policy file sets otherwise does nothing (policies
+ * layer over config.yaml): say so, or an operator tunes a value that is never used.
+ */
+function warnOverridden(fileLayer: ConfigLayer, policy: ConfigLayer, configFile: string, policyFile: string, warn: (message: string) => void = (message) => void process.stderr.write(`image-evictor: warning: ${message}\n`)): void {
+  for (const key of CONFIG_KEYS) {
+    const mine = fileLayer[key];
+    const theirs = policy[key];
+    if (mine === undefined || theirs === undefined || JSON.stringify(mine) === JSON.stringify(theirs)) continue;
+    warn(`${configFile}: '${key}' is overridden by the policy file ${policyFile}, which sets it otherwise (a policy layers over the config file): set it in one place`);
+  }
 }
 
 function applyLayer(merged: Record<string, unknown>, layer: ConfigLayer): void {

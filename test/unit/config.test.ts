@@ -43,6 +43,16 @@ describe('loadConfig layering', () => {
     expect(loaded).toMatchObject({ statePath: '/var/lib/image-evictor/state.db', intervalMs: 60_000, minAgeMs: 5 * 60_000, historyMs: 2 * 86_400_000, lowFree: { kind: 'ratio', ratio: 0.15 } });
   });
 
+  it("warns when the config file sets a threshold its policy file overrides, naming both; not when they agree", () => {
+    const policy = join(dir, 'thresholds.yaml');
+    writeFileSync(policy, 'min-age: 15m\nlow-free: 10%\nrules: []\n');
+    const warnings: string[] = [];
+    const config = file(`policy: ${policy}\nmin-age: 5m\nlow-free: 10%\n`);
+    const loaded = loadConfig({ configFile: config, env: {}, flags: {}, warn: (m) => warnings.push(m) });
+    expect(loaded.minAgeMs).toBe(15 * 60_000);
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^${config}: 'min-age' is overridden by the policy file ${policy}`))]);
+  });
+
   it('uses defaults when nothing is given', () => {
     // An explicit empty file keeps the machine's /etc/image-evictor/config.yaml out of the test.
     expect(loadConfig({ configFile: file(''), env: {}, flags: {} })).toEqual(DEFAULTS);
