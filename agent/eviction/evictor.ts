@@ -42,7 +42,17 @@ export interface EvictorDeps {
   catchUp?: () => Promise<void>;
   /** Once aborted, the run ends after the removal in flight. */
   signal?: AbortSignal;
+  /** Waits between re-measurements while a removal's space has not shown yet; default: a real timer. */
+  settle?: (ms: number) => Promise<void>;
 }
+
+/**
+ * A removal whose space has not shown in free space yet (under half the estimate) is measured again,
+ * up to this many times this far apart: Docker can release a layer a moment after it answers (a
+ * container's layer let go late, a loaded daemon), and the stop rule would evict more than needed.
+ */
+const SETTLE_TRIES = 8;
+const SETTLE_MS = 250;
 
 /**
  * Removes every reference of an image without force. Tags are removed one by one (Docker refuses
@@ -100,7 +110,12 @@ async function runStep(step: PlanStep, disk: DiskUsage, deps: EvictorDeps): Prom
     const atMs = deps.clock();
     if (record !== undefined) store.save([{ ...record, removedMs: record.removedMs ?? atMs }]);
     if (result === 'gone') return [outcome, disk];
-    const after = await deps.measureDisk();
+    let after = await deps.measureDisk();
+    const settle = deps.settle ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    for (let i = 0; i < SETTLE_TRIES && after.freeBytes - disk.freeBytes < step.estimatedBytes / 2; i += 1) {
+      await settle(SETTLE_MS);
+      after = await deps.measureDisk();
+    }
     outcome.measuredBytes = after.freeBytes - disk.freeBytes;
     store.recordEviction({
       atMs,

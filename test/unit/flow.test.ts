@@ -195,6 +195,31 @@ describe('a whole check on a full disk', () => {
     expect(s.log.lines.find((l) => l.message === 'eviction_run')).toMatchObject({ stoppedBecause: 'target', removed: 1 });
   });
 
+  it("waits for a removal's space to show before judging the stop rule: a late release does not evict an extra image", async () => {
+    const { s, ids } = await fullDisk();
+    // The engine lets each removed image's space go a moment late: the first reading after a
+    // removal still shows the space as used (a layer released after the API answered).
+    const measure = s.deps.measureDisk;
+    let seen = 0;
+    let lateness = 0;
+    s.deps.measureDisk = async (path) => {
+      const disk = await measure(path);
+      if (s.engine.removals.length > seen) {
+        seen = s.engine.removals.length;
+        lateness = 100 * MB;
+      } else lateness = 0;
+      return { ...disk, freeBytes: disk.freeBytes - lateness, freeRatio: (disk.freeBytes - lateness) / disk.totalBytes };
+    };
+    const report = await runCheck(s.deps, '/fake/docker', { lockWaitMs: 0 }, new AbortController().signal);
+    // Exactly the three it needs, each measured at its real 100 MB; d stays.
+    expect(report.outcomes.map((o) => [o.imageId, o.result, o.measuredBytes])).toEqual([
+      [ids.a, 'removed', 100 * MB],
+      [ids.b, 'removed', 100 * MB],
+      [ids.c, 'removed', 100 * MB],
+    ]);
+    expect(s.engine.imageIds()).toContain(ids.d);
+  });
+
   it('re-checks each image right before removal: a pull that arrived after planning keeps it', async () => {
     const { s, ids } = await fullDisk();
     // `a` is pulled again after the last ingest: only the evictor's catch-up can know. The clock
