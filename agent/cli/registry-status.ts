@@ -11,12 +11,16 @@ function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage
   return [...images].sort((a, b) => lastWantedMs(a.manifest, headCounts) - lastWantedMs(b.manifest, headCounts) || a.repository.localeCompare(b.repository));
 }
 
+const rankless = (ctx: RegistryContext) => ctx.gitlab !== null && ctx.config.registryStoragePath === null;
+
 /**
  * Each manifest's class under the rules and its rank among eviction candidates: the plan as if the
  * storage were empty and had to be refilled, so every candidate is ranked.
  */
 function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number): Map<string, { class: string; rank: number | null }> {
-  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: ctx.config.registryHeadCounts, minAgeMs: ctx.config.minAgeMs, pressure: { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER }, perTag: ctx.gitlab !== null });
+  // A GitLab scope without a storage directory is never evicted under pressure: no ranks to show.
+  const pressure = rankless(ctx) ? null : { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER };
+  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: ctx.config.registryHeadCounts, minAgeMs: ctx.config.minAgeMs, pressure, perTag: ctx.gitlab !== null });
   const out = new Map<string, { class: string; rank: number | null }>();
   for (const i of images) out.set(`${i.repository}@${i.manifest.digest}`, { class: i.parents.length > 0 && i.tags.length === 0 ? 'child' : 'kept', rank: null });
   for (const h of plan.held) out.set(`${h.repository}@${h.digest}`, { class: 'held', rank: null });
@@ -65,7 +69,8 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
       String(i.manifest.pulls),
       String(i.manifest.heads),
     ]);
-    process.stdout.write(`registry ${escapeControl(ctx.name)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, RANK: eviction order under storage pressure\n`);
+    const rank = rankless(ctx) ? 'no RANK: without --storage nothing is evicted under pressure' : 'RANK: eviction order under storage pressure';
+    process.stdout.write(`registry ${escapeControl(ctx.name)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, ${rank}\n`);
     process.stdout.write(`${renderTable(['CLASS', 'RANK', 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
     return 0;
   } finally {

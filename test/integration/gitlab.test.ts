@@ -108,7 +108,10 @@ describe('GitLab: sync, plan and apply through the API', () => {
 
     // The state follows: status shows no deleted tag, and a second plan finds only the protected ones.
     const status = await scoped(statePath, group, ['status', '--json']);
-    const shown = (JSON.parse(status.stdout) as { images: Array<{ repository: string; tags: string[] }> }).images.flatMap((i) => i.tags.map((t) => `${i.repository}:${t}`));
+    const statusImages = (JSON.parse(status.stdout) as { images: Array<{ repository: string; tags: string[]; class: string; rank: number | null }> }).images;
+    const shown = statusImages.flatMap((i) => i.tags.map((t) => `${i.repository}:${t}`));
+    // Without --storage a GitLab scope is never evicted under pressure: nothing is a ranked candidate.
+    expect(statusImages.every((i) => i.class === 'kept' && i.rank === null)).toBe(true);
     for (const tag of deleted) expect(shown).not.toContain(tag);
     const again = await scoped(statePath, group, ['plan', '--rules', rules, '--json']);
     const left = (JSON.parse(again.stdout) as { deletions: Array<{ repository: string; tags: string[] }> }).deletions.flatMap((d) => d.tags.map((t) => `${d.repository}:${t}`));
