@@ -27,7 +27,8 @@ function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], n
   let rank = 0;
   for (const d of plan.deletions) {
     if (d.reason === 'pressure') rank += 1;
-    out.set(`${d.repository}@${d.digest}`, { class: d.reason === 'pressure' ? 'candidate' : 'delete', rank: d.reason === 'pressure' ? rank : null });
+    // `untag`: per tag (GitLab), some of its tags go and a kept tag keeps the image.
+    out.set(`${d.repository}@${d.digest}`, { class: d.reason === 'pressure' ? 'candidate' : d.keptBy !== null ? 'untag' : 'delete', rank: d.reason === 'pressure' ? rank : null });
   }
   return out;
 }

@@ -86,6 +86,10 @@ describe('GitLab: sync, plan and apply through the API', () => {
     expect(plannedTags.filter((t) => !t.startsWith('ci/tools/builder:'))).toEqual(['ci/app/review:mr-10', 'ci/app/review:mr-11', 'ci/app/review:mr-12', 'ci/app:mr-1', 'ci/app:mr-2', 'ci/app:mr-3', 'ci/app:v1', 'ci/app:v2']);
     expect(plannedTags.filter((t) => t.startsWith('ci/tools/builder:'))).toHaveLength(2);
     expect(plan.deletions.find((d) => d.tags.includes('mr-3'))?.keptBy).toBe('main');
+    // status says the same per image: main's image loses mr-3 but stays.
+    const classed = await scoped(statePath, group, ['status', '--rules', rules, '--json']);
+    const byTags = new Map((JSON.parse(classed.stdout) as { images: Array<{ tags: string[]; class: string }> }).images.map((i) => [[...i.tags].sort().join(','), i.class]));
+    expect([byTags.get('main,mr-3'), byTags.get('mr-1'), byTags.get('latest,mr-12')]).toEqual(['untag', 'delete', 'untag']);
     // No notifications reach this state: the plan says what it judges by.
     expect(plan.pullTimes).toBe(false);
     expect(plan.note).toMatch(/no pulls recorded/);
