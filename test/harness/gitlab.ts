@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from './registry';
+import { uploadBlob } from './registry-push';
 
 const MANIFEST_TYPES = [
   'application/vnd.docker.distribution.manifest.v2+json',
@@ -119,11 +120,7 @@ export async function startFakeGitlab(options: { registry: Registry; projects: F
 
   /** GitLab's delete on a registry without tag deletes: move the tag to an empty manifest, delete that. */
   async function untag(repo: Repo, tag: string): Promise<void> {
-    const start = await reg(`/v2/${repo.path}/blobs/uploads/`, { method: 'POST' });
-    await start.text();
-    const location = new URL(start.headers.get('location') as string, registry);
-    location.searchParams.set('digest', sha256(EMPTY_CONFIG));
-    await (await fetch(location, { method: 'PUT', body: EMPTY_CONFIG, headers: { 'Content-Type': 'application/octet-stream' } })).text();
+    await uploadBlob(registry, repo.path, EMPTY_CONFIG);
     const manifest = JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.docker.distribution.manifest.v2+json',

@@ -22,7 +22,8 @@ async function ok(response: Promise<Response>, what: string): Promise<Response> 
   return r;
 }
 
-async function upload(base: string, repository: string, data: Buffer): Promise<void> {
+/** Uploads one blob to a repository (monolithic: start, then PUT with its digest). */
+export async function uploadBlob(base: string, repository: string, data: Buffer): Promise<void> {
   const started = await ok(fetch(`${base}/v2/${repository}/blobs/uploads/`, { method: 'POST' }), 'upload start');
   await started.text();
   const location = new URL(started.headers.get('location') as string, base);
@@ -37,7 +38,7 @@ export async function pushSynthetic(base: string, tags: SyntheticTag[], concurre
   const uploads = new Map<string, Promise<void>>();
   const once = (repository: string, data: Buffer) => {
     const key = `${repository}@${sha256(data)}`;
-    if (!uploads.has(key)) uploads.set(key, upload(base, repository, data));
+    if (!uploads.has(key)) uploads.set(key, uploadBlob(base, repository, data));
     return uploads.get(key) as Promise<void>;
   };
   const digests = new Map<string, string>();

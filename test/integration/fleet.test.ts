@@ -3,9 +3,9 @@
 // own real dockerd and loop-mounted disk. Each evicts only on its own disk; a missing instance
 // config fails with its path.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { measureDisk } from '../../agent/disk/disk';
 import { CLI, startService, type AgentProcess } from '../harness/cli';
 import { DOCKER_CLI, dockerEnv, startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
@@ -29,8 +29,7 @@ function instanceArgs(name: string, dir: string): string[] {
 }
 
 async function freeBytes(engine: Engine): Promise<number> {
-  const s = await statfs(engine.dataRoot);
-  return s.bavail * s.bsize;
+  return (await measureDisk(engine.dataRoot)).freeBytes;
 }
 
 async function present(engine: Engine, image: BuiltImage): Promise<boolean> {

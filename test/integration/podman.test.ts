@@ -2,9 +2,9 @@
 // tracking (a pull event names its image by reference only; a created container is a use),
 // status and plan, and eviction on the graph root's own small disk, least recently wanted first,
 // never an image a container uses.
-import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { measureDisk } from '../../agent/disk/disk';
 import { cli, startAgent } from '../harness/cli';
 import { buildImage, registryAddress, type BuiltImage } from '../harness/images';
 import { startPodman, type PodmanService } from '../harness/podman';
@@ -17,8 +17,7 @@ let podman: PodmanService;
 const img: Record<string, BuiltImage> = {};
 
 async function freeBytes(): Promise<number> {
-  const s = await statfs(podman.graphRoot);
-  return s.bavail * s.bsize;
+  return (await measureDisk(podman.graphRoot)).freeBytes;
 }
 
 async function pull(image: BuiltImage): Promise<void> {
