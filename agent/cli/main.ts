@@ -133,6 +133,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--gitlab <url>', 'a GitLab instance, e.g. https://gitlab.example.com (token: $GITLAB_TOKEN, or $CI_JOB_TOKEN in a job)')
     .option('--project <id|path>', 'with --gitlab: the project whose container repositories are judged')
     .option('--group <id|path>', 'with --gitlab: the group whose container repositories (all its projects\') are judged')
+    .option('--gitlab-concurrency <n>', 'with --gitlab: API requests in flight at once, 1 to 64 (default 8)')
     .option('--registry-auth-file <file>', "credentials: one line 'basic USER:PASSWORD' or 'bearer TOKEN'")
     .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured")
     .option('--metrics-file <file>', "apply and gc write their figures here, for node_exporter's textfile collector");

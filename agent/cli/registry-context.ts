@@ -74,7 +74,7 @@ export function openRegistryContext(options: Record<string, unknown>, use: 'writ
     log,
     name,
     client: config.registryUrl === null ? null : createRegistryClient(config.registryUrl, auth),
-    gitlab: gitlab === null || token === null ? null : { client: createGitlabClient(gitlab.url, token), scope: gitlab.scope },
+    gitlab: gitlab === null || token === null ? null : { client: createGitlabClient(gitlab.url, token, { concurrency: config.gitlabConcurrency }), scope: gitlab.scope },
     inScope,
     store,
     clock,

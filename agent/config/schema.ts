@@ -130,6 +130,7 @@ export const ConfigLayer = z
     gitlab: RegistryUrlField,
     'gitlab-project': z.string().trim().min(1),
     'gitlab-group': z.string().trim().min(1),
+    'gitlab-concurrency': CountField.refine((n) => n <= 64, 'must be at most 64: more would load a GitLab instance others use'),
   })
   .partial();
 export type ConfigLayer = z.infer<typeof ConfigLayer>;
@@ -191,6 +192,8 @@ export const Config = z.object({
   /** The GitLab project (ID or full path) or group whose container repositories are in scope. */
   gitlabProject: z.string().nullable(),
   gitlabGroup: z.string().nullable(),
+  /** GitLab API requests in flight at once: 8 by default, a guest's share of a shared instance (GitLab.com allows 2,000 a minute). */
+  gitlabConcurrency: z.number().int().positive(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -229,6 +232,7 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   gitlab: 'gitlabUrl',
   'gitlab-project': 'gitlabProject',
   'gitlab-group': 'gitlabGroup',
+  'gitlab-concurrency': 'gitlabConcurrency',
 };
 
 /** Built-in defaults; `dockerHost` is filled from DOCKER_HOST by the loader. */
@@ -271,6 +275,7 @@ export const DEFAULTS: Config = {
   gitlabUrl: null,
   gitlabProject: null,
   gitlabGroup: null,
+  gitlabConcurrency: 8,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/image-evictor/config.yaml';

@@ -46,7 +46,9 @@ export interface FakeGitlab {
   /** Every request answered, in order. */
   requests: FakeRequest[];
   /** The most API requests it had in flight at once. */
+  /** The most requests it served at once since it started, or since the last `resetMaxInFlight`. */
   maxInFlight(): number;
+  resetMaxInFlight(): void;
   /** The next `count` API requests answer 429 with `Retry-After: seconds`. */
   throttle(count: number, seconds: number): void;
   /** The token stops working once `deletes` more single tag deletes have been answered. */
@@ -271,6 +273,9 @@ export async function startFakeGitlab(options: { registry: Registry; projects: F
     url: base,
     requests,
     maxInFlight: () => mostInFlight,
+    resetMaxInFlight: () => {
+      mostInFlight = inFlight;
+    },
     throttle: (count, seconds) => {
       throttled = { count, seconds };
     },

@@ -122,10 +122,12 @@ describe('GitLab: sync, plan and apply through the API', () => {
     expect(left.sort()).toEqual(protectedOnes);
   }, 180_000);
 
-  it('follows pages past 100 tags', async () => {
+  it('follows pages past 100 tags, with no more requests in flight than gitlab-concurrency', async () => {
     const statePath = join(dir, 'paging.db');
-    const synced = await scoped(statePath, ['--project', 'big/mono'], ['sync', '--json']);
+    gitlab.resetMaxInFlight();
+    const synced = await scoped(statePath, ['--project', 'big/mono', '--gitlab-concurrency', '2'], ['sync', '--json']);
     expect(synced.code).toBe(0);
+    expect(gitlab.maxInFlight()).toBe(2);
     expect(JSON.parse(synced.stdout)).toMatchObject({ repositories: 1, tags: 130 });
     const listed = gitlab.requests.filter((r) => r.path.startsWith(`/api/v4/projects/4/registry/repositories/${gitlab.repositoryId('big/mono')}/tags?`));
     expect(listed.map((r) => new URL(r.path, 'http://x').searchParams.get('page'))).toEqual(['1', '2']);
@@ -299,6 +301,9 @@ describe('GitLab: bad input and credentials', () => {
     const badRef = await scoped(statePath, ['--project', '1'], ['delete-tag', 'ci/app/review']);
     expect(badRef.code).toBe(2);
     expect(badRef.stderr).toMatch(/names no tag/);
+    const greedy = await scoped(statePath, ['--project', '1', '--gitlab-concurrency', '65'], ['sync']);
+    expect(greedy.code).toBe(2);
+    expect(greedy.stderr).toMatch(/gitlab-concurrency.*at most 64/);
     expect(gitlab.requests.length).toBe(mark);
   });
 
