@@ -2,7 +2,7 @@
 import { plan, type Plan } from '../core/planner';
 import { measureDisk } from '../disk/disk';
 import { planInput, type PlanRequest } from '../eviction/inputs';
-import { activeOrderOf } from '../eviction/order-learner';
+import { activeOrderOf, reuseModelOf } from '../eviction/order-learner';
 import { dataRootOf, type CommandContext } from './context';
 import { formatAgo, formatBytes, formatShare, isoTime, renderTable, shortId, tagsCell, warnImplausibleThresholds, warnUnmatchedProtections } from './format';
 
@@ -12,7 +12,9 @@ export async function currentPlan(ctx: CommandContext, request: PlanRequest, per
   const survey = persist ? (await ctx.tracker.reconcile(nowMs)).survey : await ctx.tracker.preview(nowMs);
   const disk = await measureDisk(await dataRootOf(ctx));
   warnImplausibleThresholds(ctx.config, disk);
-  return plan(planInput(ctx.config, survey, disk, nowMs, request, activeOrderOf(ctx.config, ctx.store)));
+  const order = activeOrderOf(ctx.config, ctx.store);
+  const reuseModel = order === 'learned' ? reuseModelOf(ctx, nowMs, persist) : null;
+  return plan(planInput(ctx.config, survey, disk, nowMs, request, order, reuseModel));
 }
 
 /** A plan as JSON-ready data. */

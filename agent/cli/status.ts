@@ -4,7 +4,7 @@ import type { EvictionRecord } from '../core/eviction';
 import type { EvictionOrder, OrderSetting } from '../core/order';
 import { rankImages, type RankedImage } from '../core/planner';
 import { plannerImages, rankOptions } from '../eviction/inputs';
-import { activeOrderOf, AUTO_EVERY_MS } from '../eviction/order-learner';
+import { activeOrderOf, AUTO_EVERY_MS, reuseModelOf } from '../eviction/order-learner';
 import { imageStatuses, type ImageStatus } from '../core/status';
 import { measureDisk, type DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';
@@ -47,7 +47,8 @@ export async function gatherStatus(ctx: CommandContext): Promise<StatusReport> {
   }
   const disk = dataRoot === null ? null : await measureDisk(dataRoot).catch(() => null);
   const active = activeOrderOf(ctx.config, ctx.store);
-  const { ranking, unmatchedProtections } = rankImages(plannerImages(survey), rankOptions(ctx.config, survey, nowMs, active));
+  const reuseModel = active === 'learned' ? reuseModelOf(ctx, nowMs, false) : null;
+  const { ranking, unmatchedProtections } = rankImages(plannerImages(survey), rankOptions(ctx.config, survey, nowMs, active, reuseModel));
   const choice = ctx.config.evictionOrder === 'auto' ? ctx.store.activeOrder() : null;
   return {
     nowMs,

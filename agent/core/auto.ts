@@ -3,10 +3,16 @@
 import { z } from 'zod';
 import { agentCheck, agentPlanner, type PlannerSettings } from './contenders';
 import { EvictionOrder } from './order';
+import { replayLearner } from './reuse-model';
 import { replay, type Contender, type ReplayHost, type Workload, type WorkloadImage, type WorkloadJob } from './replay';
 
-/** The orders `auto` chooses among: every order the planner knows. */
-export const AUTO_CANDIDATES: readonly EvictionOrder[] = EvictionOrder.options;
+/**
+ * The orders `auto` chooses among: plain LRU and the two that estimate the next use. The tiered
+ * orders (`superseded`, `reuse`, `size`...) have runs far above LRU on bench/'s randomized traces;
+ * once `auto` could pick them from 3 days that suited them, the days after cost up to 5% above
+ * LRU. Without them: at most 0.5% above it over 36 runs (bench/RESULTS.md), and fewer replays.
+ */
+export const AUTO_CANDIDATES: readonly EvictionOrder[] = ['lru', 'learned', 'reuse-interval'];
 
 /** How often `auto` chooses again. */
 export const AUTO_EVERY_MS = 6 * 3_600_000;
@@ -114,6 +120,7 @@ export function autoPlanner(name: string, settings: Omit<PlannerSettings, 'order
   let order = auto.initial;
   let nextChoiceMs: number | null = null;
   let windowStart = 0;
+  const learner = replayLearner();
   const check = (host: ReplayHost) => {
     nextChoiceMs ??= host.nowMs + auto.everyMs;
     if (host.nowMs >= nextChoiceMs) {
@@ -121,13 +128,13 @@ export function autoPlanner(name: string, settings: Omit<PlannerSettings, 'order
       while (windowStart < jobs.length && (jobs[windowStart] as WorkloadJob).atMs < host.nowMs - auto.windowMs) windowStart += 1;
       const window = jobs.slice(windowStart);
       // As the agent: too little history keeps the order.
-      if (window.length < AUTO_MIN_JOBS) return agentCheck(host, { ...settings, order });
+      if (window.length < AUTO_MIN_JOBS) return agentCheck(host, { ...settings, order, reuseModel: learner.modelAt(host.nowMs) });
       const workload = { jobs: window, images: [...new Set(window.map((j) => j.imageId))].map((id) => images.get(id) as WorkloadImage) };
       const choice = chooseOrder({ workload, capacityBytes: host.capacityBytes, settings, current: order });
       onChoice?.(choice, host.nowMs);
       order = choice.order;
     }
-    agentCheck(host, { ...settings, order });
+    agentCheck(host, { ...settings, order, reuseModel: learner.modelAt(host.nowMs) });
   };
   return {
     name,
@@ -136,6 +143,7 @@ export function autoPlanner(name: string, settings: Omit<PlannerSettings, 'order
     afterPull: check,
     afterJob: (host, job) => {
       jobs.push(job);
+      learner.observe(job, host.image(job.imageId));
       if (!images.has(job.imageId)) images.set(job.imageId, host.image(job.imageId));
     },
   };

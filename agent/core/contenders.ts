@@ -3,6 +3,7 @@
 import type { ImageRecord } from './image';
 import type { EvictionOrder } from './order';
 import { plan, type PlannerImage } from './planner';
+import { replayLearner, type ReuseModel } from './reuse-model';
 import { imageBytes, type Contender, type ReplayHost, type WorkloadImage } from './replay';
 import type { Rule } from './rules';
 
@@ -70,6 +71,8 @@ export interface PlannerSettings {
   protect: string[];
   rules?: Rule[];
   order: EvictionOrder;
+  /** The `learned` order's model at this moment. */
+  reuseModel?: ReuseModel | null;
 }
 
 /** A replayed image as the agent's record of it. */
@@ -114,6 +117,7 @@ export function agentCheck(host: ReplayHost, settings: PlannerSettings): void {
     order: settings.order,
     // As agent/eviction/inputs.ts: counted over every record, removed images too.
     repositoryUses: host.repositoryUses(),
+    reuseModel: settings.reuseModel ?? null,
     mode: 'auto',
     includeProtected: false,
   });
@@ -126,6 +130,12 @@ export function agentCheck(host: ReplayHost, settings: PlannerSettings): void {
 
 /** The agent's own planner (agent/core/planner.ts) and its evictor's stop rule, on replayed time and disk. */
 export function agentPlanner(name: string, settings: PlannerSettings): Contender {
-  const check = (host: ReplayHost) => agentCheck(host, settings);
-  return { name, tickMs: settings.marks.intervalMs, onTick: check, afterPull: check };
+  if (settings.order !== 'learned') {
+    const check = (host: ReplayHost) => agentCheck(host, settings);
+    return { name, tickMs: settings.marks.intervalMs, onTick: check, afterPull: check };
+  }
+  // `learned` learns from what the replayed agent has seen so far, never from what comes next.
+  const learner = replayLearner();
+  const check = (host: ReplayHost) => agentCheck(host, { ...settings, reuseModel: learner.modelAt(host.nowMs) });
+  return { name, tickMs: settings.marks.intervalMs, onTick: check, afterPull: check, afterJob: (host, job) => learner.observe(job, host.image(job.imageId)) };
 }

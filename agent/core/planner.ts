@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { formatBytes, type SizeSpec } from './units';
 import type { EvictionMode } from './eviction';
 import { isDangling, type ImageRecord, type Layer } from './image';
+import type { ReuseModel } from './reuse-model';
 import { DEFAULT_EVICTION_ORDER, evictionComparator, evictionTiers, repositoryUses, type EvictionOrder, type OrderTier } from './order';
 import { claimImages, idleProtectRules, type Disposition, type Rule } from './rules';
 import { recencyMs } from './usage';
@@ -48,6 +49,8 @@ export interface PlanInput {
   order?: EvictionOrder;
   /** Uses per repository over all records, removed images too (`repositoryUses`); default: live images only. */
   repositoryUses?: Map<string, number>;
+  /** The `learned` order's model of this host's reuse (core/reuse-model.ts); without one it ranks as LRU. */
+  reuseModel?: ReuseModel | null;
   /** `auto`: act only below low, stop at target, protected images only in emergency (until low). `purge`: act now, until target. */
   mode: 'auto' | 'purge';
   /** Purge only: protected images too, after all others. */
@@ -163,7 +166,7 @@ export interface Ranked {
   tierOf: (record: ImageRecord) => OrderTier;
 }
 
-export type RankOptions = Pick<PlanInput, 'protect' | 'nowMs' | 'minAgeMs' | 'rules' | 'order' | 'repositoryUses'>;
+export type RankOptions = Pick<PlanInput, 'protect' | 'nowMs' | 'minAgeMs' | 'rules' | 'order' | 'repositoryUses' | 'reuseModel'>;
 
 /** Classifies images by rules, use and age, and puts them in eviction order; needs no disk figures. */
 export function rankImages(images: PlannerImage[], options: RankOptions): Ranked {
@@ -176,7 +179,7 @@ export function rankImages(images: PlannerImage[], options: RankOptions): Ranked
   const liveRecords = live.map((i) => i.record);
   const uses = options.repositoryUses ?? repositoryUses(liveRecords);
   const tierOf = evictionTiers(order, liveRecords, uses);
-  const compare = evictionComparator(order, liveRecords, nowMs, uses, tierOf);
+  const compare = evictionComparator(order, liveRecords, nowMs, uses, tierOf, options.reuseModel ?? null);
   const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compare(a.record, b.record));
   const doomed = ofClass('delete');
   const candidates = ofClass('candidate');
@@ -200,6 +203,7 @@ const WITHIN_TIER_REASON: Record<EvictionOrder, PlanStep['reason']> = {
   'superseded-reuse': 'least-recently-used',
   size: 'largest-idle',
   'reuse-interval': 'farthest-expected-use',
+  learned: 'farthest-expected-use',
 };
 
 /** Plans evictions for the disk and images given. */
@@ -220,7 +224,9 @@ export function plan(input: PlanInput): Plan {
     if (mode === 'hygiene') return 'rule-delete';
     if (classes.get(record.id) === 'protected') return 'protected';
     if (isDangling(record)) return 'dangling';
-    return tierOf(record) ?? WITHIN_TIER_REASON[input.order ?? DEFAULT_EVICTION_ORDER];
+    const order = input.order ?? DEFAULT_EVICTION_ORDER;
+    // `learned` without a model yet ranks as LRU, and says so.
+    return tierOf(record) ?? (order === 'learned' && (input.reuseModel ?? null) === null ? 'least-recently-used' : WITHIN_TIER_REASON[order]);
   };
   const take = (image: PlannerImage, mode: EvictionMode, untilFreeBytes: number, untilFreeInodes: number) => {
     let freed = 0;

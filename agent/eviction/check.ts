@@ -17,7 +17,7 @@ import type { Store } from '../state/store';
 import type { Survey, Tracker } from '../tracking/tracker';
 import { executePlan, type EvictorDeps, type StepOutcome } from './evictor';
 import { planInput } from './inputs';
-import { activeOrderOf, learnOrder } from './order-learner';
+import { activeOrderOf, learnOrder, reuseModelOf } from './order-learner';
 
 /** What a check reports as it goes; the agent's metrics implement it. */
 export interface CheckObserver {
@@ -129,7 +129,8 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
     }
     const order = activeOrderOf(config, deps.store);
     if (round === 1) metrics.observeOrder(order, config.evictionOrder, deps.store.historyBounds().events);
-    const planNow = () => plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }, order));
+    const reuseModel = order === 'learned' ? reuseModelOf({ config, store: deps.store, log }, nowMs) : null;
+    const planNow = () => plan(planInput(config, survey, disk, nowMs, { mode: 'auto', includeProtected: false }, order, reuseModel));
     let thePlan = planNow();
     unmatchedProtections = thePlan.unmatchedProtections;
     if (thePlan.underPressure && round === 1 && policy.buildCache.pruneUnderPressure) {

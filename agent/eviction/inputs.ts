@@ -2,6 +2,7 @@
 import type { Config } from '../config/schema';
 import type { EvictionOrder } from '../core/order';
 import type { PlanInput, PlannerImage, RankOptions } from '../core/planner';
+import type { ReuseModel } from '../core/reuse-model';
 import type { DiskUsage } from '../disk/disk';
 import type { Survey } from '../tracking/tracker';
 
@@ -25,8 +26,9 @@ export function plannerImages(survey: Survey): PlannerImage[] {
 }
 
 /** What ranking needs besides the images: `plan` and `status` rank alike. */
-export function rankOptions(config: Config, survey: Survey, nowMs: number, order: EvictionOrder): RankOptions {
+export function rankOptions(config: Config, survey: Survey, nowMs: number, order: EvictionOrder, reuseModel: ReuseModel | null = null): RankOptions {
   return {
+    reuseModel,
     nowMs,
     minAgeMs: config.minAgeMs,
     protect: config.protect,
@@ -37,9 +39,9 @@ export function rankOptions(config: Config, survey: Survey, nowMs: number, order
 }
 
 /** The planner's input for this moment. */
-export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs: number, request: PlanRequest, order: EvictionOrder): PlanInput {
+export function planInput(config: Config, survey: Survey, disk: DiskUsage, nowMs: number, request: PlanRequest, order: EvictionOrder, reuseModel: ReuseModel | null = null): PlanInput {
   return {
-    ...rankOptions(config, survey, nowMs, order),
+    ...rankOptions(config, survey, nowMs, order, reuseModel),
     images: plannerImages(survey),
     disk,
     thresholds: {

@@ -9,6 +9,7 @@ import { workloadFromHistory } from '../core/history';
 import type { ImageRecord, Layer } from '../core/image';
 import { DEFAULT_EVICTION_ORDER, type EvictionOrder } from '../core/order';
 import { thresholdBytes } from '../core/planner';
+import { learnFromWorkload, REUSE_EVERY_MS, REUSE_WINDOW_MS, type ReuseModel } from '../core/reuse-model';
 import type { DiskUsage } from '../disk/disk';
 import type { Log } from '../log';
 import type { Store } from '../state/store';
@@ -28,6 +29,29 @@ export function liveImageBytes(records: Iterable<ImageRecord>, layers: Map<strin
     for (const l of layers.get(r.id) ?? [{ chainId: `image:${r.id}`, sizeBytes: r.sizeBytes }]) held.set(l.chainId, l.sizeBytes);
   }
   return [...held.values()].reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The `learned` order's model: learned anew from the last REUSE_WINDOW_MS of history when the
+ * stored one is older than REUSE_EVERY_MS, and only when `learned` is the order or may become it.
+ */
+export function reuseModelOf(deps: { config: Config; store: Store; log?: Log }, nowMs: number, save = true): ReuseModel | null {
+  const { config, store } = deps;
+  if (config.evictionOrder !== 'auto' && config.evictionOrder !== 'learned') return null;
+  const stored = store.reuseModel();
+  if (stored !== null && nowMs - stored.learnedMs < REUSE_EVERY_MS && stored.learnedMs <= nowMs) return stored.model;
+  const sinceMs = nowMs - Math.min(REUSE_WINDOW_MS, config.historyMs);
+  const { workload } = workloadFromHistory(store.history(sinceMs), store.historyImages(sinceMs));
+  const model = learnFromWorkload(workload, nowMs);
+  // `plan` and `status` write nothing: they learn for themselves and forget.
+  if (!save) return model;
+  try {
+    store.saveReuseModel(nowMs, model);
+  } catch (error) {
+    deps.log?.warn('reuse_model_unsaved', { error: String(error) });
+  }
+  deps.log?.info('reuse_model_learned', { gaps: model?.gaps ?? 0, needs: workload.jobs.length, windowMs: Math.min(REUSE_WINDOW_MS, config.historyMs), usable: model !== null });
+  return model;
 }
 
 export interface LearnDeps {

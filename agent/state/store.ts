@@ -3,16 +3,20 @@
 import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { z } from 'zod';
 import { ActiveOrder } from '../core/auto';
 import { EvictionRecord } from '../core/eviction';
 import { HistoryEntry, historyEntries, type HistoryImage } from '../core/history';
 import { ImageRecord, repositoriesOf, type Layer } from '../core/image';
+import { CLASSES, ReuseModel } from '../core/reuse-model';
 import { errorText, StateError } from '../errors';
 import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';
 
 const CURSOR_KEY = 'event_cursor_nano';
 const ACTIVE_ORDER_KEY = 'active_order';
+const REUSE_MODEL_KEY = 'reuse_model';
+const StoredReuseModel = z.object({ learnedMs: z.number(), model: ReuseModel.nullable() });
 /** Set when compaction drops history for the window or the cap: replays cannot reach before it. */
 const HISTORY_DROPPED_KEY = 'history_dropped_before_ms';
 
@@ -65,6 +69,9 @@ export interface Store {
   /** The order `auto` chose last, and why; null before the first choice. */
   activeOrder(): ActiveOrder | null;
   saveActiveOrder(active: ActiveOrder): void;
+  /** The `learned` order's model and when it was learned; null before any. */
+  reuseModel(): { learnedMs: number; model: ReuseModel | null } | null;
+  saveReuseModel(learnedMs: number, model: ReuseModel | null): void;
   close(): void;
 }
 
@@ -333,6 +340,16 @@ function createStore(db: Database, log: Log): Store {
     },
     saveActiveOrder: (active) => {
       upsertMeta.run(ACTIVE_ORDER_KEY, JSON.stringify(active));
+    },
+    reuseModel: () => {
+      const text = meta(REUSE_MODEL_KEY);
+      if (text === null) return null;
+      const parsed = StoredReuseModel.safeParse(JSON.parse(text));
+      // A model of another shape (another version's classes) is none: it is learned again.
+      return parsed.success && (parsed.data.model === null || parsed.data.model.residualMs.length === CLASSES) ? parsed.data : null;
+    },
+    saveReuseModel: (learnedMs, model) => {
+      upsertMeta.run(REUSE_MODEL_KEY, JSON.stringify({ learnedMs, model }));
     },
     close: () => {
       if (!flush()) log.error('state_unsaved_on_exit', { images: pending.images.size, evictions: pending.evictions.length });

@@ -107,7 +107,7 @@ describe('usage history and simulate', () => {
     expect(roomy.needs).toBeGreaterThanOrEqual(18);
     expect(roomy.needs).toBeLessThanOrEqual(entries);
     expect(roomy.activeOrder).toBe('lru');
-    expect(roomy.contenders.map((c) => c.order).filter((o) => o !== null)).toEqual(['lru', 'superseded', 'reuse', 'superseded-reuse', 'size', 'reuse-interval']);
+    expect(roomy.contenders.map((c) => c.order).filter((o) => o !== null)).toEqual(['lru', 'superseded', 'reuse', 'superseded-reuse', 'size', 'reuse-interval', 'learned']);
     const compulsory = (roomy.contenders[0] as Contender).compulsoryBytes;
     // Nine 4 MiB layers of random bytes and the busybox layer they share.
     expect(compulsory).toBeGreaterThanOrEqual(36 * MiB);
@@ -164,7 +164,7 @@ describe('usage history and simulate', () => {
     writeFileSync(file, 'eviction-order: newest\n');
     const order = await cli(['--config', file, '--docker-host', engine.host, '--state', statePath, 'status']);
     expect(order.code).toBe(2);
-    expect(order.stderr).toContain("key 'eviction-order': unknown order 'newest'; valid: auto, lru, superseded, reuse, superseded-reuse, size, reuse-interval");
+    expect(order.stderr).toContain("key 'eviction-order': unknown order 'newest'; valid: auto, lru, superseded, reuse, superseded-reuse, size, reuse-interval, learned");
     const flag = await cli(['--docker-host', engine.host, '--eviction-order', 'newest', 'status']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('Allowed choices are auto, lru');

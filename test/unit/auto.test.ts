@@ -30,7 +30,7 @@ const settings = { marks: { lowBytes: 250 * MiB, targetBytes: 250 * MiB, interva
 
 describe('chooseOrder', () => {
   it('switches from lru to an order that downloads clearly less, and says how much', () => {
-    const choice = chooseOrder({ workload: scanWorkload(), capacityBytes: 800 * MiB, settings, current: 'lru' });
+    const choice = chooseOrder({ workload: scanWorkload(), capacityBytes: 800 * MiB, settings, current: 'lru', candidates: ['lru', 'reuse', 'reuse-interval'] });
     const score = (o: string) => choice.scores.find((s) => s.order === o)?.downloadedBytes as number;
     expect(score('reuse')).toBeLessThan((1 - SWITCH_MARGIN) * score('lru'));
     expect(choice.switched).toBe(true);

@@ -371,3 +371,49 @@ describe('auto eviction order', () => {
     expect(s.log.count('eviction_order_switched') + s.log.count('eviction_order_kept')).toBe(1);
   });
 });
+
+describe('learned eviction order', () => {
+  /**
+   * Four days of a runner: a pipeline with a new version every 5 h, each used every 30 min until
+   * the next arrives and never again; three services used once a day. Then free space is short
+   * by exactly the superseded versions' bytes. Returns the IDs by kind, and what the check removed.
+   */
+  async function fourDays(order: 'learned' | 'lru'): Promise<{ superseded: string[]; services: string[]; removed: Set<string>; s: Setup }> {
+    const s = setup({ evictionOrder: order }, 500 * MB);
+    let ingestedNano = '0';
+    const ingest = async () => {
+      const until = msToNano(s.clock.now() + 1);
+      for (const event of await s.engine.eventsBetween(ingestedNano, until)) await s.deps.tracker.applyEvent(event);
+      ingestedNano = String(BigInt(until) + 1n);
+    };
+    const versions: string[] = [];
+    const services: string[] = [];
+    const ends = T0 + 4 * DAY;
+    for (let k = 0; k < 3; k += 1) services.push(s.engine.pull({ ref: `svc/db${k}:1`, layers: [layer(`svc${k}`, 50)] }));
+    for (let step = 0; s.clock.now() < ends; step += 1) {
+      // Every 30 min: the current version; every 5 h a new one; each service once a day, at hour 3 + k.
+      if (step % 10 === 0) versions.push(s.engine.pull({ ref: `pipe/app:v${step / 10}`, layers: [layer(`app-v${step / 10}`, 10)] }));
+      s.engine.run(`job-${step}`, `pipe/app:v${Math.floor(step / 10)}`);
+      const hour = ((s.clock.now() - T0) % DAY) / HOUR;
+      for (let k = 0; k < 3; k += 1) if (hour === 3 + k) s.engine.run(`svc-${step}-${k}`, `svc/db${k}:1`);
+      await ingest();
+      s.clock.advance(30 * MINUTE);
+    }
+    const superseded = versions.slice(0, -1);
+    const free = (await s.engine.measureDisk('/data')).freeBytes;
+    s.config = { ...s.config, lowFree: bytes(free / MB + 1), targetFree: { kind: 'bytes', bytes: free + superseded.length * 10 * MB } };
+    await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
+    const left = new Set(s.engine.imageIds());
+    return { superseded, services, removed: new Set([...versions, ...services].filter((id) => !left.has(id))), s };
+  }
+
+  it('learns from this host that its old versions are never used again: they go, the services idle longer stay', async () => {
+    const learned = await fourDays('learned');
+    expect([...learned.removed].sort()).toEqual([...learned.superseded].sort());
+    expect(learned.s.store.reuseModel()?.model?.gaps).toBeGreaterThan(100);
+    expect(learned.s.log.lines.find((l) => l.message === 'reuse_model_learned')).toMatchObject({ usable: true });
+    // Plain LRU on the same history takes a service idle since yesterday before recent old versions.
+    const lru = await fourDays('lru');
+    expect(lru.services.some((id) => lru.removed.has(id))).toBe(true);
+  });
+});

@@ -1,0 +1,222 @@
+// What this host's own history says about when an idle image is needed again. Learned from the
+// gaps between uses of each image (Kaplan-Meier over log-spaced idle times, censored at "now"),
+// per class of image: how often it was used, and whether a newer image of its repository arrived
+// since its last use (an older pipeline version). No class is assumed dead or alive: each host's
+// history decides, so retried old pipelines keep their versions and dead ones go first.
+// Pure: uses in, a model (plain data) out.
+import { z } from 'zod';
+import { repositoriesOf, type ImageRecord } from './image';
+import type { Workload, WorkloadImage, WorkloadJob } from './replay';
+import { recencyMs } from './usage';
+
+/** Idle-time buckets: [2^(b-1), 2^b) minutes, b = 0 for under a minute; the last is open-ended. */
+export const BUCKETS = 16;
+const MINUTE_MS = 60_000;
+
+/** Use-count classes: used once, twice, 3-5 times, 6-15, 16 or more (before the gap began). */
+const COUNT_EDGES = [1, 2, 5, 15];
+const COUNT_CLASSES = COUNT_EDGES.length + 1;
+export const CLASSES = COUNT_CLASSES * 2;
+
+/** Pseudo-counts pulling a class with little history toward all classes together. */
+const PRIOR_WEIGHT = 8;
+/** Expected idle beyond the last bucket: what "not seen again within weeks" costs. */
+const TAIL_MS = 2 ** BUCKETS * MINUTE_MS;
+
+export function bucketOf(idleMs: number): number {
+  const minutes = idleMs / MINUTE_MS;
+  if (minutes < 1) return 0;
+  return Math.min(BUCKETS - 1, 1 + Math.floor(Math.log2(minutes)));
+}
+
+function bucketStartMs(b: number): number {
+  return b === 0 ? 0 : 2 ** (b - 1) * MINUTE_MS;
+}
+
+function bucketMidMs(b: number): number {
+  return b === 0 ? MINUTE_MS / 2 : 1.5 * 2 ** (b - 1) * MINUTE_MS;
+}
+
+export function classOf(useCount: number, superseded: boolean): number {
+  let c = 0;
+  while (c < COUNT_EDGES.length && useCount > (COUNT_EDGES[c] as number)) c += 1;
+  return c * 2 + (superseded ? 1 : 0);
+}
+
+/** Gaps that ended in a use, and gaps still open, per class and idle bucket. */
+export interface ReuseCounts {
+  ended: number[][];
+  open: number[][];
+}
+
+/** The learned model: per class, the expected time to the next use from each idle bucket on. */
+export const ReuseModel = z.object({
+  /** residualMs[class][bucket]: expected time from the bucket's start to the next use. */
+  residualMs: z.array(z.array(z.number().nonnegative())),
+  /** Gaps between uses it was learned from (ended ones): how much evidence it holds. */
+  gaps: z.number().int().nonnegative(),
+});
+export type ReuseModel = z.infer<typeof ReuseModel>;
+
+/** How much history the model is learned from, and how often anew (the agent and replays alike). */
+export const REUSE_WINDOW_MS = 7 * 86_400_000;
+export const REUSE_EVERY_MS = 6 * 3_600_000;
+/** Fewer ended gaps than this say nothing yet: the `learned` order falls back to LRU. */
+export const REUSE_MIN_GAPS = 30;
+
+export function emptyCounts(): ReuseCounts {
+  const grid = () => Array.from({ length: CLASSES }, () => new Array<number>(BUCKETS).fill(0));
+  return { ended: grid(), open: grid() };
+}
+
+/** Per-bucket hazard: of the gaps that reached bucket b, the share that ended in it. */
+function hazards(ended: number[], open: number[]): { hazard: number[]; atRisk: number[] } {
+  const atRisk = new Array<number>(BUCKETS).fill(0);
+  let tail = 0;
+  for (let b = BUCKETS - 1; b >= 0; b -= 1) {
+    tail += (ended[b] as number) + (open[b] as number);
+    atRisk[b] = tail;
+  }
+  return { hazard: ended.map((e, b) => ((atRisk[b] as number) > 0 ? e / (atRisk[b] as number) : 0)), atRisk };
+}
+
+/** Expected remaining idle time from each bucket's start, by the hazards. */
+function residuals(hazard: number[]): number[] {
+  const out = new Array<number>(BUCKETS).fill(TAIL_MS);
+  for (let from = 0; from < BUCKETS; from += 1) {
+    let alive = 1;
+    let expected = 0;
+    const start = bucketStartMs(from);
+    for (let b = from; b < BUCKETS; b += 1) {
+      const h = b === BUCKETS - 1 ? 1 : (hazard[b] as number);
+      const at = b === BUCKETS - 1 ? TAIL_MS : bucketMidMs(b);
+      expected += alive * h * Math.max(0, at - start);
+      alive *= 1 - h;
+    }
+    out[from] = expected;
+  }
+  return out;
+}
+
+export function learnReuse(counts: ReuseCounts): ReuseModel | null {
+  const gaps = counts.ended.reduce((sum, row) => sum + row.reduce((a, b) => a + b, 0), 0);
+  if (gaps < REUSE_MIN_GAPS) return null;
+  const pooledEnded = new Array<number>(BUCKETS).fill(0);
+  const pooledOpen = new Array<number>(BUCKETS).fill(0);
+  for (let c = 0; c < CLASSES; c += 1) {
+    for (let b = 0; b < BUCKETS; b += 1) {
+      pooledEnded[b] = (pooledEnded[b] as number) + (counts.ended[c]?.[b] ?? 0);
+      pooledOpen[b] = (pooledOpen[b] as number) + (counts.open[c]?.[b] ?? 0);
+    }
+  }
+  const pooled = hazards(pooledEnded, pooledOpen).hazard;
+  const residualMs = Array.from({ length: CLASSES }, (_, c) => {
+    const own = hazards(counts.ended[c] as number[], counts.open[c] as number[]);
+    const blended = own.hazard.map((h, b) => ((own.atRisk[b] as number) * h + PRIOR_WEIGHT * (pooled[b] as number)) / ((own.atRisk[b] as number) + PRIOR_WEIGHT));
+    return residuals(blended);
+  });
+  return { residualMs, gaps };
+}
+
+/** The key: expected time until an image idle `idleMs` in `cls` is needed again; largest goes first. */
+export function expectedIdleMs(model: ReuseModel, cls: number, idleMs: number): number {
+  const b = bucketOf(idleMs);
+  return model.residualMs[cls]?.[b] ?? TAIL_MS;
+}
+
+/** One use of an image, as the history records it. */
+export interface UseEvent {
+  atMs: number;
+  imageId: string;
+  repositories: string[];
+}
+
+/**
+ * Counts gaps from uses in time order: each use closes the image's open gap (classed by its use
+ * count then, and by whether another image of its repository was first seen during the gap); at
+ * `nowMs` every image's last gap is open (censored). First sightings of an image count as its pulls.
+ */
+export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts {
+  const counts = emptyCounts();
+  const last = new Map<string, { atMs: number; count: number; repositories: string[] }>();
+  /** Per repository, the newest first sighting and its image. */
+  const newest = new Map<string, { atMs: number; imageId: string }>();
+  const supersededSince = (repositories: string[], imageId: string, sinceMs: number) =>
+    repositories.some((repo) => {
+      const n = newest.get(repo);
+      if (n === undefined) return false;
+      return n.imageId !== imageId && n.atMs > sinceMs;
+    });
+  for (const use of uses) {
+    const before = last.get(use.imageId);
+    if (before === undefined) {
+      for (const repo of use.repositories) newest.set(repo, { atMs: use.atMs, imageId: use.imageId });
+    } else {
+      const cls = classOf(before.count, supersededSince(use.repositories, use.imageId, before.atMs));
+      const row = counts.ended[cls] as number[];
+      const b = bucketOf(use.atMs - before.atMs);
+      row[b] = (row[b] as number) + 1;
+    }
+    last.set(use.imageId, { atMs: use.atMs, count: (before?.count ?? 0) + 1, repositories: use.repositories });
+  }
+  for (const [imageId, l] of last) {
+    const cls = classOf(l.count, supersededSince(l.repositories, imageId, l.atMs));
+    const row = counts.open[cls] as number[];
+    const b = bucketOf(nowMs - l.atMs);
+    row[b] = (row[b] as number) + 1;
+  }
+  return counts;
+}
+
+const usesOf = (jobs: WorkloadJob[], image: (id: string) => WorkloadImage): UseEvent[] =>
+  jobs.map((j) => ({ atMs: j.atMs, imageId: j.imageId, repositories: repositoriesOf(image(j.imageId)) }));
+
+/** The model a history (as a replay workload) teaches at `nowMs`; null when it holds too few gaps. */
+export function learnFromWorkload(workload: Workload, nowMs: number): ReuseModel | null {
+  const images = new Map(workload.images.map((i) => [i.id, i]));
+  return learnReuse(countGaps(usesOf(workload.jobs, (id) => images.get(id) as WorkloadImage), nowMs));
+}
+
+/** A replayed agent's model: it sees jobs as they happen and learns as the agent does, every REUSE_EVERY_MS. */
+export function replayLearner(): { observe(job: WorkloadJob, image: WorkloadImage): void; modelAt(nowMs: number): ReuseModel | null } {
+  const uses: UseEvent[] = [];
+  let start = 0;
+  let model: ReuseModel | null = null;
+  let learnedMs = -Infinity;
+  return {
+    observe: (job, image) => {
+      uses.push({ atMs: job.atMs, imageId: job.imageId, repositories: repositoriesOf(image) });
+    },
+    modelAt: (nowMs) => {
+      // Until it has learned anything, it tries again sooner.
+      if (nowMs - learnedMs < (model === null ? REUSE_EVERY_MS / 6 : REUSE_EVERY_MS)) return model;
+      while (start < uses.length && (uses[start] as UseEvent).atMs < nowMs - REUSE_WINDOW_MS) start += 1;
+      model = learnReuse(countGaps(uses.slice(start), nowMs));
+      learnedMs = nowMs;
+      return model;
+    },
+  };
+}
+
+/**
+ * The `learned` order's key over live records: the expected time until each is needed again,
+ * largest first. Superseded: another image of one of its repositories was first seen after its
+ * last use (a newer pipeline version).
+ */
+export function expectedNextUse(model: ReuseModel, records: ImageRecord[], nowMs: number): (r: ImageRecord) => number {
+  const newest = new Map<string, { atMs: number; id: string }>();
+  for (const r of records) {
+    for (const repo of repositoriesOf(r)) {
+      const n = newest.get(repo);
+      if (n === undefined || r.firstSeenMs > n.atMs) newest.set(repo, { atMs: r.firstSeenMs, id: r.id });
+    }
+  }
+  return (r) => {
+    const last = recencyMs(r);
+    const superseded = repositoriesOf(r).some((repo) => {
+      const n = newest.get(repo);
+      return n !== undefined && n.id !== r.id && n.atMs > last;
+    });
+    return expectedIdleMs(model, classOf(r.useCount, superseded), nowMs - last);
+  };
+}

@@ -1,0 +1,95 @@
+// The `learned` order: what a host's own gaps between uses teach, and the order that follows.
+import { evictionComparator } from '../../agent/core/order';
+import { plan } from '../../agent/core/planner';
+import { countGaps, expectedIdleMs, classOf, learnReuse, REUSE_MIN_GAPS, type ReuseModel, type UseEvent } from '../../agent/core/reuse-model';
+import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
+
+/** Uses of `imageId` every `everyMs` from `fromMs`, `count` times. */
+function every(imageId: string, repository: string, fromMs: number, everyMs: number, count: number): UseEvent[] {
+  return Array.from({ length: count }, (_, i) => ({ atMs: fromMs + i * everyMs, imageId, repositories: [repository] }));
+}
+
+const byTime = (uses: UseEvent[]) => [...uses].sort((a, b) => a.atMs - b.atMs);
+
+/**
+ * Twelve days of a runner: four pipelines, each a new version every 5 h used every 30 min (10
+ * uses); `afterwards` says how a superseded version is used after its successor arrives. Services
+ * are used once a day.
+ */
+function runner(afterwards: (version: string, repository: string, supersededMs: number) => UseEvent[]): { uses: UseEvent[]; endMs: number } {
+  const uses: UseEvent[] = [];
+  const endMs = T0 + 12 * DAY;
+  for (let p = 0; p < 4; p += 1) {
+    for (let v = 0; v * 5 * HOUR < 12 * DAY - 5 * HOUR; v += 1) {
+      const start = T0 + p * 7 * MINUTE + v * 5 * HOUR;
+      uses.push(...every(`p${p}v${v}`, `pipe/p${p}`, start, 30 * MINUTE, 10));
+      if (start + 10 * HOUR < endMs) uses.push(...afterwards(`p${p}v${v}`, `pipe/p${p}`, start + 5 * HOUR));
+    }
+  }
+  for (let s = 0; s < 6; s += 1) uses.push(...every(`s${s}`, `svc/s${s}`, T0 + s * HOUR, DAY, 12));
+  return { uses: byTime(uses), endMs };
+}
+
+const NOW = T0 + 12 * DAY;
+// The same live images on either host: v1 idle 90 min, superseded by v2 an hour ago; a service idle 5 h.
+const v1 = record('v1', { repoTags: ['pipe/app:v1'], firstSeenMs: NOW - 8 * HOUR, lastPulledMs: NOW - 8 * HOUR, lastUsedMs: NOW - 90 * MINUTE, useCount: 10 });
+const v2 = record('v2', { repoTags: ['pipe/app:v2'], firstSeenMs: NOW - HOUR, lastPulledMs: NOW - HOUR, lastUsedMs: NOW - 10 * MINUTE, useCount: 4 });
+const svc = record('svc', { repoTags: ['svc/db:1'], firstSeenMs: NOW - 10 * DAY, lastPulledMs: NOW - 10 * DAY, lastUsedMs: NOW - 5 * HOUR, useCount: 10 });
+const live = [svc, v1, v2];
+
+function learned(uses: UseEvent[], nowMs: number): ReuseModel {
+  const model = learnReuse(countGaps(uses, nowMs));
+  if (model === null) throw new Error('expected a model');
+  return model;
+}
+
+const orderUnder = (model: ReuseModel | null) => [...live].sort(evictionComparator('learned', live, NOW, undefined, undefined, model)).map((r) => r.id);
+
+describe('the learned order', () => {
+  it('evicts a superseded version first where old versions are never used again (LRU would keep it)', () => {
+    const dead = runner(() => []);
+    const model = learned(dead.uses, dead.endMs);
+    expect(orderUnder(model)).toEqual(['v1', 'svc', 'v2']);
+    expect(orderUnder(null)).toEqual(['svc', 'v1', 'v2']);
+  });
+
+  it('keeps a superseded version where old versions live on (retries, other branches), and the daily service goes first', () => {
+    // After its successor arrives, a version is still used every 2 h for two days.
+    const retried = runner((version, repository, supersededMs) => every(version, repository, supersededMs + HOUR, 2 * HOUR, 24));
+    const model = learned(retried.uses, retried.endMs);
+    expect(orderUnder(model)[0]).toBe('svc');
+    // The model says why: a superseded image idle 90 min is expected back within two hours; the
+    // service idle 5 h not for most of a day (some services were never used again).
+    expect(expectedIdleMs(model, classOf(10, true), 90 * MINUTE)).toBeLessThan(2 * HOUR);
+    expect(expectedIdleMs(model, classOf(10, false), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
+  });
+
+  it('ranks as plain LRU until the history holds enough gaps, and the plan says least-recently-used', () => {
+    const few = every('x', 'tool/x', T0, HOUR, REUSE_MIN_GAPS);
+    expect(learnReuse(countGaps(few, T0 + DAY))).toBeNull();
+    expect(orderUnder(null)).toEqual(['svc', 'v1', 'v2']);
+    const planned = plan({
+      nowMs: NOW,
+      images: live.map((r) => ({ record: r, layers: null, containerCount: 0 })),
+      disk: { totalBytes: 100_000, freeBytes: 0, totalInodes: 1e6, freeInodes: 1e6 },
+      thresholds: { lowFree: { kind: 'bytes', bytes: 1500 }, targetFree: { kind: 'bytes', bytes: 1500 }, lowFreeInodesRatio: 0, targetFreeInodesRatio: 0 },
+      minAgeMs: 0,
+      protect: [],
+      order: 'learned',
+      reuseModel: null,
+      mode: 'auto',
+      includeProtected: false,
+    });
+    expect(planned.steps.map((s) => [s.imageId, s.reason])).toEqual([['svc', 'least-recently-used'], ['v1', 'least-recently-used']]);
+  });
+
+  it('counts a gap as open (censored) at now, not as ended: an image never seen again is expected late', () => {
+    // Thirty images used twice, 10 min apart, then never again: the ended gaps are short, the open ones long.
+    const uses = byTime(Array.from({ length: 40 }, (_, i) => every(`i${i}`, `r/i${i}`, T0 + i * HOUR, 10 * MINUTE, 2)).flat());
+    const model = learned(uses, T0 + 10 * DAY);
+    // Idle a day, past every ended gap: only the open ones reached it, and none ended.
+    const late = expectedIdleMs(model, classOf(2, false), DAY);
+    expect(late).toBeGreaterThan(30 * DAY);
+    expect(expectedIdleMs(model, classOf(1, false), 0)).toBeLessThan(late / 5);
+  });
+});
