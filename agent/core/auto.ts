@@ -9,8 +9,8 @@ import { replay, type Contender, type ReplayHost, type Workload, type WorkloadIm
 /**
  * The orders `auto` chooses among: plain LRU and the two that estimate the next use. The tiered
  * orders (`superseded`, `reuse`, `size`...) have runs far above LRU on bench/'s randomized traces;
- * once `auto` could pick them from 3 days that suited them, the days after cost up to 5% above
- * LRU. Without them: at most 0.5% above it over 36 runs (bench/RESULTS.md), and fewer replays.
+ * while `auto` could pick them on days that suited them, the days after cost up to 5% above LRU.
+ * Without them: at most 1% above it over the study's 90 runs (bench/RESULTS.md), and fewer replays.
  */
 export const AUTO_CANDIDATES: readonly EvictionOrder[] = ['lru', 'learned', 'reuse-interval'];
 
