@@ -6,6 +6,7 @@ import { AUTO_EVERY_MS, AUTO_MIN_JOBS, AUTO_WINDOW_MS, chooseOrder, type ActiveO
 
 export { AUTO_EVERY_MS } from '../core/auto';
 import { workloadFromHistory } from '../core/history';
+import type { Workload } from '../core/replay';
 import type { ImageRecord, Layer } from '../core/image';
 import { DEFAULT_EVICTION_ORDER, type EvictionOrder } from '../core/order';
 import { thresholdBytes } from '../core/planner';
@@ -40,17 +41,26 @@ export function reuseModelOf(deps: { config: Config; store: Store; log?: Log }, 
   if (config.evictionOrder !== 'auto' && config.evictionOrder !== 'learned') return null;
   const stored = store.reuseModel();
   if (stored !== null && nowMs - stored.learnedMs < REUSE_EVERY_MS && stored.learnedMs <= nowMs) return stored.model;
-  const sinceMs = nowMs - Math.min(REUSE_WINDOW_MS, config.historyMs);
+  const sinceMs = nowMs - reuseWindowMs(config);
   const { workload } = workloadFromHistory(store.history(sinceMs), store.historyImages(sinceMs));
+  return learnReuseModel(deps, workload, nowMs, save);
+}
+
+function reuseWindowMs(config: Config): number {
+  return Math.min(REUSE_WINDOW_MS, config.historyMs);
+}
+
+/** Learns the model from `workload` (the last reuseWindowMs of history) and, when `save`, keeps it in the state. */
+function learnReuseModel(deps: { config: Config; store: Store; log?: Log }, workload: Workload, nowMs: number, save: boolean): ReuseModel | null {
   const model = learnFromWorkload(workload, nowMs);
   // `plan` and `status` write nothing: they learn for themselves and forget.
   if (!save) return model;
   try {
-    store.saveReuseModel(nowMs, model);
+    deps.store.saveReuseModel(nowMs, model);
   } catch (error) {
     deps.log?.warn('reuse_model_unsaved', { error: String(error) });
   }
-  deps.log?.info('reuse_model_learned', { gaps: model?.gaps ?? 0, needs: workload.jobs.length, windowMs: Math.min(REUSE_WINDOW_MS, config.historyMs), usable: model !== null });
+  deps.log?.info('reuse_model_learned', { gaps: model?.gaps ?? 0, needs: workload.jobs.length, windowMs: reuseWindowMs(deps.config), usable: model !== null });
   return model;
 }
 
@@ -73,6 +83,8 @@ export function learnOrder(deps: LearnDeps, survey: Survey, disk: DiskUsage, now
   const windowMs = Math.min(AUTO_WINDOW_MS, config.historyMs);
   const sinceMs = nowMs - windowMs;
   const { workload } = workloadFromHistory(store.history(sinceMs), store.historyImages(sinceMs));
+  // The same window teaches the `learned` order's model: learn it now rather than read the history again.
+  if (windowMs === reuseWindowMs(config)) learnReuseModel(deps, workload, nowMs, true);
   const keep = (reason: string): ActiveOrder => ({ order: current, chosenMs: nowMs, sinceMs: previous?.sinceMs ?? nowMs, reason, jobs: workload.jobs.length, windowMs, scores: previous?.scores ?? [] });
   let active: ActiveOrder;
   if (workload.jobs.length < AUTO_MIN_JOBS) {
