@@ -86,11 +86,12 @@ test('at 0 bytes free, writes are deferred and checks go on; once a job frees a 
   expect(atZero.freeBytes).toBe(0);
   expect(agent.child.exitCode).toBeNull();
 
-  // The job's files go: 2 MiB, still far below low. The next check evicts, now that Docker can.
+  // The job's files go: 2 MiB, still far below low. The checks evict, now that Docker can. A check
+  // already under way when the files go may straddle it (its first removal fails, the next one
+  // succeeds) and end with its plan exhausted short of target; the following check finishes.
   const freed = agent.logs.length;
   rmSync(job);
-  const evicted = await agent.waitForLogAfter(freed, 'eviction_run', (l) => Number(l.removed) > 0);
-  expect(evicted.stoppedBecause).toBe('target');
+  const evicted = await agent.waitForLogAfter(freed, 'eviction_run', (l) => Number(l.removed) > 0 && l.stoppedBecause === 'target');
   expect(Number(evicted.freeBytes)).toBeGreaterThanOrEqual(40 * MiB);
   expect(await freeBytes()).toBeGreaterThanOrEqual(40 * MiB);
   await agent.waitForLogAfter(mark, 'state_write_recovered');
