@@ -49,3 +49,31 @@ export function historyRows(statePath: string): Array<{ kind: string; image_id: 
     db.close();
   }
 }
+
+/**
+ * Copies a stopped agent's state DB to `to`, then repeats its history `rounds` times over (as if
+ * the same jobs had run again and again) and spreads the whole of it `gapMs` apart, ending
+ * `endAgoMs` before now; `auto`'s last choice and the learned model are dropped. Returns the
+ * entries the copy's history then holds.
+ */
+export function repeatedHistory(from: string, to: string, rounds: number, gapMs: number, endAgoMs: number): number {
+  const source = new BetterSqlite3(from, { readonly: true });
+  try {
+    source.prepare('VACUUM INTO ?').run(to);
+  } finally {
+    source.close();
+  }
+  const db = new BetterSqlite3(to);
+  try {
+    const rows = db.prepare('SELECT kind, image_id, repo_tags FROM history ORDER BY seq').all();
+    const insert = db.prepare('INSERT INTO history (at_ms, kind, image_id, repo_tags) VALUES (0, @kind, @image_id, @repo_tags)');
+    db.transaction(() => {
+      for (let round = 1; round < rounds; round += 1) for (const row of rows) insert.run(row);
+      // What was learned from the shorter history goes: the next check learns from this one.
+      db.prepare("DELETE FROM meta WHERE key IN ('active_order', 'reuse_model')").run();
+    })();
+  } finally {
+    db.close();
+  }
+  return spreadHistory(to, gapMs, endAgoMs);
+}

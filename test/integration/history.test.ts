@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { cli, startAgent } from '../harness/cli';
 import { startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
-import { historyRows, spreadHistory } from '../harness/state';
+import { historyRows, repeatedHistory, spreadHistory } from '../harness/state';
 import { waitFor } from '../harness/proc';
 import { makeTestDir } from '../harness/tmp';
 
@@ -139,6 +139,34 @@ describe('usage history and simulate', () => {
     expect(order.choice?.reason).toMatch(/^too little history to choose \(\d+ needs in the window, 50 wanted\)$/);
     const text = await cli(['--docker-host', engine.host, '--state', statePath, 'status']);
     expect(text.stdout).toMatch(/^eviction order: lru \(auto, since .* ago: too little history to choose/m);
+  });
+
+  it('auto chooses from a recorded week: the replay of each candidate is logged, kept in the state and shown by status', async () => {
+    // The 18 jobs recorded above, run four times over, 10 minutes apart: enough needs to choose.
+    const copy = join(dirname(statePath), 'auto.db');
+    const entries = repeatedHistory(statePath, copy, 4, 10 * MINUTE, MINUTE);
+    const agent = startAgent(['--docker-host', engine.host, '--state', copy], ['--interval', '1h']);
+    let chose;
+    try {
+      chose = await waitFor('auto\'s choice', () => agent.logs.find((l) => l.message.startsWith('eviction_order_')));
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+    const learned = agent.logs.find((l) => l.message === 'reuse_model_learned');
+    expect(chose.message).not.toBe('eviction_order_unchosen');
+    expect(Number(chose.jobs)).toBeGreaterThanOrEqual(50);
+    expect(Number(chose.jobs)).toBeLessThanOrEqual(entries);
+    const downloaded = chose.downloadedBytes as Record<string, number>;
+    expect(Object.keys(downloaded).sort()).toEqual(['learned', 'lru', 'reuse-interval']);
+    // Nine 4 MiB images on a roomy disk: each candidate downloads each layer once.
+    for (const bytes of Object.values(downloaded)) expect(bytes).toBeGreaterThanOrEqual(36 * MiB);
+    expect(learned).toMatchObject({ needs: chose.jobs, usable: true });
+
+    const status = await cli(['--docker-host', engine.host, '--state', copy, 'status', '--json']);
+    const order = (JSON.parse(status.stdout) as { evictionOrder: { active: string; choice: { reason: string; jobs: number; scores: unknown[] } | null } }).evictionOrder;
+    expect(order.active).toBe(chose.order);
+    expect(order.choice).toMatchObject({ reason: chose.reason, jobs: chose.jobs });
+    expect(order.choice?.scores).toHaveLength(3);
   });
 
   it('history past its window is compacted, and simulate names what it lost', async () => {
