@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageRecord, Layer } from '../agent/core/image';
+import { EvictionOrder } from '../agent/core/order';
 import { formatBytes, formatDuration } from '../agent/core/units';
 import { silentLog } from '../agent/log';
 import { openStore, type Store } from '../agent/state/store';
@@ -176,7 +177,7 @@ export async function runHistorySoak(engine: Engine, quick: boolean, log: (line:
         title: `History: one year of a busy runner (${events} events written: pulls, uses, removals) through the real store`,
         header: ['moment', 'DB size', 'history events kept', 'image rows', 'survey read (median of 5)', 'bench RSS'],
         rows: [row('after 30 days (history 30d)', figures.atMonth), row('after 365 days (history 30d)', atYear), row('after 365 days (history 365d)', yearKept)],
-        note: `Compaction at every simulated hour, as the agent's checks do. \`simulate --since 30d\` as a new process over the 30-day DB (${atYear.historyEvents} events): ${simulateEvents} needs (uses of one image less than a minute apart are one) replayed under 6 orders and 3 references in ${formatDuration(simulateMs)}. Agent idle RSS with the 365-day DB: ${formatBytes(agentIdleRssBytes)}.`,
+        note: `Compaction at every simulated hour, as the agent's checks do. \`simulate --since 30d\` as a new process over the 30-day DB (${atYear.historyEvents} events): ${simulateEvents} needs (uses of one image less than a minute apart are one) replayed under ${EvictionOrder.options.length} orders and 3 references in ${formatDuration(simulateMs)}. Agent idle RSS with the 365-day DB: ${formatBytes(agentIdleRssBytes)}.`,
       },
     };
   } finally {

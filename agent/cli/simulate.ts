@@ -1,11 +1,11 @@
 // `simulate`: replays this runner's recorded history through the real planner under every
 // eviction order, plain LRU and the offline references: what each would have downloaded here,
 // on this disk or another size, with these thresholds or others. Reads the state; writes nothing.
-import { belady, offlineWatermark, plainLru, agentPlanner, type PlannerSettings } from '../core/contenders';
+import type { ContenderSpec, PlannerSettings } from '../core/contenders';
 import { workloadFromHistory } from '../core/history';
 import { EvictionOrder } from '../core/order';
 import { thresholdBytes } from '../core/planner';
-import { replay, type ReplayOutcome, type Workload } from '../core/replay';
+import type { ReplayOutcome, Workload } from '../core/replay';
 import { parseDuration, parseSize } from '../core/units';
 import { measureDisk } from '../disk/disk';
 import { ConfigError } from '../errors';
@@ -13,6 +13,7 @@ import { activeOrderOf, liveImageBytes } from '../eviction/order-learner';
 import type { Store } from '../state/store';
 import { dataRootOf, type CommandContext } from './context';
 import { formatBytes, formatDuration, isoTime, renderTable } from './format';
+import { replayInThreads } from './replay-threads';
 
 /** Exit code when the history lacks what the replay needs. */
 export const EXIT_NO_HISTORY = 3;
@@ -102,12 +103,14 @@ export async function simulateCommand(ctx: CommandContext, options: SimulateOpti
     rules: config.policy.rules,
   };
   const started = Date.now();
-  const runs: Replayed[] = [
-    ...EvictionOrder.options.map((order) => ({ name: `image-evictor (${order})`, order, outcome: replay(workload, capacityBytes, agentPlanner(order, { ...settings, order })) })),
-    { name: 'plain LRU', order: null, outcome: replay(workload, capacityBytes, plainLru(settings.marks)) },
-    { name: 'offline order, same thresholds', order: null, outcome: replay(workload, capacityBytes, offlineWatermark(settings.marks)) },
-    { name: 'offline optimum (Belady)', order: null, outcome: replay(workload, capacityBytes, belady) },
+  const contenders: Array<{ name: string; order: EvictionOrder | null; spec: ContenderSpec }> = [
+    ...EvictionOrder.options.map((order) => ({ name: `image-evictor (${order})`, order, spec: { kind: 'order' as const, order } })),
+    { name: 'plain LRU', order: null, spec: { kind: 'plain-lru' } },
+    { name: 'offline order, same thresholds', order: null, spec: { kind: 'offline-order' } },
+    { name: 'offline optimum (Belady)', order: null, spec: { kind: 'belady' } },
   ];
+  const outcomes = await replayInThreads({ workload, capacityBytes, settings }, contenders.map((c) => c.spec));
+  const runs: Replayed[] = contenders.map((c, i) => ({ name: c.name, order: c.order, outcome: outcomes[i] as ReplayOutcome }));
   const replayMs = Date.now() - started;
   const optimum = (runs[runs.length - 1] as Replayed).outcome;
   const active = activeOrderOf(config, store);

@@ -139,3 +139,20 @@ export function agentPlanner(name: string, settings: PlannerSettings): Contender
   const check = (host: ReplayHost) => agentCheck(host, { ...settings, reuseModel: learner.modelAt(host.nowMs) });
   return { name, tickMs: settings.marks.intervalMs, onTick: check, afterPull: check, afterJob: (host, job) => learner.observe(job, host.image(job.imageId)) };
 }
+
+/** A contender named by plain data: a replay can then run in another thread, which builds it there. */
+export type ContenderSpec = { kind: 'order'; order: EvictionOrder } | { kind: 'plain-lru' } | { kind: 'offline-order' } | { kind: 'belady' };
+
+/** The contender a spec names, under the operator's settings (an order's name: `image-evictor (ORDER)`). */
+export function contenderOf(spec: ContenderSpec, settings: Omit<PlannerSettings, 'order'>): Contender {
+  switch (spec.kind) {
+    case 'order':
+      return agentPlanner(`image-evictor (${spec.order})`, { ...settings, order: spec.order });
+    case 'plain-lru':
+      return plainLru(settings.marks);
+    case 'offline-order':
+      return offlineWatermark(settings.marks);
+    case 'belady':
+      return belady;
+  }
+}
