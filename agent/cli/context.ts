@@ -6,6 +6,7 @@ import { msToNano } from '../core/image';
 import { measureDisk } from '../disk/disk';
 import { createDockerClient, type DockerClient } from '../docker/client';
 import type { CheckDeps } from '../eviction/check';
+import { replayInChild } from '../eviction/learn-process';
 import { ConfigError, errorText } from '../errors';
 import { createLog, type Log } from '../log';
 import { openMemoryStore, openStore, type Store } from '../state/store';
@@ -19,13 +20,24 @@ export interface CommandContext {
   store: Store;
   tracker: Tracker;
   clock: () => number;
+  /** The state database's file; null when the store lives in memory (no state yet). */
+  stateFile: string | null;
   /** Loads the configuration again from the same file, environment and flags (throws if invalid). */
   reloadConfig: () => Config;
 }
 
 /** A check's dependencies from a command's context, with the configuration `config` returns in force. */
 export function checkDeps(ctx: CommandContext, config: () => Config = () => ctx.config): CheckDeps {
-  return { config, docker: ctx.docker, store: ctx.store, tracker: ctx.tracker, log: ctx.log, measureDisk, clock: ctx.clock };
+  return {
+    config,
+    docker: ctx.docker,
+    store: ctx.store,
+    tracker: ctx.tracker,
+    log: ctx.log,
+    measureDisk,
+    clock: ctx.clock,
+    ...(ctx.stateFile === null ? {} : { replayer: replayInChild(ctx.stateFile) }),
+  };
 }
 
 /** The filesystem to watch: the configured path, else Docker's data root. */
@@ -88,7 +100,7 @@ export async function openContext(options: Record<string, unknown>, use: StateUs
     const store = openMemoryStore(log, clock());
     const tracker = createTracker({ docker, store, log });
     await learnRecentEvents(docker, tracker, clock());
-    return { config, log, docker, store, tracker, clock, reloadConfig };
+    return { config, log, docker, store, tracker, clock, stateFile: null, reloadConfig };
   }
   const { store, movedAsideTo } = openStore(config.statePath, log, clock());
   const tracker = createTracker({ docker, store, log });
@@ -100,5 +112,5 @@ export async function openContext(options: Record<string, unknown>, use: StateUs
       log.error('state_db_rebuild_deferred', { path: config.statePath, error: errorText(error) });
     }
   }
-  return { config, log, docker, store, tracker, clock, reloadConfig };
+  return { config, log, docker, store, tracker, clock, stateFile: config.statePath, reloadConfig };
 }

@@ -1,6 +1,8 @@
 // The one place that talks to the Docker Engine API (through dockerode). Returns domain types only,
 // and tells failures apart by HTTP status (404 gone, 409 in use), never by message text.
 import { createHash } from 'node:crypto';
+// Before dockerode: its modem must find ssh2's stand-in.
+import './without-ssh';
 import Dockerode from 'dockerode';
 import { z } from 'zod';
 import { ContainerInfo } from '../core/containers';

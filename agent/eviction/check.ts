@@ -17,7 +17,7 @@ import type { Store } from '../state/store';
 import type { Survey, Tracker } from '../tracking/tracker';
 import { executePlan, type EvictorDeps, type StepOutcome } from './evictor';
 import { planInput } from './inputs';
-import { activeOrderOf, learnOrder, reuseModelOf } from './order-learner';
+import { activeOrderOf, learnOrder, reuseModelOf, type HistoryReplayer } from './order-learner';
 
 /** What a check reports as it goes; the agent's metrics implement it. */
 export interface CheckObserver {
@@ -44,6 +44,8 @@ export interface CheckDeps {
   /** Epoch milliseconds; read once per cycle and passed down. */
   clock: () => number;
   metrics?: CheckObserver;
+  /** Where `auto` replays the history (order-learner.ts); here when absent. */
+  replayer?: HistoryReplayer;
 }
 
 /** The evictor's dependencies for the filesystem at `dataRoot`, from a check's or a command's own. */
@@ -123,7 +125,7 @@ export async function runCheck(deps: CheckDeps, dataRoot: string, options: Check
     let disk = await deps.measureDisk(dataRoot);
     logDisk(log, disk);
     if (round === 1) {
-      learnOrder({ config, store: deps.store, log }, survey, disk, nowMs);
+      await learnOrder({ config, store: deps.store, log, replayer: deps.replayer, signal }, survey, disk, nowMs);
       const compacted = deps.store.compactHistory(nowMs - config.historyMs, config.historyMaxEvents);
       if (compacted.events > 0 || compacted.images > 0) log.info('history_compacted', { ...compacted, historyMs: config.historyMs });
     }

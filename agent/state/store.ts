@@ -401,6 +401,22 @@ function openChecked(path: string, nowMs: number): Database {
   }
 }
 
+/**
+ * The history since `sinceMs` and the images it names, read from the state file on a read-only
+ * connection of its own (WAL lets it read beside the agent's writes). What the agent holds back
+ * on a full disk is not there yet; it is flushed at every check.
+ */
+export function readHistory(path: string, sinceMs: number, log: Log): { entries: HistoryEntry[]; images: Map<string, HistoryImage> } {
+  const db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma(CACHE_PRAGMA);
+    const store = createStore(db, log);
+    return { entries: store.history(sinceMs), images: store.historyImages(sinceMs) };
+  } finally {
+    db.close();
+  }
+}
+
 /** The disk (or its quota) is full, or the device refuses writes: worth retrying later. */
 function isWriteFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;

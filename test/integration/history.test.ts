@@ -1,7 +1,7 @@
 // The usage history on a real engine: the agent records every pull and use, `simulate` replays
 // them through the planner under every order, bounded history says what it lacks, and `auto`
 // shows its choice in status. Every image reaches the engine by a real pull.
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cli, startAgent } from '../harness/cli';
 import { startEngine, type Engine } from '../harness/engine';
@@ -141,6 +141,21 @@ describe('usage history and simulate', () => {
     expect(text.stdout).toMatch(/^eviction order: lru \(auto, since .* ago: too little history to choose/m);
   });
 
+  /** PIDs of the live processes whose parent is `pid`. */
+  function childrenOf(pid: number): number[] {
+    return readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        try {
+          // The parent PID is the 2nd field after the command in parentheses.
+          return Number(readFileSync(`/proc/${name}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === pid;
+        } catch {
+          return false; // gone since the listing
+        }
+      })
+      .map(Number);
+  }
+
   it('auto chooses from a recorded week: the replay of each candidate is logged, kept in the state and shown by status', async () => {
     // The 18 jobs recorded above, run four times over, 10 minutes apart: enough needs to choose.
     const copy = join(dirname(statePath), 'auto.db');
@@ -149,6 +164,9 @@ describe('usage history and simulate', () => {
     let chose;
     try {
       chose = await waitFor('auto\'s choice', () => agent.logs.find((l) => l.message.startsWith('eviction_order_')));
+      // The replays ran in a child (its memory goes with it), which had exited before the choice was logged.
+      expect(chose.replayedIn).toBe('a child process');
+      expect(childrenOf(agent.child.pid as number)).toEqual([]);
     } finally {
       expect(await agent.stop()).toBe(0);
     }

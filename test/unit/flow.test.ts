@@ -6,10 +6,11 @@ import { DEFAULTS, type Config } from '../../agent/config/schema';
 import type { Layer } from '../../agent/core/image';
 import { msToNano } from '../../agent/core/image';
 import { runCheck, type CheckDeps } from '../../agent/eviction/check';
+import { answerFromHistory, replayHere, type LearnRequest } from '../../agent/eviction/order-learner';
 import { DockerApiError } from '../../agent/errors';
 import type { Log, LogFields } from '../../agent/log';
 import { runAgent } from '../../agent/service/agent';
-import { openStore, type Store } from '../../agent/state/store';
+import { openStore, readHistory, type Store } from '../../agent/state/store';
 import { createTracker } from '../../agent/tracking/tracker';
 import { createFakeEngine, type FakeEngine } from '../fakes/engine';
 import { waitFor } from '../harness/proc';
@@ -358,7 +359,7 @@ describe('auto eviction order', () => {
     s.store.saveActiveOrder({ order: 'lru', chosenMs: s.clock.now() - 7 * HOUR, sinceMs: T0, reason: 'set by the test', jobs: 0, windowMs: 0, scores: [] });
     await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
     const switched = s.log.lines.find((l) => l.message === 'eviction_order_switched');
-    expect(switched).toMatchObject({ from: 'lru', jobs: 120 });
+    expect(switched).toMatchObject({ from: 'lru', jobs: 120, replayedIn: 'this process' });
     const downloaded = switched?.downloadedBytes as Record<string, number>;
     const chosen = s.store.activeOrder();
     expect(chosen?.order).toBe(switched?.order);
@@ -369,6 +370,54 @@ describe('auto eviction order', () => {
     s.clock.advance(5 * MINUTE);
     await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
     expect(s.log.count('eviction_order_switched') + s.log.count('eviction_order_kept')).toBe(1);
+  });
+
+  it('reads the same history from the state file on a read-only connection (as its child process does) as the store gives', async () => {
+    const s = setup({ evictionOrder: 'auto' });
+    for (let i = 0; i < 60; i += 1) {
+      const ref = `svc/s${i % 7}:1`;
+      s.engine.pull({ ref, layers: [layer(`${ref}-layer`, 10)] });
+      s.engine.run(`job-${i}`, ref);
+      await ingestAll(s);
+      s.clock.advance(20 * MINUTE);
+    }
+    s.store.flush();
+    const request: LearnRequest = {
+      sinceMs: T0,
+      nowMs: s.clock.now(),
+      capacityBytes: 500 * MB,
+      settings: { marks: { lowBytes: 100 * MB, targetBytes: 150 * MB, intervalMs: 5 * MINUTE, minAgeMs: 10 * MINUTE }, protect: [] },
+      current: 'lru',
+      learnReuse: true,
+    };
+    const fromFile = readHistory(s.config.statePath, T0, s.log);
+    expect(fromFile.entries.length).toBeGreaterThanOrEqual(120);
+    const here = await replayHere(s.store).replay(request);
+    expect(here.jobs).toBe(60);
+    expect(answerFromHistory(fromFile.entries, fromFile.images, request)).toEqual(here);
+  });
+
+  it('keeps the order when the replay fails, says why, and tries again only after 6 h', async () => {
+    const s = setup({ evictionOrder: 'auto' });
+    let asked = 0;
+    s.deps.replayer = {
+      where: 'a child process',
+      replay: async () => {
+        asked += 1;
+        throw new Error('the replay process ended (SIGKILL) without an answer');
+      },
+    };
+    s.store.saveActiveOrder({ order: 'reuse-interval', chosenMs: s.clock.now() - 7 * HOUR, sinceMs: T0, reason: 'set by the test', jobs: 80, windowMs: DAY, scores: [] });
+    await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(asked).toBe(1);
+    expect(s.log.lines.find((l) => l.message === 'eviction_order_unchosen')).toMatchObject({ order: 'reuse-interval', error: expect.stringContaining('SIGKILL') });
+    expect(s.store.activeOrder()).toMatchObject({ order: 'reuse-interval', chosenMs: s.clock.now(), sinceMs: T0, reason: expect.stringContaining('could not replay the history') });
+    s.clock.advance(5 * MINUTE);
+    await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(asked).toBe(1);
+    s.clock.advance(6 * HOUR);
+    await runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(asked).toBe(2);
   });
 });
 

@@ -20,7 +20,7 @@ it('state DB and lock files are created 0600', () => {
   }
 });
 
-it('no agent module starts processes or shells, but registry gc, which only its command module imports; threads only for simulate', () => {
+it('no agent module starts processes or shells, but registry gc, which only its command module imports, and the replays of auto in a child of this same program; threads only for simulate', () => {
   const sources: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -33,7 +33,11 @@ it('no agent module starts processes or shells, but registry gc, which only its 
   expect(sources.length).toBeGreaterThan(20);
   const using = (module: RegExp) => sources.filter((file) => module.test(readFileSync(file, 'utf8'))).map((f) => f.slice(f.indexOf('agent/')));
   // `registry gc` must run garbage-collect and restart the registry: the operator's commands.
-  expect(using(/child_process/)).toEqual(['agent/registry/gc.ts']);
+  expect(using(/child_process/).sort()).toEqual(['agent/eviction/learn-process.ts', 'agent/registry/gc.ts']);
+  // auto's replays: a fork of this program's own learn-child.js, never another program or a shell.
+  const learnProcess = readFileSync(join(__dirname, '..', '..', 'agent', 'eviction', 'learn-process.ts'), 'utf8');
+  expect(learnProcess.match(/^import .* from 'node:child_process';$/m)?.[0]).toBe("import { fork } from 'node:child_process';");
+  expect(learnProcess.match(/fork\(join\(__dirname, '([^']+)'\)/)?.[1]).toBe('learn-child.js');
   // Threads of this same program, for `simulate`'s replays only: never in the long-running agent.
   expect(using(/worker_threads/).sort()).toEqual(['agent/cli/replay-threads.ts', 'agent/cli/replay-worker.ts']);
   expect(using(/^import \{[^}]*\} from '\.\/replay-threads'/m)).toEqual(['agent/cli/simulate.ts']);

@@ -1,0 +1,40 @@
+// The built Docker client as the agent loads it: against a real engine over its unix socket, with
+// no SSH code in the process (dockerode's modem would load ssh2, whose WebAssembly costs the
+// agent 4-14 MiB of RSS for its whole life; agent/docker/without-ssh.ts gives it a stand-in).
+import { join } from 'node:path';
+import { startEngine, type Engine } from '../harness/engine';
+import { run } from '../harness/proc';
+
+const MiB = 2 ** 20;
+const CLIENT = join(__dirname, '..', '..', 'dist', 'agent', 'docker', 'client.js');
+let engine: Engine;
+
+beforeAll(async () => {
+  engine = await startEngine({ diskBytes: 200 * MiB, label: 'docker-client' });
+}, 120_000);
+
+afterAll(async () => {
+  await engine?.stop();
+});
+
+it('talks to a real engine with no ssh2 code loaded, and refuses ssh:// with a clear error', async () => {
+  const script = `
+    const { createDockerClient } = require(${JSON.stringify(CLIENT)});
+    const Dockerode = require('dockerode');
+    (async () => {
+      const root = await createDockerClient(${JSON.stringify(engine.host)}).dataRoot();
+      const ssh2 = Object.keys(require.cache).filter((p) => p.includes('/node_modules/ssh2/'));
+      let refused = null;
+      try { await new Dockerode({ protocol: 'ssh', host: '127.0.0.1', port: 1 }).ping(); } catch (error) { refused = error.message; }
+      process.stdout.write(JSON.stringify({ root, ssh2, stub: ssh2.map((p) => Object.keys(require.cache[p].exports)), refused }));
+    })();`;
+  const ran = await run(process.execPath, ['-e', script], { cwd: join(__dirname, '..', '..') });
+  // (stderr may carry Node's deprecation warning for the modem's ssh URL.)
+  expect(ran.code).toBe(0);
+  const out = JSON.parse(ran.stdout) as { root: string; ssh2: string[]; stub: string[][]; refused: string | null };
+  expect(out.root).toBe(engine.dataRoot);
+  // Only ssh2's entry point, holding the stand-in: none of its modules (nor its WebAssembly) loaded.
+  expect(out.ssh2.map((p) => p.slice(p.indexOf('/node_modules/')))).toEqual(['/node_modules/ssh2/lib/index.js']);
+  expect(out.stub).toEqual([['Client']]);
+  expect(out.refused).toBe('image-evictor does not connect to Docker over SSH: use unix:// or tcp://');
+});
