@@ -4,6 +4,7 @@
 // (agent/core/registry-planner.ts, the code `registry apply` runs) on broken pulls (a pull of a
 // deleted tag is a failed CI job) and storage. Each seed draws its own shape.
 import type { BlobRef, RegistryImage } from '../agent/core/registry';
+import { learnPullModel, pullRate, pullLog, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
 import { planRegistry } from '../agent/core/registry-planner';
 import { median, times, type Table } from './report';
 import { seededRandom } from './trace';
@@ -104,8 +105,14 @@ interface Live {
   pulls: number;
 }
 
+/** What the registry's state holds of the past: every manifest pushed (with its deletion) and the pulls that found theirs. */
+interface Past {
+  manifests: Map<string, ModelManifest>;
+  pulls: PullRecord[];
+}
+
 /** A retention policy: given the live tags at night, the digests to delete. */
-type Cleanup = (live: Live[], nowMs: number, usedBytes: number) => Set<string>;
+type Cleanup = (live: Live[], nowMs: number, usedBytes: number, past: Past) => Set<string>;
 
 function storageOf(live: Iterable<Live>): number {
   const blobs = new Map<string, number>();
@@ -144,10 +151,16 @@ const keepRecentPulls =
     return doomed;
   };
 
-/** `registry apply` under a storage cap: the registry planner, no rules, pressure from the cap. */
+/** How much pull log `registry apply` learns from: the state's history window. */
+const LOG_WINDOW_MS = 30 * DAY_MS;
+
+/**
+ * `registry apply` under a storage cap: the registry planner, no rules, pressure from the cap;
+ * with `learn`, the likelihoods of core/pull-model.ts learned from the last 30 days of pulls.
+ */
 const pullLru =
-  (capBytes: number): Cleanup =>
-  (live, nowMs, usedBytes) => {
+  (capBytes: number, learn = false): Cleanup =>
+  (live, nowMs, usedBytes, past) => {
     const images: RegistryImage[] = live.map((l) => ({
       repository: l.version.repository,
       tags: [l.version.tag],
@@ -155,7 +168,18 @@ const pullLru =
       manifest: { repository: l.version.repository, digest: l.version.digest, mediaType: MANIFEST, sizeBytes: 0, pushedMs: l.version.pushedMs, lastPullMs: l.lastPullMs, pulls: l.pulls, lastHeadMs: null, heads: 0, deletedMs: null },
     }));
     const blobs = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, l.version.blobs]));
+    let likelihood: Map<string, number> | undefined;
+    if (learn && capBytes - usedBytes < 0.15 * capBytes) {
+      const pulls = past.pulls.filter((p) => p.atMs >= nowMs - LOG_WINDOW_MS);
+      const manifests = [...past.manifests.values()].filter((m) => m.deletedMs === null || m.deletedMs >= nowMs - LOG_WINDOW_MS);
+      const model = learnPullModel(manifests, pulls, nowMs);
+      if (model !== null) {
+        const log = pullLog(manifests, pulls);
+        likelihood = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, pullRate(model, log, past.manifests.get(l.version.digest) as ModelManifest, nowMs)]));
+      }
+    }
     const plan = planRegistry({
+      likelihood,
       images,
       blobs,
       rules: [],
@@ -211,11 +235,15 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
   let brokenPulls = 0;
   let pulls = 0;
   const samples: number[] = [];
+  const past: Past = { manifests: new Map(), pulls: [] };
   let night = 3 * 3_600_000;
   const nightly = (nowMs: number) => {
     const used = storageOf(live.values());
     samples.push(used);
-    for (const digest of cleanup([...live.values()], nowMs, used)) live.delete(digest);
+    for (const digest of cleanup([...live.values()], nowMs, used, past)) {
+      live.delete(digest);
+      (past.manifests.get(digest) as ModelManifest).deletedMs = nowMs;
+    }
     samples.push(storageOf(live.values()));
   };
   for (const event of events) {
@@ -228,6 +256,7 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
       list.push(event.version);
       versions.set(event.version.repository, list);
       live.set(event.version.digest, { version: event.version, lastPullMs: null, pulls: 0 });
+      past.manifests.set(event.version.digest, { repository: event.version.repository, digest: event.version.digest, pushedMs: event.version.pushedMs, deletedMs: null, topLevel: true });
       continue;
     }
     const list = versions.get(event.repository) ?? [];
@@ -245,6 +274,7 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
     else {
       l.lastPullMs = event.atMs;
       l.pulls += 1;
+      past.pulls.push({ repository: wanted.repository, digest: wanted.digest, atMs: event.atMs });
     }
   }
   while (night < days * DAY_MS) {
@@ -286,8 +316,9 @@ export function studyRegistryRetention(seeds: number, firstSeed: number): Regist
     const outcomes = baselines.map(([name, cleanup], i) => [name, run(events, shape.days, cleanup, i === 0 ? pullsOf : undefined)] as const);
     const capBytes = Math.min(...outcomes.map(([, o]) => o.maxBytes));
     const ours = run(events, shape.days, pullLru(capBytes));
+    const learned = run(events, shape.days, pullLru(capBytes, true));
     const offline = run(events, shape.days, farthestNextPull(capBytes, pullsOf));
-    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU, capped at the smallest peak above', ours] as const, ['offline reference: farthest next pull first, same cap and thresholds', offline] as const]) {
+    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU (no pull log), capped at the smallest peak above', ours] as const, ['image-evictor as registry apply runs it (likelihood learned from its pull log), same cap', learned] as const, ['offline reference: farthest next pull first, same cap and thresholds', offline] as const]) {
       push(broken, name, o.brokenPulls);
       push(brokenShare, name, o.brokenPulls / Math.max(1, o.pulls));
       push(storageRatio, name, o.maxBytes / capBytes);
@@ -308,7 +339,7 @@ export function studyRegistryRetention(seeds: number, firstSeed: number): Regist
       title: `Registry retention over ${seeds} randomized registry traces (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
       header: ['policy (nightly)', 'broken pulls, median', 'broken pulls, worst seed', 'seeds with none', 'worst share of pulls broken', 'peak storage vs the cap, worst seed'],
       rows,
-      note: 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. The cap given to pull-LRU is, per seed, the smallest peak storage of the three other policies: it never holds more. The offline reference knows every future pull and runs under the same cap, thresholds and min-age: what it breaks, no online policy can avoid. Garbage collection right after each nightly clean-up.',
+      note: 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. The cap given to image-evictor is, per seed, the smallest peak storage of the three other policies: it never holds more. With a pull log (what `registry listen` records), `registry apply` deletes the least likely to be pulled again first, as learned from the last 30 days of that log (agent/core/pull-model.ts); without one, the least recently pulled. Most of what both break is pulls of a pinned release: a version a quiet repository keeps pulling, rarely, long after newer ones arrived. The offline reference knows every future pull and runs under the same cap, thresholds and min-age: what it breaks, no online policy can avoid. Garbage collection right after each nightly clean-up.',
     },
   };
 }

@@ -9,6 +9,7 @@ import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
 import { writeRegistryMetrics } from '../registry/metrics';
 import { formatAgo, formatBytes, isoTime, renderTable } from './format';
 import { distributionClient, type RegistryContext } from './registry-context';
+import { pressureOrderText, pullRates, type PressureOrder } from './registry-pull-order';
 
 /** The registry refused deletes: the run stopped at its first one. */
 const EXIT_REFUSED = 3;
@@ -21,8 +22,7 @@ export interface PlanOptions {
   apply: boolean;
 }
 
-
-async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean }> {
+async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean; pressureOrder: PressureOrder | null; rates: Map<string, number> | null }> {
   const { config } = ctx;
   const nowMs = ctx.clock();
   let pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null = null;
@@ -32,8 +32,20 @@ async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: R
     pressure = { freeBytes: disk.freeBytes, lowBytes, targetBytes: Math.max(lowBytes, thresholdBytes(config.targetFree, disk.totalBytes)) };
   }
   const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
-  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: config.registryHeadCounts, minAgeMs: config.minAgeMs, pressure, perTag: ctx.gitlab !== null });
-  return { plan, nowMs, pullTimes: images.some((i) => i.manifest.lastPullMs !== null || i.manifest.lastHeadMs !== null) };
+  // Only pressure orders candidates; rules alone do not need the model.
+  const learned = pressure !== null && pressure.freeBytes < pressure.lowBytes ? pullRates(ctx, images, nowMs) : null;
+  const plan = planRegistry({
+    images,
+    blobs: ctx.store.blobs(),
+    rules,
+    nowMs,
+    headCounts: config.registryHeadCounts,
+    minAgeMs: config.minAgeMs,
+    pressure,
+    perTag: ctx.gitlab !== null,
+    ...(learned?.rates ? { likelihood: learned.rates } : {}),
+  });
+  return { plan, nowMs, pullTimes: images.some((i) => i.manifest.lastPullMs !== null || i.manifest.lastHeadMs !== null), pressureOrder: learned?.order ?? null, rates: learned?.rates ?? null };
 }
 
 /** Where the bytes go for a GitLab scope: its own garbage collection frees them, not the delete. */
@@ -44,7 +56,7 @@ function pullTimesNote(ctx: RegistryContext): string {
   return `no pulls recorded for ${ctx.name}: Unused and PreserveRecent judge by push times (first seen by sync). For pull times, point the registry's notifications at \`image-evictor registry --registry URL listen\`${ctx.gitlab !== null ? " (gitlab.rb: registry['notifications']) and give the same --registry URL here" : ''}`;
 }
 
-function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullTimes: boolean): string {
+function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullTimes: boolean, pressureOrder: PressureOrder | null): string {
   const rows = plan.deletions.map((d) => [
     d.reason,
     escapeControl(d.repository),
@@ -60,19 +72,21 @@ function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullT
     ctx.gitlab !== null
       ? `${plan.deletions.reduce((n, d) => n + d.tags.length, 0)} tags to delete; up to ${formatBytes(plan.reclaimBytes)} of images ${GITLAB_RECLAIM}`
       : `${plan.deletions.length} manifests to delete, about ${formatBytes(plan.reclaimBytes)} of blobs freed after garbage collection${plan.underPressure ? (plan.reachesTarget ? '; reaches target-free' : '; does NOT reach target-free') : ''}`,
+    ...(pressureOrder === null ? [] : [pressureOrderText(pressureOrder)]),
     ...(pullTimes ? [] : [pullTimesNote(ctx)]),
   ];
   return `${lines.join('\n')}\n`;
 }
 
-function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult | null, pullTimes: boolean): unknown {
+function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult | null, pullTimes: boolean, pressureOrder: PressureOrder | null, rates: Map<string, number> | null): unknown {
   return {
     registry: ctx.name,
     ...(ctx.gitlab === null ? {} : { gitlab: ctx.gitlab.client.url, scope: ctx.gitlab.scope, reclaim: GITLAB_RECLAIM }),
     pullTimes,
     ...(pullTimes ? {} : { note: pullTimesNote(ctx) }),
     ...plan,
-    deletions: plan.deletions.map((d) => ({ ...d, lastWanted: isoTime(d.lastWantedMs) })),
+    pressureOrder,
+    deletions: plan.deletions.map((d) => ({ ...d, lastWanted: isoTime(d.lastWantedMs), ...(rates === null ? {} : { expectedPullsPerDay: rates.get(`${d.repository}@${d.digest}`) ?? null }) })),
     ...(applied === null ? {} : { outcomes: applied.outcomes, refused: applied.refused }),
   };
 }
@@ -80,9 +94,9 @@ function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult
 /** `registry plan` (print) and `registry apply` (carry out, unless --dry-run). */
 export async function registryPlanCommand(ctx: RegistryContext, options: PlanOptions): Promise<number> {
   try {
-    const { plan, nowMs, pullTimes } = await buildPlan(ctx, options.rules);
+    const { plan, nowMs, pullTimes, pressureOrder, rates } = await buildPlan(ctx, options.rules);
     if (!options.apply) {
-      process.stdout.write(options.json ? `${JSON.stringify(planJson(ctx, plan, null, pullTimes), null, 2)}\n` : planText(ctx, plan, nowMs, pullTimes));
+      process.stdout.write(options.json ? `${JSON.stringify(planJson(ctx, plan, null, pullTimes, pressureOrder, rates), null, 2)}\n` : planText(ctx, plan, nowMs, pullTimes, pressureOrder));
       return 0;
     }
     const applied = ctx.gitlab !== null ? await applyGitlabPlan({ ...ctx, gitlab: ctx.gitlab.client, scope: ctx.gitlab.scope }, plan) : await applyRegistryPlan({ ...ctx, client: distributionClient(ctx, 'apply') }, plan);
@@ -96,7 +110,7 @@ export async function registryPlanCommand(ctx: RegistryContext, options: PlanOpt
         apply_refused: { help: '1 if the registry refused deletes at the last registry apply', value: applied.refused === null ? 0 : 1 },
       });
     }
-    if (options.json) process.stdout.write(`${JSON.stringify(planJson(ctx, plan, applied, pullTimes), null, 2)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(planJson(ctx, plan, applied, pullTimes, pressureOrder, rates), null, 2)}\n`);
     else {
       const rows = applied.outcomes.map((o) => [o.result, escapeControl(o.repository), o.tags.map(escapeControl).join(',') || '<untagged>', o.digest.replace(/^sha256:/, '').slice(0, 12), o.detail === null ? '' : escapeControl(o.detail)]);
       if (rows.length > 0) process.stdout.write(`${renderTable(['RESULT', 'REPOSITORY', 'TAGS', 'DIGEST', 'DETAIL'], rows)}\n`);

@@ -5,6 +5,7 @@ import type { Rule } from '../core/rules';
 import { escapeControl } from '../log';
 import { formatAgo, formatBytes, isoTime, renderTable } from './format';
 import type { RegistryContext } from './registry-context';
+import { pressureOrderText, pullRates } from './registry-pull-order';
 
 function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage[] {
   // Least recently wanted first, as eviction would consider them.
@@ -17,10 +18,20 @@ const rankless = (ctx: RegistryContext) => ctx.gitlab !== null && ctx.config.reg
  * Each manifest's class under the rules and its rank among eviction candidates: the plan as if the
  * storage were empty and had to be refilled, so every candidate is ranked.
  */
-function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number): Map<string, { class: string; rank: number | null }> {
+function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number, rates: Map<string, number> | null): Map<string, { class: string; rank: number | null }> {
   // A GitLab scope without a storage directory is never evicted under pressure: no ranks to show.
   const pressure = rankless(ctx) ? null : { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER };
-  const plan = planRegistry({ images, blobs: ctx.store.blobs(), rules, nowMs, headCounts: ctx.config.registryHeadCounts, minAgeMs: ctx.config.minAgeMs, pressure, perTag: ctx.gitlab !== null });
+  const plan = planRegistry({
+    images,
+    blobs: ctx.store.blobs(),
+    rules,
+    nowMs,
+    headCounts: ctx.config.registryHeadCounts,
+    minAgeMs: ctx.config.minAgeMs,
+    pressure,
+    perTag: ctx.gitlab !== null,
+    ...(rates === null ? {} : { likelihood: rates }),
+  });
   const out = new Map<string, { class: string; rank: number | null }>();
   for (const i of images) out.set(`${i.repository}@${i.manifest.digest}`, { class: i.parents.length > 0 && i.tags.length === 0 ? 'child' : 'kept', rank: null });
   for (const h of plan.held) out.set(`${h.repository}@${h.digest}`, { class: 'held', rank: null });
@@ -37,7 +48,9 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
   try {
     const nowMs = ctx.clock();
     const images = statusRows(ctx.store.images().filter((i) => ctx.inScope(i.repository)), ctx.config.registryHeadCounts);
-    const classOf = classes(ctx, images, rules, nowMs);
+    const learned = rankless(ctx) ? null : pullRates(ctx, images, nowMs);
+    const rates = learned?.rates ?? null;
+    const classOf = classes(ctx, images, rules, nowMs, rates);
     const cls = (i: RegistryImage) => classOf.get(`${i.repository}@${i.manifest.digest}`) ?? { class: 'kept', rank: null };
     if (json) {
       const out = images.map((i) => ({
@@ -53,8 +66,9 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
         pulls: i.manifest.pulls,
         lastHead: isoTime(i.manifest.lastHeadMs),
         heads: i.manifest.heads,
+        ...(rates === null ? {} : { expectedPullsPerDay: rates.get(`${i.repository}@${i.manifest.digest}`) ?? null }),
       }));
-      process.stdout.write(`${JSON.stringify({ registry: ctx.name, headCounts: ctx.config.registryHeadCounts, images: out }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ registry: ctx.name, headCounts: ctx.config.registryHeadCounts, pressureOrder: learned?.order ?? null, images: out }, null, 2)}\n`);
       return 0;
     }
     const tagsCell = (i: RegistryImage) => (i.tags.length > 0 ? i.tags.map(escapeControl).join(',') : i.parents.length > 0 ? `<child of ${i.parents.length} index>` : '<untagged>');
@@ -70,7 +84,7 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
       String(i.manifest.pulls),
       String(i.manifest.heads),
     ]);
-    const rank = rankless(ctx) ? 'no RANK: without --storage nothing is evicted under pressure' : 'RANK: eviction order under storage pressure';
+    const rank = rankless(ctx) || learned === null ? 'no RANK: without --storage nothing is evicted under pressure' : `RANK: eviction order ${pressureOrderText(learned.order)}`;
     process.stdout.write(`registry ${escapeControl(ctx.name)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, ${rank}\n`);
     process.stdout.write(`${renderTable(['CLASS', 'RANK', 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
     return 0;

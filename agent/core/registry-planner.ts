@@ -26,6 +26,12 @@ export interface RegistryPlanInput {
    * selected tag goes even when another tag on its digest is kept; only the image stays.
    */
   perTag?: boolean;
+  /**
+   * The chance each manifest is pulled again soon, by `repository@digest` (core/pull-model.ts,
+   * learned from this registry's pull log): under pressure the least likely go first, ties by
+   * last pull. Absent: least recently pulled first.
+   */
+  likelihood?: Map<string, number>;
 }
 
 export type DeletionReason = 'rule' | 'pressure' | 'index-deleted';
@@ -203,12 +209,18 @@ export function planRegistry(input: RegistryPlanInput): RegistryPlan {
   const pressure = input.pressure;
   const underPressure = pressure !== null && pressure.freeBytes < pressure.lowBytes;
   if (pressure !== null && underPressure) {
+    const likelihoodOf = (image: RegistryImage) => input.likelihood?.get(key(image.repository, image.manifest.digest)) ?? 0;
     const candidates = [...perManifest]
       .filter(([k, claimsOf]) => !chosen.has(k) && claimsOf.every((c) => c.disposition === 'evict'))
       .map(([k]) => byKey.get(k) as RegistryImage)
       // A child goes only with its index.
       .filter((image) => image.parents.length === 0 && !young(image))
-      .sort((a, b) => lastWantedMs(a.manifest, headCounts) - lastWantedMs(b.manifest, headCounts) || key(a.repository, a.manifest.digest).localeCompare(key(b.repository, b.manifest.digest)));
+      .sort(
+        (a, b) =>
+          likelihoodOf(a) - likelihoodOf(b) ||
+          lastWantedMs(a.manifest, headCounts) - lastWantedMs(b.manifest, headCounts) ||
+          key(a.repository, a.manifest.digest).localeCompare(key(b.repository, b.manifest.digest)),
+      );
     for (const image of candidates) {
       if (pressure.freeBytes + reclaimBytes >= pressure.targetBytes) break;
       take(image, 'pressure', null);

@@ -1,10 +1,13 @@
 // The registry side's state in the same SQLite file (migration 006): manifests with their pull
 // counts, tags, the blobs and children each manifest references, and notification IDs applied.
 import type { Database } from 'better-sqlite3';
+import type { ModelManifest, PullRecord } from '../core/pull-model';
 import { RegistryManifest, type BlobRef, type ManifestRefs, type RegistryEvent, type RegistryImage } from '../core/registry';
 
 /** How long applied notification IDs are remembered: the registry retries for far less. */
 const SEEN_EVENTS_MS = 7 * 86_400_000;
+/** How long each pull is kept for the pull model (migration 007): a month of this registry's habits. */
+export const PULL_LOG_MS = 30 * 86_400_000;
 
 export interface RegistryStore {
   manifest(repository: string, digest: string): RegistryManifest | undefined;
@@ -27,6 +30,10 @@ export interface RegistryStore {
   applyEvent(event: RegistryEvent): boolean;
   /** Live manifests with their tags, untagged ones too. */
   images(): RegistryImage[];
+  /** Pulls recorded at or after `sinceMs` (HEADs too when `headCounts`), for the pull model. */
+  pulls(sinceMs: number, headCounts: boolean): PullRecord[];
+  /** Manifests live at or after `sinceMs`, deleted ones too: the pushes the pull model counts. */
+  modelManifests(sinceMs: number): ModelManifest[];
   /** Blobs of every live manifest, by `repository@digest`. */
   blobs(): Map<string, BlobRef[]>;
   /** A named mark for this registry in the state's `meta` (e.g. "left read-only by gc"); null: none. */
@@ -125,6 +132,13 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
   const countHead = db.prepare(`
     UPDATE registry_manifests SET heads = heads + 1, last_head_ms = MAX(COALESCE(last_head_ms, 0), @atMs)
     WHERE registry = @registry AND repository = @repository AND digest = @digest`);
+  const insertPull = db.prepare('INSERT INTO registry_pulls (registry, repository, digest, at_ms, head) VALUES (@registry, @repository, @digest, @atMs, @head)');
+  const forgetPulls = db.prepare('DELETE FROM registry_pulls WHERE registry = ? AND at_ms < ?');
+  const selectPulls = db.prepare('SELECT repository, digest, at_ms FROM registry_pulls WHERE registry = ? AND at_ms >= ? AND (head = 0 OR ?)');
+  const selectModelManifests = db.prepare(`
+    SELECT m.repository, m.digest, m.pushed_ms, m.deleted_ms,
+      NOT EXISTS (SELECT 1 FROM registry_children c WHERE c.registry = m.registry AND c.repository = m.repository AND c.child = m.digest) AS top_level
+    FROM registry_manifests m WHERE m.registry = ? AND (m.deleted_ms IS NULL OR m.deleted_ms >= ?)`);
   const setDeleted = db.prepare('UPDATE registry_manifests SET deleted_ms = ? WHERE registry = ? AND repository = ? AND digest = ? AND deleted_ms IS NULL');
 
   function manifest(repository: string, digest: string): RegistryManifest | undefined {
@@ -176,6 +190,8 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     // A pull of a manifest the state never saw (pushed before the listener ran): known from now.
     if (manifest(repository, digest) === undefined) ensureManifest(repository, digest, event.mediaType ?? 'application/octet-stream', event.atMs);
     (event.kind === 'pull' ? countPull : countHead).run({ registry, repository, digest, atMs: event.atMs });
+    insertPull.run({ registry, repository, digest, atMs: event.atMs, head: event.kind === 'head' ? 1 : 0 });
+    forgetPulls.run(registry, event.atMs - PULL_LOG_MS);
     return true;
   });
 
@@ -239,6 +255,16 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
         return { repository: row.repository, tags: tagsOf.get(key) ?? [], parents: parentsOf.get(key) ?? [], manifest: fromRow(row) };
       });
     },
+    pulls: (sinceMs, headCounts) =>
+      (selectPulls.all(registry, sinceMs, headCounts ? 1 : 0) as Array<{ repository: string; digest: string; at_ms: number }>).map((r) => ({ repository: r.repository, digest: r.digest, atMs: r.at_ms })),
+    modelManifests: (sinceMs) =>
+      (selectModelManifests.all(registry, sinceMs) as Array<{ repository: string; digest: string; pushed_ms: number; deleted_ms: number | null; top_level: number }>).map((r) => ({
+        repository: r.repository,
+        digest: r.digest,
+        pushedMs: r.pushed_ms,
+        deletedMs: r.deleted_ms,
+        topLevel: r.top_level === 1,
+      })),
     blobs: () => {
       const byManifest = new Map<string, BlobRef[]>();
       for (const row of selectBlobs.all(registry) as Array<{ repository: string; manifest: string; blob: string; size_bytes: number }>) {

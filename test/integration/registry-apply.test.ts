@@ -1,11 +1,13 @@
 // `registry plan` and `registry apply` on real Distribution registries (docker-registry 2.8): the
 // docker_gc example rules leave the documented outcome, a storage cap deletes the least recently
-// pulled first, and the registry's refusals and races keep what they must.
+// pulled first (or, with a month of pull log, the least likely to be pulled again), and the
+// registry's refusals and races keep what they must.
 import { readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cli, startService } from '../harness/cli';
 import { builderCli, buildImage, type BuiltImage } from '../harness/images';
+import { busyAndQuietMonth, type MonthVersion } from '../harness/pull-month';
 import { run, waitFor } from '../harness/proc';
 import { freePort, startRegistry, type Registry } from '../harness/registry';
 import { makeTestDir } from '../harness/tmp';
@@ -186,6 +188,80 @@ describe('registry apply under a storage cap', () => {
       expect(await manifestStatus(registry, 'ci/b', '1')).toBe(404);
       expect(await manifestStatus(registry, 'ci/a', '1')).toBe(404);
       expect(await manifestStatus(registry, 'ci/c', '1')).toBe(200);
+    } finally {
+      await stop();
+    }
+  }, 600_000);
+});
+
+/** The pull rows the listener logged for a manifest. */
+function loggedPulls(statePath: string, digest: string): number {
+  const db = new Database(statePath, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT COUNT(*) AS n FROM registry_pulls WHERE digest = ? AND head = 0').get(digest) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Writes a month the listener would have recorded: each image's push time and its pulls, into the manifests and the pull log. */
+function writeMonth(statePath: string, month: MonthVersion[], built: Map<string, BuiltImage>): void {
+  const db = new Database(statePath, { fileMustExist: true });
+  try {
+    const { registry } = db.prepare('SELECT DISTINCT registry FROM registry_manifests').get() as { registry: string };
+    const usage = db.prepare('UPDATE registry_manifests SET pushed_ms = ?, last_pull_ms = MAX(COALESCE(last_pull_ms, 0), ?), pulls = pulls + ? WHERE digest = ?');
+    const pull = db.prepare('INSERT INTO registry_pulls (registry, repository, digest, at_ms, head) VALUES (?, ?, ?, ?, 0)');
+    db.transaction(() => {
+      for (const v of month) {
+        const digest = digestOf(built.get(v.name) as BuiltImage);
+        if (usage.run(v.pushedMs, Math.max(...v.pullsMs), v.pullsMs.length, digest).changes !== 1) throw new Error(`writeMonth: no manifest ${digest}`);
+        for (const atMs of v.pullsMs) pull.run(registry, v.repository, digest, atMs);
+      }
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+describe('registry apply learns from its pull log', () => {
+  it('deletes superseded versions no one pulls any more before a quiet repository\'s image pulled longer ago', async () => {
+    const statePath = join(dir, 'learned.db');
+    const { registry, stop } = await startListened(statePath, { diskBytes: 256 * MiB });
+    try {
+      const month = busyAndQuietMonth(Date.now());
+      const built = new Map<string, BuiltImage>();
+      for (const v of month) built.set(v.name, await buildImage({ name: v.repository, tag: v.name, layerBytes: [8 * MiB], registry: registry.address }));
+      for (const image of built.values()) await recorded(statePath, image);
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      // A runner's pull of the latest: the listener logs it, as it logged the month before.
+      const b8 = built.get('b8') as BuiltImage;
+      expect((await fetch(`http://${registry.address}/v2/ci/busy/manifests/b8`, { headers: { Accept: ACCEPT, 'User-Agent': 'ci-runner/1' } })).status).toBe(200);
+      await waitFor('the logged pull of b8', () => (loggedPulls(statePath, digestOf(b8)) === 1 ? true : undefined));
+      writeMonth(statePath, month, built);
+
+      const stats = statfsSync(registry.dataDir);
+      const freeBytes = stats.bavail * stats.bsize;
+      // Below low by a little; the target needs seven 8 MiB images deleted, not six, not eight.
+      const thresholds = ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 52 * MiB}B`];
+      const status = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'status', '--json']);
+      const shown = JSON.parse(status.stdout) as { pressureOrder: { order: string; pulls: number }; images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; lastPull: string }> };
+      expect(shown.pressureOrder).toMatchObject({ order: 'learned', pulls: month.reduce((n, v) => n + v.pullsMs.length, 1) });
+      const byTag = new Map(shown.images.map((i) => [i.tags[0], i]));
+      const [q1, b7] = [byTag.get('q1'), byTag.get('b7')];
+      // Least recently pulled first would rank q1 first: its last pull is the older.
+      expect(Date.parse(q1?.lastPull ?? '')).toBeLessThan(Date.parse(b7?.lastPull ?? ''));
+      expect(q1?.expectedPullsPerDay).toBeGreaterThan(3 * (b7?.expectedPullsPerDay ?? Infinity));
+      expect(b7?.rank).toBeLessThan(q1?.rank ?? 0);
+
+      const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
+      expect(applied.code).toBe(0);
+      const result = JSON.parse(applied.stdout) as { pressureOrder: { order: string }; outcomes: Outcome[]; reachesTarget: boolean };
+      expect(result.pressureOrder.order).toBe('learned');
+      expect(result.outcomes.filter((o) => o.result === 'deleted').map((o) => o.tags[0]).sort()).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7']);
+      expect(result.reachesTarget).toBe(true);
+      for (const name of ['b1', 'b7']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
+      expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
+      expect(await manifestStatus(registry, 'ci/busy', 'b8')).toBe(200);
     } finally {
       await stop();
     }

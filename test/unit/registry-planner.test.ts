@@ -128,4 +128,24 @@ describe('storage pressure', () => {
     expect(plan).toMatchObject({ reclaimBytes: 1300, underPressure: true, reachesTarget: true });
     expect(planRegistry(input([c, b, a], '', { blobs, pressure: { freeBytes: 600, lowBytes: 500, targetBytes: 1250 } })).deletions).toEqual([]);
   });
+
+  it('with learned likelihoods, the least likely to be pulled again goes first; equal ones by last pull; rules still win', () => {
+    const pinned = image('ci/app', ['release'], 30, { pulledDaysAgo: 6 });
+    const superseded = image('ci/app', ['v7'], 10, { pulledDaysAgo: 2 });
+    const tool = image('ci/tool', ['1'], 30, { pulledDaysAgo: 4 });
+    const other = image('ci/tool', ['2'], 30, { pulledDaysAgo: 3 });
+    const kept = image('ci/base', ['1'], 30, { pulledDaysAgo: 20 });
+    const key = (i: RegistryImage) => `${i.repository}@${i.manifest.digest}`;
+    const likelihood = new Map([
+      [key(pinned), 0.4],
+      [key(superseded), 0.01],
+      [key(tool), 0.1],
+      [key(other), 0.1],
+      [key(kept), 0],
+    ]);
+    const pressure = { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER };
+    const order = (extra: Partial<RegistryPlanInput>) => planRegistry(input([pinned, superseded, tool, other, kept], 'Repository("ci/base") : Keep', { pressure, ...extra })).deletions.map((d) => d.tags[0]);
+    expect(order({})).toEqual(['release', '1', '2', 'v7']);
+    expect(order({ likelihood })).toEqual(['v7', '1', '2', 'release']);
+  });
 });

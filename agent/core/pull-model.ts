@@ -1,0 +1,175 @@
+// Which registry images will be pulled again: a model learned from this registry's own pull log.
+// Least recently pulled first takes a quiet repository's image, pulled every few days, before a
+// busy repository's version that was superseded yesterday and will never be pulled again; and it
+// takes a release pinned for weeks before a version whose retries have just ended. Pure: the pull
+// log and the manifests' push and delete times in, expected pull rates out.
+//
+// At sample moments over the log (every 6 h), every live manifest is described by three features:
+// how many pulls its repository has had since it was last wanted (pull, else push), none of them
+// for it; how many newer manifests its repository has had pushed since its last pull (or that it
+// was never pulled); and how many newer ones there were when it was last pulled (a release still
+// pulled while deep, or a version last pulled as one of the newest). Each sample is watched for a
+// day; a cell's rate is the pulls seen over the time watched, shrunk toward the coarser cells' so
+// that a sparse cell leans on what its neighbours say.
+import { z } from 'zod';
+
+/** A manifest of the registry, live or deleted (the pull log names both). */
+export interface ModelManifest {
+  repository: string;
+  digest: string;
+  pushedMs: number;
+  deletedMs: number | null;
+  /** Not a child of an index: children are pushed with their index and do not count as newer versions. */
+  topLevel: boolean;
+}
+
+/** One pull (GET; HEAD too when it counts) of a manifest. */
+export interface PullRecord {
+  repository: string;
+  digest: string;
+  atMs: number;
+}
+
+const Cell = z.object({ exposureMs: z.number().nonnegative(), pulls: z.number().int().nonnegative() });
+
+export const PullModel = z.object({
+  samples: z.number().int().nonnegative(),
+  exposureMs: z.number().nonnegative(),
+  pulls: z.number().int().nonnegative(),
+  /** Per cell at each level (`missed`, `missed|since`, `missed|since|depthAtPull`): time watched and pulls seen in it. */
+  cells: z.record(z.string(), Cell),
+});
+export type PullModel = z.infer<typeof PullModel>;
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** How long each sample is watched for its next pull: short, so its features hold meanwhile. */
+const WATCH_MS = DAY_MS;
+const SAMPLE_EVERY_MS = 6 * HOUR_MS;
+/** Fewer samples, or no pull seen: the log says too little; least recently pulled first stays. */
+const MIN_SAMPLES = 200;
+/** Weight of the coarser cell's rate, as watched time: a cell needs more than this to speak for itself. */
+const SHRINK_MS = 2 * DAY_MS;
+
+/** 0, then log2 buckets: 1, 2-3, 4-7, ... capped. */
+function log2Bucket(n: number, cap: number): number {
+  return n <= 0 ? 0 : Math.min(cap, Math.floor(Math.log2(n)) + 1);
+}
+
+/** Greatest index i with sorted[i] <= x, or -1. */
+function lastAtOrBefore(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) <= x) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+const keyOf = (repository: string, digest: string) => `${repository}@${digest}`;
+
+/** The log arranged for lookups: push times per repository, pull times per manifest. */
+export interface PullLog {
+  pushes: Map<string, number[]>;
+  pulls: Map<string, number[]>;
+  /** Pull times per repository, any manifest. */
+  repositoryPulls: Map<string, number[]>;
+}
+
+export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLog {
+  const pushes = new Map<string, number[]>();
+  for (const m of manifests) {
+    if (!m.topLevel) continue;
+    const times = pushes.get(m.repository);
+    if (times === undefined) pushes.set(m.repository, [m.pushedMs]);
+    else times.push(m.pushedMs);
+  }
+  for (const times of pushes.values()) times.sort((a, b) => a - b);
+  const byManifest = new Map<string, number[]>();
+  const repositoryPulls = new Map<string, number[]>();
+  for (const p of pulls) {
+    const inRepository = repositoryPulls.get(p.repository);
+    if (inRepository === undefined) repositoryPulls.set(p.repository, [p.atMs]);
+    else inRepository.push(p.atMs);
+    const k = keyOf(p.repository, p.digest);
+    const times = byManifest.get(k);
+    if (times === undefined) byManifest.set(k, [p.atMs]);
+    else times.push(p.atMs);
+  }
+  for (const times of byManifest.values()) times.sort((a, b) => a - b);
+  for (const times of repositoryPulls.values()) times.sort((a, b) => a - b);
+  return { pushes, pulls: byManifest, repositoryPulls };
+}
+
+/** The cell keys of a manifest at `atMs`, coarse to fine; `lastPullMs` overrides the log's (the state's own record). */
+function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: number | null): [string, string, string] {
+  const pulls = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
+  const fromLog = lastAtOrBefore(pulls, atMs);
+  const lastPull = lastPullMs !== undefined ? lastPullMs : fromLog < 0 ? null : (pulls[fromLog] as number);
+  const pushes = log.pushes.get(m.repository) ?? [];
+  const newerThan = (t: number) => lastAtOrBefore(pushes, atMs) - lastAtOrBefore(pushes, t);
+  // Pulls of its repository since it was last wanted, none for it: the evidence it is no longer
+  // wanted, in the repository's own traffic (five idle hours say much in a busy one, little in a quiet one).
+  const repositoryPulls = log.repositoryPulls.get(m.repository) ?? [];
+  const missed = log2Bucket(lastAtOrBefore(repositoryPulls, atMs) - lastAtOrBefore(repositoryPulls, Math.max(lastPull ?? -Infinity, m.pushedMs)), 12);
+  if (lastPull === null) return [`${missed}`, `${missed}|never`, `${missed}|never|${log2Bucket(newerThan(m.pushedMs), 7)}`];
+  // Pulled while many newer versions existed: a pinned release, a long-lived branch; a version
+  // last pulled as one of the newest and superseded since: a retry window that has closed.
+  const depthAtPull = lastAtOrBefore(pushes, lastPull) - lastAtOrBefore(pushes, m.pushedMs);
+  const since = log2Bucket(newerThan(lastPull), 7);
+  return [`${missed}`, `${missed}|${since}`, `${missed}|${since}|${log2Bucket(depthAtPull, 7)}`];
+}
+
+/**
+ * Learns from the log up to `nowMs`: each sample is watched until its next pull, its deletion,
+ * a day, or now, whichever comes first; a cell's rate is its pulls over its watched time. Cut
+ * short by a deletion, a sample still counts for the time it was watched, so what the planner
+ * deleted does not vanish from the evidence. Null when the log says too little.
+ */
+export function learnPullModel(manifests: ModelManifest[], pulls: PullRecord[], nowMs: number): PullModel | null {
+  if (pulls.length === 0) return null;
+  const log = pullLog(manifests, pulls);
+  const firstMs = pulls.reduce((min, p) => Math.min(min, p.atMs), Infinity);
+  const cells: Record<string, { exposureMs: number; pulls: number }> = {};
+  let samples = 0;
+  let exposureMs = 0;
+  let pulled = 0;
+  // Sample moments lie on one grid, every SAMPLE_EVERY_MS back from now.
+  const onGrid = (t: number) => nowMs - Math.ceil((nowMs - t) / SAMPLE_EVERY_MS) * SAMPLE_EVERY_MS;
+  for (const m of manifests) {
+    const endMs = Math.min(nowMs, m.deletedMs ?? Infinity);
+    const times = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
+    for (let atMs = onGrid(Math.max(m.pushedMs, firstMs)); atMs < endMs; atMs += SAMPLE_EVERY_MS) {
+      const next = times[lastAtOrBefore(times, atMs) + 1];
+      const watchEndMs = Math.min(endMs, atMs + WATCH_MS);
+      const wanted = next !== undefined && next <= watchEndMs;
+      const watched = (wanted ? (next as number) : watchEndMs) - atMs;
+      if (watched <= 0) continue;
+      samples += 1;
+      exposureMs += watched;
+      if (wanted) pulled += 1;
+      for (const key of cellKeys(log, m, atMs)) {
+        const cell = (cells[key] ??= { exposureMs: 0, pulls: 0 });
+        cell.exposureMs += watched;
+        if (wanted) cell.pulls += 1;
+      }
+    }
+  }
+  if (samples < MIN_SAMPLES || pulled === 0) return null;
+  return { samples, exposureMs, pulls: pulled, cells };
+}
+
+/** How often `m` is expected to be pulled from `nowMs` on, in pulls a day. */
+export function pullRate(model: PullModel, log: PullLog, m: ModelManifest, nowMs: number, lastPullMs?: number | null): number {
+  let rate = model.pulls / model.exposureMs;
+  for (const key of cellKeys(log, m, nowMs, lastPullMs)) {
+    const cell = model.cells[key];
+    if (cell !== undefined) rate = (cell.pulls + SHRINK_MS * rate) / (cell.exposureMs + SHRINK_MS);
+  }
+  return rate * DAY_MS;
+}

@@ -1,0 +1,63 @@
+// The registry's pull log (migration 007) as the listener's events fill it: what the pull model
+// reads, bounded to 30 days.
+import { join } from 'node:path';
+import type { RegistryEvent } from '../../agent/core/registry';
+import { silentLog } from '../../agent/log';
+import { createRegistryStore, PULL_LOG_MS } from '../../agent/state/registry-store';
+import { openDatabase } from '../../agent/state/store';
+import { fileTestDir } from '../harness/tmp';
+import { DAY, HOUR, T0 } from './fixtures';
+
+const dir = fileTestDir('registry-store');
+const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+const INDEX = 'application/vnd.oci.image.index.v1+json';
+const digest = (c: string) => `sha256:${c.repeat(64)}`;
+let ids = 0;
+const event = (kind: RegistryEvent['kind'], atMs: number, d: string, tag: string | null = null): RegistryEvent => ({
+  id: `e${(ids += 1)}`,
+  atMs,
+  kind,
+  repository: 'ci/app',
+  digest: d,
+  tag,
+  mediaType: kind === 'delete' ? null : MANIFEST,
+  sizeBytes: null,
+});
+
+it('logs each pull and HEAD with its time, forgets those older than 30 days, and lists manifests with their deletions and index children apart', () => {
+  const { db } = openDatabase(join(dir, 'pulls.db'), silentLog, T0);
+  const store = createRegistryStore(db, 'http://127.0.0.1:5000');
+  try {
+    store.applyEvent(event('push', T0 - 40 * DAY, digest('a'), 'v1'));
+    store.applyEvent(event('pull', T0 - 35 * DAY, digest('a')));
+    store.applyEvent(event('push', T0 - 20 * DAY, digest('b'), 'v2'));
+    store.applyEvent(event('pull', T0 - 10 * DAY, digest('a')));
+    store.applyEvent(event('head', T0 - 2 * DAY, digest('b')));
+    const last = event('pull', T0 - HOUR, digest('b'));
+    expect(store.applyEvent(last)).toBe(true);
+    // The same event delivered again (the registry retries): logged once.
+    expect(store.applyEvent(last)).toBe(false);
+    store.saveManifest('ci/app', digest('c'), INDEX, T0 - DAY, { blobs: [], children: [digest('d')] });
+    store.saveManifest('ci/app', digest('d'), MANIFEST, T0 - DAY, { blobs: [], children: [] });
+    store.applyEvent(event('delete', T0 - 5 * DAY, digest('a')));
+
+    const since = T0 - PULL_LOG_MS;
+    // The pull 35 days ago went when the later ones were logged.
+    expect(store.pulls(0, true).map((p) => [p.digest, T0 - p.atMs])).toEqual([
+      [digest('a'), 10 * DAY],
+      [digest('b'), 2 * DAY],
+      [digest('b'), HOUR],
+    ]);
+    expect(store.pulls(since, false).map((p) => p.digest)).toEqual([digest('a'), digest('b')]);
+    const manifests = new Map(store.modelManifests(since).map((m) => [m.digest, m]));
+    expect(manifests.get(digest('a'))).toMatchObject({ pushedMs: T0 - 40 * DAY, deletedMs: T0 - 5 * DAY, topLevel: true });
+    expect(manifests.get(digest('b'))).toMatchObject({ deletedMs: null, topLevel: true });
+    // An index's child is pushed with it: not a version of its own.
+    expect(manifests.get(digest('d'))?.topLevel).toBe(false);
+    expect(manifests.get(digest('c'))?.topLevel).toBe(true);
+    // Deleted before the window: not a manifest the log can speak of.
+    expect(store.modelManifests(T0 - 4 * DAY).map((m) => m.digest).sort()).toEqual([digest('b'), digest('c'), digest('d')]);
+  } finally {
+    store.close();
+  }
+});
