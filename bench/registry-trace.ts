@@ -4,7 +4,7 @@
 // (agent/core/registry-planner.ts, the code `registry apply` runs) on broken pulls (a pull of a
 // deleted tag is a failed CI job) and storage. Each seed draws its own shape.
 import type { BlobRef, RegistryImage } from '../agent/core/registry';
-import { learnPullModel, pullRate, pullLog, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
+import { choosePullOrder, pullRate, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
 import { planRegistry } from '../agent/core/registry-planner';
 import { median, times, type Table } from './report';
 import { seededRandom } from './trace';
@@ -172,9 +172,8 @@ const pullLru =
     if (learn && capBytes - usedBytes < 0.15 * capBytes) {
       const pulls = past.pulls.filter((p) => p.atMs >= nowMs - LOG_WINDOW_MS);
       const manifests = [...past.manifests.values()].filter((m) => m.deletedMs === null || m.deletedMs >= nowMs - LOG_WINDOW_MS);
-      const model = learnPullModel(manifests, pulls, nowMs);
-      if (model !== null) {
-        const log = pullLog(manifests, pulls);
+      const { model, log } = choosePullOrder(manifests, pulls, nowMs);
+      if (model !== null && log !== null) {
         likelihood = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, pullRate(model, log, past.manifests.get(l.version.digest) as ModelManifest, nowMs)]));
       }
     }
@@ -295,17 +294,78 @@ export interface RegistryStudy {
 }
 
 /**
+ * A second family, drawn apart from the first so that a claim holds beyond one generator: each
+ * repository has a main line and up to 5 other branch slots (Zipf weights), each pushing its own
+ * tags; a slot's branch ends after a while (merged) and a new one takes its place, so whole
+ * lineages die. Runners pull a branch's version k back with a geometric fade (k = 0 most often,
+ * no limit). No pinned release.
+ */
+function branchTrace(seed: number): { days: number; events: Event[] } {
+  const random = seededRandom((seed ^ 0x5bd1e995) >>> 0);
+  const between = (lo: number, hi: number) => lo + random() * (hi - lo);
+  const days = 60;
+  const repositories = Math.round(between(10, 40));
+  const pushRate = Math.exp(between(Math.log(0.3), Math.log(4)));
+  const jobsPerDay = Math.round(between(200, 1500));
+  const zipf = between(0.5, 1.5);
+  const fade = between(0.2, 0.7);
+  const baseMiB = between(100, 400);
+  const ownMiB = [between(5, 50), between(60, 300)] as const;
+  const events: Event[] = [];
+  const repoWeights = Array.from({ length: repositories }, (_, r) => 1 / (r + 1) ** zipf);
+  const pickIndex = (weights: number[]) => {
+    let x = random() * weights.reduce((a, b) => a + b, 0);
+    return Math.max(0, weights.findIndex((w) => (x -= w) < 0));
+  };
+  const slots = Array.from({ length: repositories }, () => 1 + Math.floor(random() * 6));
+  const slotWeights = slots.map((n) => Array.from({ length: n }, (_, b) => 1 / (b + 1)));
+  // Slot 0 is main and never ends; the others' branches last lifeDays each, then the next starts.
+  const lifeDays = slots.map((n) => Array.from({ length: n }, (_, b) => (b === 0 ? Infinity : between(2, 14))));
+  const branchAt = (r: number, b: number, atMs: number) => `b${b}.${Number.isFinite(lifeDays[r]?.[b]) ? Math.floor(atMs / ((lifeDays[r]?.[b] as number) * DAY_MS)) : 0}`;
+  for (let r = 0; r < repositories; r += 1) {
+    const repository = `ci/app-${r}`;
+    const base: BlobRef = { digest: `sha256:base-${r}`, sizeBytes: Math.round(baseMiB * MiB) };
+    let n = 0;
+    for (let t = -between(0, 1) * DAY_MS; t < days * DAY_MS; t += (-Math.log(1 - random()) / pushRate) * DAY_MS) {
+      n += 1;
+      const b = pickIndex(slotWeights[r] as number[]);
+      const own = { digest: `sha256:own-${r}-${n}`, sizeBytes: Math.round(between(ownMiB[0], ownMiB[1]) * MiB) };
+      events.push({ atMs: Math.max(-DAY_MS, t), kind: 'push', version: { repository, tag: `${branchAt(r, b, t)}-${n}`, digest: `sha256:m-${r}-${n}`, pushedMs: Math.max(-DAY_MS, t), blobs: [base, own] } });
+    }
+  }
+  for (let j = 0; j < jobsPerDay * days; j += 1) {
+    const r = pickIndex(repoWeights);
+    const b = pickIndex(slotWeights[r] as number[]);
+    const atMs = random() * days * DAY_MS;
+    const prefix = `${branchAt(r, b, atMs)}-`;
+    let back = 0;
+    while (random() < fade) back += 1;
+    const pick = (versions: Version[]) => {
+      const line = versions.filter((v) => v.tag.startsWith(prefix));
+      return line[line.length - 1 - back] ?? null;
+    };
+    events.push({ atMs, kind: 'pull', repository: `ci/app-${r}`, pick });
+  }
+  events.sort((a, b) => a.atMs - b.atMs || (a.kind === 'push' ? -1 : 1));
+  return { days, events };
+}
+
+export type RegistryFamily = 'pinned' | 'branches';
+
+/**
  * Per seed: today's rules (GitLab keep 10, age 30 days, Harbor retain 10 most recently pulled)
  * run free; pull-LRU gets a cap equal to the smallest peak storage any of them reached.
  */
-export function studyRegistryRetention(seeds: number, firstSeed: number): RegistryStudy {
+export function studyRegistryRetention(seeds: number, firstSeed: number, family: RegistryFamily = 'pinned'): RegistryStudy {
   const broken = new Map<string, number[]>();
   const storageRatio = new Map<string, number[]>();
   const push = (map: Map<string, number[]>, key: string, value: number) => map.set(key, [...(map.get(key) ?? []), value]);
   const brokenShare = new Map<string, number[]>();
   for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
-    const { shape, events } = registryTrace(seed);
-    PIN_DAYS.value = shape.pinDays;
+    const pinned = family === 'pinned' ? registryTrace(seed) : null;
+    const { days, events } = pinned === null ? branchTrace(seed) : { days: pinned.shape.days, events: pinned.events };
+    // The branch family has no pinned release: its picks never read it.
+    PIN_DAYS.value = pinned?.shape.pinDays ?? 14;
     const baselines: Array<[string, Cleanup]> = [
       ['keep 10 most recently pushed per repository (GitLab default)', keepRecentPushes(10)],
       ['delete pushed more than 30 days ago', olderThan(30)],
@@ -313,11 +373,11 @@ export function studyRegistryRetention(seeds: number, firstSeed: number): Regist
     ];
     // Which version each pull wants does not depend on what was deleted: one pass records them.
     const pullsOf = new Map<string, number[]>();
-    const outcomes = baselines.map(([name, cleanup], i) => [name, run(events, shape.days, cleanup, i === 0 ? pullsOf : undefined)] as const);
+    const outcomes = baselines.map(([name, cleanup], i) => [name, run(events, days, cleanup, i === 0 ? pullsOf : undefined)] as const);
     const capBytes = Math.min(...outcomes.map(([, o]) => o.maxBytes));
-    const ours = run(events, shape.days, pullLru(capBytes));
-    const learned = run(events, shape.days, pullLru(capBytes, true));
-    const offline = run(events, shape.days, farthestNextPull(capBytes, pullsOf));
+    const ours = run(events, days, pullLru(capBytes));
+    const learned = run(events, days, pullLru(capBytes, true));
+    const offline = run(events, days, farthestNextPull(capBytes, pullsOf));
     for (const [name, o] of [...outcomes, ['image-evictor pull-LRU (no pull log), capped at the smallest peak above', ours] as const, ['image-evictor as registry apply runs it (likelihood learned from its pull log), same cap', learned] as const, ['offline reference: farthest next pull first, same cap and thresholds', offline] as const]) {
       push(broken, name, o.brokenPulls);
       push(brokenShare, name, o.brokenPulls / Math.max(1, o.pulls));
@@ -336,10 +396,13 @@ export function studyRegistryRetention(seeds: number, firstSeed: number): Regist
     broken,
     storageRatio,
     table: {
-      title: `Registry retention over ${seeds} randomized registry traces (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
+      title: `Registry retention over ${seeds} randomized registry traces${family === 'branches' ? ' of the branch family' : ''} (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
       header: ['policy (nightly)', 'broken pulls, median', 'broken pulls, worst seed', 'seeds with none', 'worst share of pulls broken', 'peak storage vs the cap, worst seed'],
       rows,
-      note: 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. The cap given to image-evictor is, per seed, the smallest peak storage of the three other policies: it never holds more. With a pull log (what `registry listen` records), `registry apply` deletes the least likely to be pulled again first, as learned from the last 30 days of that log (agent/core/pull-model.ts); without one, the least recently pulled. Most of what both break is pulls of a pinned release: a version a quiet repository keeps pulling, rarely, long after newer ones arrived. The offline reference knows every future pull and runs under the same cap, thresholds and min-age: what it breaks, no online policy can avoid. Garbage collection right after each nightly clean-up.',
+      note:
+        family === 'branches'
+          ? 'A second family, written after the learned order and before its trial (the shares the trial deletes were then set on seeds 7-12 of both families): per repository a main line and up to 5 branch slots (Zipf weights) pushing their own tags; a branch ends after 2-14 days and a new one takes its slot; runners pull a branch version k back with a geometric fade (0.2-0.7, no limit); no pinned release. Same caps, thresholds and references as above.'
+          : 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. The cap given to image-evictor is, per seed, the smallest peak storage of the three other policies: it never holds more. With a pull log (what `registry listen` records), `registry apply` deletes the least likely to be pulled again first, as learned from the last 30 days of that log (agent/core/pull-model.ts), when the last week of the log says that order would have lost fewer pulls than least recently pulled first; else, and without a log, the least recently pulled. Most of what both break is pulls of a pinned release: a version a quiet repository keeps pulling, rarely, long after newer ones arrived. The offline reference knows every future pull and runs under the same cap, thresholds and min-age: what it breaks, no online policy can avoid. Garbage collection right after each nightly clean-up.',
     },
   };
 }

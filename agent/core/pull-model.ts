@@ -10,7 +10,8 @@
 // was never pulled); and how many newer ones there were when it was last pulled (a release still
 // pulled while deep, or a version last pulled as one of the newest). Each sample is watched for a
 // day; a cell's rate is the pulls seen over the time watched, shrunk toward the coarser cells' so
-// that a sparse cell leans on what its neighbours say.
+// that a sparse cell leans on what its neighbours say. The rates are used only where the log's
+// last week says they beat least recently pulled first (choosePullOrder).
 import { z } from 'zod';
 
 /** A manifest of the registry, live or deleted (the pull log names both). */
@@ -172,4 +173,68 @@ export function pullRate(model: PullModel, log: PullLog, m: ModelManifest, nowMs
     if (cell !== undefined) rate = (cell.pulls + SHRINK_MS * rate) / (cell.exposureMs + SHRINK_MS);
   }
   return rate * DAY_MS;
+}
+
+/** How the last week of the log judges the learned rates against least recently pulled first. */
+export interface PullOrderTrial {
+  /** Pulls, in the week after each trial moment, of what each order would have deleted first. */
+  learnedLostPulls: number;
+  recencyLostPulls: number;
+  moments: number;
+}
+
+export interface PullOrderChoice {
+  /** The model to rank by, or null: least recently pulled first. */
+  model: PullModel | null;
+  log: PullLog | null;
+  trial: PullOrderTrial | null;
+  /** One line: why this order. */
+  reason: string;
+}
+
+const TRIAL_DAYS = 7;
+/** The shares of the live manifests a trial deletes first: a light clean-up to a deep one. */
+const TRIAL_SHARES = [0.05, 0.1, 0.2];
+
+/**
+ * Learns the rates, then keeps them only if the log's last week says they would have lost fewer
+ * pulls than least recently pulled first: a model fitted to one registry's habits is a guess on
+ * another's (bench/: on a family of traces with branches and fading traffic it lost more than
+ * recency on every seed). A model learned as of a week ago ranks the manifests live at each day
+ * of the week; each order deletes its first 5%, 10% and 20%; the pulls those got in the week
+ * after (up to now) are what it would have broken. A tie keeps recency.
+ */
+export function choosePullOrder(manifests: ModelManifest[], pulls: PullRecord[], nowMs: number): PullOrderChoice {
+  const model = learnPullModel(manifests, pulls, nowMs);
+  if (model === null) return { model: null, log: null, trial: null, reason: `too little pull log to learn from (${pulls.length} pulls)` };
+  const log = pullLog(manifests, pulls);
+  const startMs = nowMs - TRIAL_DAYS * DAY_MS;
+  const past = learnPullModel(manifests, pulls, startMs);
+  if (past === null) return { model: null, log: null, trial: null, reason: `too little pull log before the last ${TRIAL_DAYS} days to try the learned order on them` };
+  const trial: PullOrderTrial = { learnedLostPulls: 0, recencyLostPulls: 0, moments: 0 };
+  for (let atMs = startMs; atMs < nowMs - HOUR_MS; atMs += DAY_MS) {
+    const live = manifests.filter((m) => m.pushedMs <= atMs && (m.deletedMs === null || m.deletedMs > atMs));
+    if (live.length === 0) continue;
+    trial.moments += 1;
+    const pullsAfter = (m: ModelManifest) => {
+      const times = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
+      return lastAtOrBefore(times, Math.min(nowMs, atMs + TRIAL_DAYS * DAY_MS)) - lastAtOrBefore(times, atMs);
+    };
+    const lastWanted = (m: ModelManifest) => {
+      const times = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
+      const i = lastAtOrBefore(times, atMs);
+      return Math.max(m.pushedMs, i < 0 ? -Infinity : (times[i] as number));
+    };
+    const byRecency = [...live].sort((a, b) => lastWanted(a) - lastWanted(b));
+    const rates = new Map(live.map((m) => [m, pullRate(past, log, m, atMs)]));
+    const byRate = [...live].sort((a, b) => (rates.get(a) as number) - (rates.get(b) as number) || lastWanted(a) - lastWanted(b));
+    for (const share of TRIAL_SHARES) {
+      const n = Math.round(share * live.length);
+      for (const m of byRate.slice(0, n)) trial.learnedLostPulls += pullsAfter(m);
+      for (const m of byRecency.slice(0, n)) trial.recencyLostPulls += pullsAfter(m);
+    }
+  }
+  const evidence = `the last ${TRIAL_DAYS} days' trial: ${trial.learnedLostPulls} pulls lost by the learned order, ${trial.recencyLostPulls} by least recently pulled first`;
+  if (trial.learnedLostPulls < trial.recencyLostPulls) return { model, log, trial, reason: evidence };
+  return { model: null, log: null, trial, reason: evidence };
 }

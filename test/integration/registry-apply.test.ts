@@ -204,17 +204,23 @@ function loggedPulls(statePath: string, digest: string): number {
   }
 }
 
-/** Writes a month the listener would have recorded: each image's push time and its pulls, into the manifests and the pull log. */
+/**
+ * Writes a month the listener would have recorded into the state: each live image's push time
+ * and pulls; the versions a clean-up deleted before, as deleted manifests with their pulls.
+ */
 function writeMonth(statePath: string, month: MonthVersion[], built: Map<string, BuiltImage>): void {
   const db = new Database(statePath, { fileMustExist: true });
   try {
     const { registry } = db.prepare('SELECT DISTINCT registry FROM registry_manifests').get() as { registry: string };
     const usage = db.prepare('UPDATE registry_manifests SET pushed_ms = ?, last_pull_ms = MAX(COALESCE(last_pull_ms, 0), ?), pulls = pulls + ? WHERE digest = ?');
+    const gone = db.prepare(`INSERT INTO registry_manifests (registry, repository, digest, media_type, pushed_ms, last_pull_ms, pulls, deleted_ms) VALUES (?, ?, ?, '${ACCEPT}', ?, ?, ?, ?)`);
     const pull = db.prepare('INSERT INTO registry_pulls (registry, repository, digest, at_ms, head) VALUES (?, ?, ?, ?, 0)');
     db.transaction(() => {
       for (const v of month) {
-        const digest = digestOf(built.get(v.name) as BuiltImage);
-        if (usage.run(v.pushedMs, Math.max(...v.pullsMs), v.pullsMs.length, digest).changes !== 1) throw new Error(`writeMonth: no manifest ${digest}`);
+        const image = built.get(v.name);
+        const digest = image === undefined ? `sha256:${Buffer.from(v.name).toString('hex').padStart(64, '0')}` : digestOf(image);
+        if (v.deletedMs !== null) gone.run(registry, v.repository, digest, v.pushedMs, Math.max(...v.pullsMs), v.pullsMs.length, v.deletedMs);
+        else if (usage.run(v.pushedMs, Math.max(...v.pullsMs), v.pullsMs.length, digest).changes !== 1) throw new Error(`writeMonth: no manifest ${digest}`);
         for (const atMs of v.pullsMs) pull.run(registry, v.repository, digest, atMs);
       }
     })();
@@ -229,39 +235,46 @@ describe('registry apply learns from its pull log', () => {
     const { registry, stop } = await startListened(statePath, { diskBytes: 256 * MiB });
     try {
       const month = busyAndQuietMonth(Date.now());
+      const live = month.filter((v) => v.deletedMs === null);
+      expect(live.map((v) => v.name)).toEqual(['b26', 'b27', 'b28', 'b29', 'b30', 'q1']);
       const built = new Map<string, BuiltImage>();
-      for (const v of month) built.set(v.name, await buildImage({ name: v.repository, tag: v.name, layerBytes: [8 * MiB], registry: registry.address }));
+      for (const v of live) built.set(v.name, await buildImage({ name: v.repository, tag: v.name, layerBytes: [8 * MiB], registry: registry.address }));
       for (const image of built.values()) await recorded(statePath, image);
       expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
       // A runner's pull of the latest: the listener logs it, as it logged the month before.
-      const b8 = built.get('b8') as BuiltImage;
-      expect((await fetch(`http://${registry.address}/v2/ci/busy/manifests/b8`, { headers: { Accept: ACCEPT, 'User-Agent': 'ci-runner/1' } })).status).toBe(200);
-      await waitFor('the logged pull of b8', () => (loggedPulls(statePath, digestOf(b8)) === 1 ? true : undefined));
+      const b30 = built.get('b30') as BuiltImage;
+      expect((await fetch(`http://${registry.address}/v2/ci/busy/manifests/b30`, { headers: { Accept: ACCEPT, 'User-Agent': 'ci-runner/1' } })).status).toBe(200);
+      await waitFor('the logged pull of b30', () => (loggedPulls(statePath, digestOf(b30)) === 1 ? true : undefined));
       writeMonth(statePath, month, built);
 
       const stats = statfsSync(registry.dataDir);
       const freeBytes = stats.bavail * stats.bsize;
-      // Below low by a little; the target needs seven 8 MiB images deleted, not six, not eight.
-      const thresholds = ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 52 * MiB}B`];
+      // Below low by a little; the target needs three 8 MiB images deleted, not two, not four.
+      const thresholds = ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 20 * MiB}B`];
       const status = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'status', '--json']);
-      const shown = JSON.parse(status.stdout) as { pressureOrder: { order: string; pulls: number }; images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; lastPull: string }> };
+      const shown = JSON.parse(status.stdout) as { pressureOrder: { order: string; pulls: number; trial: { learnedLostPulls: number; recencyLostPulls: number } }; images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; lastPull: string }> };
       expect(shown.pressureOrder).toMatchObject({ order: 'learned', pulls: month.reduce((n, v) => n + v.pullsMs.length, 1) });
+      // The last week, replayed: least recently pulled first would have deleted q1 before its next pull.
+      expect(shown.pressureOrder.trial.learnedLostPulls).toBeLessThan(shown.pressureOrder.trial.recencyLostPulls);
       const byTag = new Map(shown.images.map((i) => [i.tags[0], i]));
-      const [q1, b7] = [byTag.get('q1'), byTag.get('b7')];
-      // Least recently pulled first would rank q1 first: its last pull is the older.
-      expect(Date.parse(q1?.lastPull ?? '')).toBeLessThan(Date.parse(b7?.lastPull ?? ''));
-      expect(q1?.expectedPullsPerDay).toBeGreaterThan(3 * (b7?.expectedPullsPerDay ?? Infinity));
-      expect(b7?.rank).toBeLessThan(q1?.rank ?? 0);
+      const q1 = byTag.get('q1');
+      for (const dead of ['b26', 'b27', 'b28']) {
+        const d = byTag.get(dead);
+        // Least recently pulled first would rank q1 first: its last pull is the older.
+        expect(Date.parse(q1?.lastPull ?? '')).toBeLessThan(Date.parse(d?.lastPull ?? ''));
+        expect(q1?.expectedPullsPerDay).toBeGreaterThan(3 * (d?.expectedPullsPerDay ?? Infinity));
+        expect(d?.rank).toBeLessThan(q1?.rank ?? 0);
+      }
 
       const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
       expect(applied.code).toBe(0);
       const result = JSON.parse(applied.stdout) as { pressureOrder: { order: string }; outcomes: Outcome[]; reachesTarget: boolean };
       expect(result.pressureOrder.order).toBe('learned');
-      expect(result.outcomes.filter((o) => o.result === 'deleted').map((o) => o.tags[0]).sort()).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7']);
+      expect(result.outcomes.filter((o) => o.result === 'deleted').map((o) => o.tags[0]).sort()).toEqual(['b26', 'b27', 'b28']);
       expect(result.reachesTarget).toBe(true);
-      for (const name of ['b1', 'b7']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
+      for (const name of ['b26', 'b27', 'b28']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
+      for (const name of ['b29', 'b30']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(200);
       expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
-      expect(await manifestStatus(registry, 'ci/busy', 'b8')).toBe(200);
     } finally {
       await stop();
     }

@@ -1,6 +1,6 @@
 // The pull model (core/pull-model.ts): what a registry's own pull log says about which images will
 // be pulled again, where least recently pulled first is wrong.
-import { learnPullModel, pullLog, pullRate, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
+import { choosePullOrder, learnPullModel, pullLog, pullRate, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
 import { busyAndQuietMonth } from '../harness/pull-month';
 import { DAY, HOUR, T0 } from './fixtures';
 
@@ -8,7 +8,7 @@ function month(): { manifests: ModelManifest[]; pulls: PullRecord[]; v: Map<stri
   const v = new Map<string, ModelManifest>();
   const pulls: PullRecord[] = [];
   for (const version of busyAndQuietMonth(T0)) {
-    const m = { repository: version.repository, digest: `sha256:${version.name}`, pushedMs: version.pushedMs, deletedMs: null, topLevel: true };
+    const m = { repository: version.repository, digest: `sha256:${version.name}`, pushedMs: version.pushedMs, deletedMs: version.deletedMs, topLevel: true };
     v.set(version.name, m);
     for (const atMs of version.pullsMs) pulls.push({ repository: m.repository, digest: m.digest, atMs });
   }
@@ -22,41 +22,67 @@ it('says nothing from an empty or too short log', () => {
   expect(learnPullModel(manifests, pulls.filter((p) => p.atMs > T0 - 12 * HOUR), T0)).toBeNull();
 });
 
-it('ranks a quiet repository\'s image above a busy one\'s superseded version, though the quiet one was pulled longer ago', () => {
+it('ranks a quiet repository\'s image above a busy one\'s superseded versions, though the quiet one was pulled longer ago', () => {
   const { manifests, pulls, v } = month();
   const model = learnPullModel(manifests, pulls, T0);
   expect(model).not.toBeNull();
   const log = pullLog(manifests, pulls);
   const rate = (name: string) => pullRate(model as NonNullable<typeof model>, log, v.get(name) as ModelManifest, T0);
   const lastPull = (name: string) => Math.max(...pulls.filter((p) => p.digest === `sha256:${name}`).map((p) => p.atMs));
-  // Least recently pulled first would take q1 before b7.
-  expect(lastPull('q1')).toBeLessThan(lastPull('b7'));
-  expect(rate('q1')).toBeGreaterThan(3 * rate('b7'));
-  // Every superseded version past its retries is as unlikely; the latest is far likelier.
-  for (const old of ['b1', 'b4', 'b6']) {
-    expect(rate(old)).toBeLessThan(rate('q1'));
-    expect(rate('b8')).toBeGreaterThan(3 * rate(old));
+  for (const dead of ['b26', 'b27', 'b28']) {
+    // Least recently pulled first would take q1 first.
+    expect(lastPull('q1')).toBeLessThan(lastPull(dead));
+    expect(rate('q1')).toBeGreaterThan(3 * rate(dead));
+    // The latest is far likelier than any of them.
+    expect(rate('b30')).toBeGreaterThan(3 * rate(dead));
   }
 });
 
-it('a deleted version\'s silence counts only while it was there', () => {
-  const { manifests, pulls, v } = month();
-  // b1-b6 deleted a day after their retries: what was watched still says they were not pulled.
-  const cleaned = manifests.map((m) => (['b1', 'b2', 'b3', 'b4', 'b5', 'b6'].some((n) => m.digest === `sha256:${n}`) ? { ...m, deletedMs: m.pushedMs + 6 * DAY } : m));
-  const model = learnPullModel(cleaned, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
-  const all = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
-  expect(model.exposureMs).toBeLessThan(all.exposureMs);
-  const log = pullLog(cleaned, pulls);
-  expect(pullRate(model, log, v.get('q1') as ModelManifest, T0)).toBeGreaterThan(3 * pullRate(model, log, v.get('b7') as ModelManifest, T0));
+it('a deleted version\'s silence counts for the time it was watched', () => {
+  const { manifests, pulls } = month();
+  const kept = manifests.map((m) => ({ ...m, deletedMs: null }));
+  const learned = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
+  const undeleted = learnPullModel(kept, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
+  // Watched only until deleted: less time than had they stayed, but their samples are there.
+  expect(learned.exposureMs).toBeLessThan(undeleted.exposureMs);
+  expect(learned.samples).toBeGreaterThan(25 * 4 * 4);
 });
 
 it('takes the state\'s last pull over the log\'s (pulls older than the log), and a never-pulled image apart', () => {
   const { manifests, pulls, v } = month();
   const model = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
   const log = pullLog(manifests, pulls);
-  const b7 = v.get('b7') as ModelManifest;
+  const b27 = v.get('b27') as ModelManifest;
   // Pulled an hour ago after all (the state says so): then it is as wanted as anything just pulled.
-  expect(pullRate(model, log, b7, T0, T0 - HOUR)).toBeGreaterThan(pullRate(model, log, b7, T0));
-  const fresh: ModelManifest = { repository: 'ci/busy', digest: 'sha256:b9', pushedMs: T0 - HOUR, deletedMs: null, topLevel: true };
+  expect(pullRate(model, log, b27, T0, T0 - HOUR)).toBeGreaterThan(pullRate(model, log, b27, T0));
+  const fresh: ModelManifest = { repository: 'ci/busy', digest: 'sha256:b31', pushedMs: T0 - HOUR, deletedMs: null, topLevel: true };
   expect(pullRate(model, log, fresh, T0, null)).toBeGreaterThan(0);
+});
+
+describe('choosing the order from the log\'s last week', () => {
+  it('keeps the learned rates where, as of a week ago, they would have lost fewer pulls than recency', () => {
+    const { manifests, pulls } = month();
+    const choice = choosePullOrder(manifests, pulls, T0);
+    expect(choice.trial?.moments).toBe(7);
+    expect(choice.trial?.learnedLostPulls).toBeLessThan(choice.trial?.recencyLostPulls ?? 0);
+    expect(choice.model).not.toBeNull();
+    expect(choice.reason).toMatch(/^the last 7 days' trial: \d+ pulls lost by the learned order, \d+ by least recently pulled first$/);
+  });
+
+  it('keeps least recently pulled first on a tie, and without a week of log before the trial', () => {
+    // Three images, each pulled every hour all month: any one deleted loses as many pulls as another.
+    const manifests: ModelManifest[] = ['a', 'b', 'c'].map((r) => ({ repository: `ci/${r}`, digest: `sha256:${r}`, pushedMs: T0 - 30 * DAY, deletedMs: null, topLevel: true }));
+    const pulls: PullRecord[] = [];
+    for (const m of manifests) for (let t = T0 - 30 * DAY + HOUR; t < T0; t += HOUR) pulls.push({ repository: m.repository, digest: m.digest, atMs: t });
+    const tie = choosePullOrder(manifests, pulls, T0);
+    expect(tie.trial?.learnedLostPulls).toBe(tie.trial?.recencyLostPulls);
+    expect(tie.trial?.learnedLostPulls).toBeGreaterThan(0);
+    expect(tie.model).toBeNull();
+    // The month's last 12 days only: enough to learn from now, not as of a week ago.
+    const recent = month();
+    const shortLog = recent.pulls.filter((p) => p.atMs > T0 - 12 * DAY);
+    expect(learnPullModel(recent.manifests, shortLog, T0)).not.toBeNull();
+    const short = choosePullOrder(recent.manifests, shortLog, T0);
+    expect(short).toMatchObject({ model: null, trial: null, reason: expect.stringMatching(/before the last 7 days/) });
+  });
 });
