@@ -133,9 +133,11 @@ function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: num
  * deleted does not vanish from the evidence. Null when the log says too little.
  */
 export function learnPullModel(manifests: ModelManifest[], pulls: PullRecord[], nowMs: number): PullModel | null {
-  if (pulls.length === 0) return null;
-  const log = pullLog(manifests, pulls);
-  const firstMs = pulls.reduce((min, p) => Math.min(min, p.atMs), Infinity);
+  return pulls.length === 0 ? null : learnFromLog(manifests, pullLog(manifests, pulls), pulls.reduce((min, p) => Math.min(min, p.atMs), Infinity), nowMs);
+}
+
+/** learnPullModel over a log already arranged; `firstMs`: its first pull. */
+function learnFromLog(manifests: ModelManifest[], log: PullLog, firstMs: number, nowMs: number): PullModel | null {
   const cells: Record<string, { exposureMs: number; pulls: number }> = {};
   let samples = 0;
   let exposureMs = 0;
@@ -205,11 +207,14 @@ const TRIAL_SHARES = [0.05, 0.1, 0.2];
  * after (up to now) are what it would have broken. A tie keeps recency.
  */
 export function choosePullOrder(manifests: ModelManifest[], pulls: PullRecord[], nowMs: number): PullOrderChoice {
-  const model = learnPullModel(manifests, pulls, nowMs);
-  if (model === null) return { model: null, log: null, trial: null, reason: `too little pull log to learn from (${pulls.length} pulls)` };
+  if (pulls.length === 0) return { model: null, log: null, trial: null, reason: 'too little pull log to learn from (0 pulls)' };
+  // One arrangement of the log serves both models and the trial.
   const log = pullLog(manifests, pulls);
+  const firstMs = pulls.reduce((min, p) => Math.min(min, p.atMs), Infinity);
+  const model = learnFromLog(manifests, log, firstMs, nowMs);
+  if (model === null) return { model: null, log: null, trial: null, reason: `too little pull log to learn from (${pulls.length} pulls)` };
   const startMs = nowMs - TRIAL_DAYS * DAY_MS;
-  const past = learnPullModel(manifests, pulls, startMs);
+  const past = learnFromLog(manifests, log, firstMs, startMs);
   if (past === null) return { model: null, log: null, trial: null, reason: `too little pull log before the last ${TRIAL_DAYS} days to try the learned order on them` };
   const trial: PullOrderTrial = { learnedLostPulls: 0, recencyLostPulls: 0, moments: 0 };
   for (let atMs = startMs; atMs < nowMs - HOUR_MS; atMs += DAY_MS) {
