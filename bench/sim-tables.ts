@@ -63,7 +63,7 @@ function contendersFor(marks: Watermarks, order: OrderSetting) {
     periodicAgeBased(60 * MIN, 60 * MIN),
     fifo(marks),
     plainLru(marks),
-    offlineWatermark(marks),
+    offlineWatermark(marks, PROTECT),
     belady,
   ];
 }
@@ -149,7 +149,7 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
       const results = [
         ...STUDY_CONTENDERS.map((o) => simulate(trace, capacityBytes, agentContender(o, marks, o))),
         simulate(trace, capacityBytes, plainLru(marks)),
-        simulate(trace, capacityBytes, offlineWatermark(marks)),
+        simulate(trace, capacityBytes, offlineWatermark(marks, PROTECT)),
         simulate(trace, capacityBytes, belady),
       ];
       rows.push(...results.map((r) => ({ ...r, family: 'ci' as const, capacityBytes })));

@@ -1,5 +1,6 @@
 // Cleanup policies a replay can run: the agent's real planner, textbook cache orders under the
 // agent's trigger, and the offline farthest-next-use references.
+import { compiledGlob } from './glob';
 import type { ImageRecord } from './image';
 import type { EvictionOrder } from './order';
 import { plan, type PlannerImage } from './planner';
@@ -38,12 +39,33 @@ export function plainLru(marks: Watermarks): Contender {
   return watermark('plain LRU', marks, (host) => (a, b) => host.lastUsedMs(a.id) - host.lastUsedMs(b.id));
 }
 
-/** The offline order under the agent's trigger and thresholds: the best any eviction order can do there. */
-export function offlineWatermark(marks: Watermarks): Contender {
-  return watermark('offline order, agent trigger', marks, (host) => (a, b) => {
-    const [na, nb] = [host.nextNeedMs(a.id), host.nextNeedMs(b.id)];
-    return na === nb ? 0 : na > nb ? -1 : 1;
-  });
+/**
+ * The offline order under the agent's trigger, thresholds and `protect` list: the best any
+ * eviction order can do there. As the planner, protected images go only in emergency: after every
+ * other candidate, and only until low. (Without `protect` it ranked the protected bases with the
+ * rest, a freedom no configuration of the agent has: on bench/'s traces it re-pulled bases the
+ * agent must keep, and every order's ratio to it was inflated.)
+ */
+export function offlineWatermark(marks: Watermarks, protect: string[] = []): Contender {
+  const globs = protect.map(compiledGlob);
+  const isProtected = (image: WorkloadImage) => image.repoTags.some((t) => globs.some((g) => g.test(t)));
+  const check = (host: ReplayHost) => {
+    if (host.freeBytes() >= marks.lowBytes) return;
+    const farthestFirst = (a: WorkloadImage, b: WorkloadImage) => {
+      const [na, nb] = [host.nextNeedMs(a.id), host.nextNeedMs(b.id)];
+      return na === nb ? 0 : na > nb ? -1 : 1;
+    };
+    const candidates = host.present().filter((i) => !host.inUse(i.id) && host.lastUsedMs(i.id) <= host.nowMs - marks.minAgeMs);
+    for (const image of candidates.filter((i) => !isProtected(i)).sort(farthestFirst)) {
+      if (host.freeBytes() >= marks.targetBytes) break;
+      host.remove(image.id);
+    }
+    for (const image of candidates.filter(isProtected).sort(farthestFirst)) {
+      if (host.freeBytes() >= marks.lowBytes) break;
+      host.remove(image.id);
+    }
+  };
+  return { name: 'offline order, agent trigger', tickMs: marks.intervalMs, onTick: check, afterPull: check };
 }
 
 /** The offline reference: at each pull, removes exactly what it needs, farthest next use first. */
@@ -151,7 +173,7 @@ export function contenderOf(spec: ContenderSpec, settings: Omit<PlannerSettings,
     case 'plain-lru':
       return plainLru(settings.marks);
     case 'offline-order':
-      return offlineWatermark(settings.marks);
+      return offlineWatermark(settings.marks, settings.protect);
     case 'belady':
       return belady;
   }
