@@ -2,7 +2,7 @@
 // through one cleanup policy. `simulate`, the `auto` order and bench/ all replay through it.
 // Pulls take the missing layers; a pull briefly needs twice its bytes free (compressed download,
 // then extraction) and a job whose pull does not fit fails on a full disk.
-import { splitReference } from './image';
+import { repositoriesOf } from './image';
 
 export interface WorkloadLayer {
   /** Chain ID: images that share a base share these. */
@@ -131,6 +131,13 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
   }
 
   const image = (id: string) => images.get(id) as WorkloadImage;
+  // Parsed once per image, not at every job.
+  const repositoryCache = new Map<string, string[]>();
+  const repositoriesOfImage = (id: string) => {
+    let repositories = repositoryCache.get(id);
+    if (repositories === undefined) repositoryCache.set(id, (repositories = repositoriesOf(image(id))));
+    return repositories;
+  };
   const missingBytes = (img: WorkloadImage) => img.layers.reduce((sum, l) => sum + (layerRefs.has(l.id) ? 0 : l.sizeBytes), 0);
   const host: ReplayHost = {
     get nowMs() {
@@ -163,12 +170,39 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
     },
   };
 
-  // Job ends, in time order: a small binary heap would be faster, but ends are few at a time.
+  // Running jobs' ends, a binary min-heap on time: sorting them at every job cost simulate a
+  // tenth of a month's replay.
   const ends: Array<{ atMs: number; imageId: string }> = [];
+  const pushEnd = (end: { atMs: number; imageId: string }) => {
+    let i = ends.push(end) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((ends[parent] as { atMs: number }).atMs <= end.atMs) break;
+      ends[i] = ends[parent] as { atMs: number; imageId: string };
+      i = parent;
+    }
+    ends[i] = end;
+  };
+  const popEnd = (): { atMs: number; imageId: string } => {
+    const top = ends[0] as { atMs: number; imageId: string };
+    const last = ends.pop() as { atMs: number; imageId: string };
+    if (ends.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= ends.length) break;
+      const right = left + 1;
+      const child = right < ends.length && (ends[right] as { atMs: number }).atMs < (ends[left] as { atMs: number }).atMs ? right : left;
+      if ((ends[child] as { atMs: number }).atMs >= last.atMs) break;
+      ends[i] = ends[child] as { atMs: number; imageId: string };
+      i = child;
+    }
+    ends[i] = last;
+    return top;
+  };
   const finishUntil = (t: number) => {
-    ends.sort((a, b) => b.atMs - a.atMs);
-    while (ends.length > 0 && (ends[ends.length - 1] as { atMs: number }).atMs <= t) {
-      const end = ends.pop() as { atMs: number; imageId: string };
+    while (ends.length > 0 && (ends[0] as { atMs: number }).atMs <= t) {
+      const end = popEnd();
       running.set(end.imageId, (running.get(end.imageId) ?? 1) - 1);
     }
   };
@@ -216,10 +250,10 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
       if (!firstSeen.has(img.id)) firstSeen.set(img.id, nowMs);
     }
     running.set(img.id, (running.get(img.id) ?? 0) + 1);
-    ends.push({ atMs: job.atMs + job.durationMs, imageId: img.id });
+    pushEnd({ atMs: job.atMs + job.durationMs, imageId: img.id });
     usedMs.set(img.id, nowMs);
     uses.set(img.id, (uses.get(img.id) ?? 0) + 1);
-    for (const repository of new Set(img.repoTags.map((t) => splitReference(t).repository))) repoUses.set(repository, (repoUses.get(repository) ?? 0) + 1);
+    for (const repository of repositoriesOfImage(img.id)) repoUses.set(repository, (repoUses.get(repository) ?? 0) + 1);
     if (pulling) contender.afterPull?.(host);
     contender.afterJob?.(host, job);
     lowestFree = Math.min(lowestFree, capacityBytes - usedBytes);

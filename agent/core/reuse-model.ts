@@ -183,9 +183,13 @@ export function replayLearner(): { observe(job: WorkloadJob, image: WorkloadImag
   let start = 0;
   let model: ReuseModel | null = null;
   let learnedMs = -Infinity;
+  // Parsed once per image, not at every job: a month's replay observes 100,000 jobs.
+  const repositories = new Map<string, string[]>();
   return {
     observe: (job, image) => {
-      uses.push({ atMs: job.atMs, imageId: job.imageId, repositories: repositoriesOf(image) });
+      let repos = repositories.get(image.id);
+      if (repos === undefined) repositories.set(image.id, (repos = repositoriesOf(image)));
+      uses.push({ atMs: job.atMs, imageId: job.imageId, repositories: repos });
     },
     modelAt: (nowMs) => {
       // Until it has learned anything, it tries again sooner.
