@@ -1,6 +1,6 @@
 // Cleanups CI runners use today, for the simulator to compare with the agent: none, cron prunes,
 // and the thresholds an operator would give the agent for a trace.
-import type { Watermarks } from '../agent/core/contenders';
+import { protectingWatermark, type Watermarks } from '../agent/core/contenders';
 import { imageBytes, type Contender } from '../agent/core/replay';
 import type { Trace } from './trace';
 
@@ -40,3 +40,36 @@ export function periodicAgeBased(periodMs: number, graceMs: number): Contender {
   };
 }
 
+
+/**
+ * Not a policy any host can run: it knows how many times each image is used in the next
+ * `horizonMs` (not when) and removes the least used first, ties by least recently used, under the
+ * agent's trigger, thresholds and `protect`. The study's measure of how far a perfect estimate of
+ * each image's coming use rate would take an online order.
+ */
+export function rateOracle(trace: Trace, marks: Watermarks, protect: string[], horizonMs: number): Contender {
+  const usesOf = new Map<string, number[]>();
+  for (const job of trace.jobs) {
+    const times = usesOf.get(job.imageId);
+    if (times === undefined) usesOf.set(job.imageId, [job.atMs]);
+    else times.push(job.atMs);
+  }
+  /** Index of the first time after `t` in sorted `times`. */
+  const after = (times: number[], t: number) => {
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((times[mid] as number) <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return protectingWatermark(`rate oracle (uses in the next ${horizonMs / 3_600_000} h)`, marks, protect, (host) => {
+    const coming = (id: string) => {
+      const times = usesOf.get(id) ?? [];
+      return after(times, host.nowMs + horizonMs) - after(times, host.nowMs);
+    };
+    return (a, b) => coming(a.id) - coming(b.id) || host.lastUsedMs(a.id) - host.lastUsedMs(b.id);
+  });
+}

@@ -5,7 +5,7 @@ import { DEFAULT_EVICTION_ORDER, EvictionOrder, type OrderSetting } from '../age
 import { AUTO_EVERY_MS, AUTO_WINDOW_MS, autoPlanner } from '../agent/core/auto';
 import { agentPlanner, belady, fifo, offlineWatermark, plainLru, type Watermarks } from '../agent/core/contenders';
 import { replay as simulate, type Contender, type ReplayOutcome as SimResult } from '../agent/core/replay';
-import { noCleanup, periodicAgeBased, periodicPruneAll, watermarksFor } from './baselines';
+import { noCleanup, periodicAgeBased, periodicPruneAll, rateOracle, watermarksFor } from './baselines';
 import { median, times, type Table } from './report';
 import { dailyWorkingSetBytes, generateTrace, uniqueBytes, type Trace, type TraceFamily } from './trace';
 
@@ -126,6 +126,9 @@ export function studyCapacity(trace: Trace, share: number): number {
 
 export const STUDY_CONTENDERS: OrderSetting[] = ['auto', ...EvictionOrder.options];
 
+/** The rate oracle's horizon: how many uses each image gets in the next day. */
+const RATE_HORIZON_MS = 24 * 3_600_000;
+
 /** The study's row for the best single order of each run, picked with hindsight: the floor for choosing one order per run. */
 export const HINDSIGHT = 'best order per run, in hindsight';
 
@@ -146,15 +149,16 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
     for (const pressure of PRESSURES) {
       const capacityBytes = studyCapacity(trace, pressure);
       const marks = simWatermarks(trace, capacityBytes);
+      const lru = simulate(trace, capacityBytes, plainLru(marks));
+      const reference = simulate(trace, capacityBytes, offlineWatermark(marks, PROTECT));
       const results = [
         ...STUDY_CONTENDERS.map((o) => simulate(trace, capacityBytes, agentContender(o, marks, o))),
-        simulate(trace, capacityBytes, plainLru(marks)),
-        simulate(trace, capacityBytes, offlineWatermark(marks, PROTECT)),
+        lru,
+        reference,
+        simulate(trace, capacityBytes, rateOracle(trace, marks, PROTECT, RATE_HORIZON_MS)),
         simulate(trace, capacityBytes, belady),
       ];
       rows.push(...results.map((r) => ({ ...r, family: 'ci' as const, capacityBytes })));
-      const reference = results[results.length - 2] as SimResult;
-      const lru = results[results.length - 3] as SimResult;
       // The floor of any way of choosing among the orders: each run's best, known afterwards.
       const orders = results.filter((r) => (EvictionOrder.options as readonly string[]).includes(r.contender));
       const hindsight = { ...orders.reduce((a, b) => (b.downloadedBytes < a.downloadedBytes ? b : a)), contender: HINDSIGHT };
@@ -194,7 +198,7 @@ export function studyOrders(settings: SimSettings & { seeds: number }, progress:
         title: `Eviction orders over ${seeds.length} randomized CI traces (seeds ${seeds[0]}-${seeds[seeds.length - 1]}, ${settings.studyJobs} jobs each, 3 disk sizes): downloaded vs the offline order under the same watermarks`,
         header: ['contender', 'median', 'worst', ...PRESSURES.map((p) => `worst, disk ${p}x working set`), 'vs plain LRU (median)', 'vs plain LRU (worst seed)'],
         rows: summary,
-        note: 'The reference evicts farthest-next-need first under the agent\'s trigger and thresholds: the best any order can do there. The hindsight row takes each run\'s best single order, known afterwards: no choice of one order per run does better (switching within a run could, a little). Protect `ci/base-*` for every contender. Disk sizes: the protected bases, the agent\'s low and target headroom, and 0.5x, 1x or 2x the median daily working set (images used at least twice a day).',
+        note: 'The reference evicts farthest-next-need first under the agent\'s trigger, thresholds and protect list: near the best any order can do there (it ignores sizes, so an order can now and then beat it). The hindsight row takes each run\'s best single order, known afterwards: no choice of one order per run does better (switching within a run could, a little). The rate oracle knows how many times each image is used in the next 24 h (not when) and removes the least used first: what a perfect estimate of the coming use rate would give an online order. Protect `ci/base-*` for every contender but plain LRU and Belady; the offline order and the rate oracle take protected images only in emergency, as the agent does. Disk sizes: the protected bases, the agent\'s low and target headroom, and 0.5x, 1x or 2x the median daily working set (images used at least twice a day).',
       },
       {
         title: 'The CI shapes the study drew (bench/trace.ts drawCiShape)',

@@ -40,32 +40,39 @@ export function plainLru(marks: Watermarks): Contender {
 }
 
 /**
- * The offline order under the agent's trigger, thresholds and `protect` list: the best any
- * eviction order can do there. As the planner, protected images go only in emergency: after every
- * other candidate, and only until low. (Without `protect` it ranked the protected bases with the
- * rest, a freedom no configuration of the agent has: on bench/'s traces it re-pulled bases the
- * agent must keep, and every order's ratio to it was inflated.)
+ * Removes in `order` (first to go first) under the agent's trigger, thresholds and `protect`
+ * list: as the planner, protected images go only in emergency, after every other candidate, and
+ * only until low.
  */
-export function offlineWatermark(marks: Watermarks, protect: string[] = []): Contender {
+export function protectingWatermark(name: string, marks: Watermarks, protect: string[], order: (host: ReplayHost) => (a: WorkloadImage, b: WorkloadImage) => number): Contender {
   const globs = protect.map(compiledGlob);
   const isProtected = (image: WorkloadImage) => image.repoTags.some((t) => globs.some((g) => g.test(t)));
   const check = (host: ReplayHost) => {
     if (host.freeBytes() >= marks.lowBytes) return;
-    const farthestFirst = (a: WorkloadImage, b: WorkloadImage) => {
-      const [na, nb] = [host.nextNeedMs(a.id), host.nextNeedMs(b.id)];
-      return na === nb ? 0 : na > nb ? -1 : 1;
-    };
+    const first = order(host);
     const candidates = host.present().filter((i) => !host.inUse(i.id) && host.lastUsedMs(i.id) <= host.nowMs - marks.minAgeMs);
-    for (const image of candidates.filter((i) => !isProtected(i)).sort(farthestFirst)) {
+    for (const image of candidates.filter((i) => !isProtected(i)).sort(first)) {
       if (host.freeBytes() >= marks.targetBytes) break;
       host.remove(image.id);
     }
-    for (const image of candidates.filter(isProtected).sort(farthestFirst)) {
+    for (const image of candidates.filter(isProtected).sort(first)) {
       if (host.freeBytes() >= marks.lowBytes) break;
       host.remove(image.id);
     }
   };
-  return { name: 'offline order, agent trigger', tickMs: marks.intervalMs, onTick: check, afterPull: check };
+  return { name, tickMs: marks.intervalMs, onTick: check, afterPull: check };
+}
+
+/**
+ * The offline order under the agent's trigger, thresholds and `protect` list: the best any
+ * eviction order can do there. (Without `protect` it ranked the protected bases with the rest, a
+ * freedom no configuration of the agent has, and its bytes were no fair reference.)
+ */
+export function offlineWatermark(marks: Watermarks, protect: string[] = []): Contender {
+  return protectingWatermark('offline order, agent trigger', marks, protect, (host) => (a, b) => {
+    const [na, nb] = [host.nextNeedMs(a.id), host.nextNeedMs(b.id)];
+    return na === nb ? 0 : na > nb ? -1 : 1;
+  });
 }
 
 /** The offline reference: at each pull, removes exactly what it needs, farthest next use first. */
