@@ -215,12 +215,18 @@ export function expectedNextUse(model: ReuseModel, records: ImageRecord[], nowMs
       if (n === undefined || r.firstSeenMs > n.atMs) newest.set(repo, { atMs: r.firstSeenMs, id: r.id });
     }
   }
+  // A sort asks for each record's key at every comparison: computed once per record.
+  const keys = new Map<string, number>();
   return (r) => {
+    const known = keys.get(r.id);
+    if (known !== undefined) return known;
     const last = recencyMs(r);
     const superseded = repositoriesOf(r).some((repo) => {
       const n = newest.get(repo);
       return n !== undefined && n.id !== r.id && n.atMs > last;
     });
-    return expectedIdleMs(model, classOf(r.useCount, superseded), nowMs - last);
+    const key = expectedIdleMs(model, classOf(r.useCount, superseded), nowMs - last);
+    keys.set(r.id, key);
+    return key;
   };
 }
