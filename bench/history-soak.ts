@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageRecord, Layer } from '../agent/core/image';
+import { imageBytes } from '../agent/core/replay';
+import { measureDisk } from '../agent/disk/disk';
+import { liveImageBytes } from '../agent/eviction/order-learner';
 import { EvictionOrder } from '../agent/core/order';
 import { formatBytes, formatDuration } from '../agent/core/units';
 import { silentLog } from '../agent/log';
@@ -20,6 +23,7 @@ import { serviceEnv } from './overhead';
 import { watchProc } from './procstat';
 import { median, type Table } from './report';
 import { seededRandom } from './trace';
+import { PROTECT, simTrace, simWatermarks, studyCapacity } from './sim-tables';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -37,6 +41,8 @@ export interface HistoryFigures {
   yearKept: Snapshot;
   simulateMs: number;
   simulateEvents: number;
+  /** The same on the order study's seed 15 shape (SHAPE_SEED): a harder month. */
+  shapeSimulate: ShapeSimulate;
   agentIdleRssBytes: number;
 }
 
@@ -119,6 +125,77 @@ function applyYear(store: Store, endMs: number, historyMs: number, jobsPerDay: n
   }
 }
 
+/** The order study's seed whose month `simulate` found hardest (busy, many images, many evictions). */
+const SHAPE_SEED = 15;
+const SHAPE_JOBS = 100_000;
+
+interface ShapeSimulate {
+  events: number;
+  needs: number;
+  ms: number;
+  /** The replay's own figures, to show it replayed a disk under pressure: each contender's evictions and ratio to the optimum. */
+  contenders: Array<{ name: string; evictions: number; vsOptimum: number }>;
+}
+
+/**
+ * Records SHAPE_SEED's CI trace through the real store as the agent would (a pull when an image is
+ * absent, a use per job, removals least recently used first past the study's middle disk), then
+ * times `simulate --since 30d` on it as a new process, on that disk and its thresholds.
+ */
+export async function simulateOnShape(dir: string, log: (line: string) => void): Promise<ShapeSimulate> {
+  const path = join(dir, 'shape.db');
+  const trace = simTrace('ci', SHAPE_JOBS, SHAPE_SEED);
+  const capacityBytes = studyCapacity(trace, 1);
+  const marks = simWatermarks(trace, capacityBytes);
+  const endMs = Date.now() - 60_000;
+  const shift = endMs - (trace.jobs[trace.jobs.length - 1] as { atMs: number }).atMs;
+  const { store } = openStore(path, silentLog, Date.now());
+  const images = new Map(trace.images.map((i) => [i.id, i]));
+  const live = new Map<string, ImageRecord>();
+  const known = new Map<string, ImageRecord>();
+  let usedBytes = 0;
+  log(`history: recording seed ${SHAPE_SEED}'s ${SHAPE_JOBS} jobs through the store`);
+  for (const job of trace.jobs) {
+    const atMs = job.atMs + shift;
+    const image = images.get(job.imageId) as (typeof trace.images)[number];
+    let record = live.get(image.id);
+    if (record === undefined) {
+      const before = known.get(image.id);
+      record = { id: `sha256:${Buffer.from(image.id).toString('hex').padStart(64, '0')}`, repoTags: image.repoTags, repoDigests: [], sizeBytes: imageBytes(image), createdMs: Math.round(image.createdMs + shift), firstSeenMs: before?.firstSeenMs ?? atMs, lastPulledMs: atMs, lastUsedMs: before?.lastUsedMs ?? null, useCount: before?.useCount ?? 0, removedMs: null };
+      store.save([record]);
+      store.saveLayers([[record.id, image.layers.map((l) => ({ chainId: l.id, sizeBytes: l.sizeBytes }))]]);
+      usedBytes += record.sizeBytes;
+    }
+    record = { ...record, lastUsedMs: atMs, useCount: record.useCount + 1 };
+    store.save([record]);
+    live.set(image.id, record);
+    known.set(image.id, record);
+    while (usedBytes > capacityBytes - marks.lowBytes) {
+      let oldest: [string, ImageRecord] | null = null;
+      for (const entry of live) if (entry[0] !== image.id && (oldest === null || (entry[1].lastUsedMs ?? 0) < (oldest[1].lastUsedMs ?? 0))) oldest = entry;
+      if (oldest === null) break;
+      const gone = { ...oldest[1], removedMs: atMs };
+      live.delete(oldest[0]);
+      known.set(oldest[0], gone);
+      usedBytes -= gone.sizeBytes;
+      store.save([gone]);
+    }
+  }
+  const events = store.historyBounds().events;
+  // simulate replays on the disk less what is not images on it now: give it the disk that leaves the study's capacity.
+  const disk = await measureDisk(dir);
+  const notImages = disk.totalBytes - disk.freeBytes - liveImageBytes(store.liveImages().values(), store.liveLayers());
+  store.close();
+  const cli = join(__dirname, '..', 'agent', 'cli', 'main.js');
+  const args = ['--state', path, '--path', dir, '--protect', PROTECT.join(','), '--low-free', `${marks.lowBytes}B`, '--target-free', `${marks.targetBytes}B`];
+  log(`history: simulate --since 30d on seed ${SHAPE_SEED}'s month as a new process: ${[...args, 'simulate', '--since', '30d', '--disk', `${Math.max(0, notImages) + capacityBytes}B`].join(' ')}`);
+  const started = performance.now();
+  const out = execFileSync(process.execPath, [cli, ...args, 'simulate', '--since', '30d', '--disk', `${Math.max(0, notImages) + capacityBytes}B`, '--json'], { maxBuffer: 1 << 24 }).toString();
+  const ms = performance.now() - started;
+  const result = JSON.parse(out) as { needs: number; contenders: ShapeSimulate['contenders'] };
+  return { events, needs: result.needs, ms, contenders: result.contenders.map(({ name, evictions, vsOptimum }) => ({ name, evictions, vsOptimum })) };
+}
+
 /** History rows ever written to the DB, compacted or not: rowids only grow while the newest row stays. */
 function historyEventsWritten(path: string): number {
   const db = new Database(path, { readonly: true });
@@ -156,6 +233,7 @@ export async function runHistorySoak(engine: Engine, quick: boolean, log: (line:
     const out = execFileSync(process.execPath, [cli, 'simulate', '--since', '30d', '--state', path, '--path', dir, '--json'], { maxBuffer: 1 << 24 }).toString();
     const simulateMs = performance.now() - started;
     const simulateEvents = (JSON.parse(out) as { needs: number }).needs;
+    const shapeSimulate = await simulateOnShape(dir, log);
     log('history: agent idle with a year of history');
     // As the systemd unit runs it (its NODE_OPTIONS), as the overhead section measures idle RSS.
     const agent = startAgent(['--docker-host', engine.host, '--state', yearPath, '--history', '365d', '--path', engine.dataRoot, '--log-level', 'info'], ['--interval', '1h'], serviceEnv());
@@ -169,7 +247,7 @@ export async function runHistorySoak(engine: Engine, quick: boolean, log: (line:
     } finally {
       await agent.stop();
     }
-    const figures: HistoryFigures = { events, atMonth: atMonth as unknown as Snapshot, atYear, yearKept, simulateMs, simulateEvents, agentIdleRssBytes };
+    const figures: HistoryFigures = { events, atMonth: atMonth as unknown as Snapshot, atYear, yearKept, simulateMs, simulateEvents, shapeSimulate, agentIdleRssBytes };
     const row = (label: string, s: Snapshot) => [label, formatBytes(s.dbBytes), String(s.historyEvents), String(s.imageRows), `${s.surveyReadMs.toFixed(1)} ms`, formatBytes(s.rssBytes)];
     return {
       figures,
@@ -177,7 +255,7 @@ export async function runHistorySoak(engine: Engine, quick: boolean, log: (line:
         title: `History: one year of a busy runner (${events} events written: pulls, uses, removals) through the real store`,
         header: ['moment', 'DB size', 'history events kept', 'image rows', 'survey read (median of 5)', 'bench RSS'],
         rows: [row('after 30 days (history 30d)', figures.atMonth), row('after 365 days (history 30d)', atYear), row('after 365 days (history 365d)', yearKept)],
-        note: `Compaction at every simulated hour, as the agent's checks do. \`simulate --since 30d\` as a new process over the 30-day DB (${atYear.historyEvents} events): ${simulateEvents} needs (uses of one image less than a minute apart are one) replayed under ${EvictionOrder.options.length} orders and 3 references in ${formatDuration(simulateMs)}. Agent idle RSS with the 365-day DB: ${formatBytes(agentIdleRssBytes)}.`,
+        note: `Compaction at every simulated hour, as the agent's checks do. \`simulate --since 30d\` as a new process over the 30-day DB (${atYear.historyEvents} events): ${simulateEvents} needs (uses of one image less than a minute apart are one) replayed under ${EvictionOrder.options.length} orders and 3 references in ${formatDuration(simulateMs)}; on the order study's seed ${SHAPE_SEED} shape (${SHAPE_JOBS} jobs recorded through the store: ${shapeSimulate.events} events, ${shapeSimulate.needs} needs, its middle disk) in ${formatDuration(shapeSimulate.ms)}. Agent idle RSS with the 365-day DB: ${formatBytes(agentIdleRssBytes)}.`,
       },
     };
   } finally {

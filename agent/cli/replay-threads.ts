@@ -13,8 +13,8 @@ export interface ReplayJob {
   settings: Omit<PlannerSettings, 'order'>;
 }
 
-/** What a worker is sent for each replay, and answers. */
-export type ReplayRequest = { index: number; spec: ContenderSpec };
+/** What a worker is sent (the job once, then one replay at a time), and answers. */
+export type ReplayMessage = { kind: 'job'; job: ReplayJob } | { kind: 'replay'; index: number; spec: ContenderSpec };
 export type ReplayAnswer = { index: number; outcome: ReplayOutcome };
 
 /** Replays `specs` in this thread, in order. */
@@ -22,41 +22,45 @@ export function replayHere(job: ReplayJob, specs: ContenderSpec[]): ReplayOutcom
   return specs.map((spec) => replay(job.workload, job.capacityBytes, contenderOf(spec, job.settings)));
 }
 
-/**
- * Replays `specs` over up to `threads` workers, each taking the next replay when it finishes one
- * (their costs differ twofold); the outcomes come back in the specs' order. One thread: here.
- */
-export async function replayInThreads(job: ReplayJob, specs: ContenderSpec[], threads = availableParallelism()): Promise<ReplayOutcome[]> {
-  const count = Math.min(threads, specs.length);
-  if (count <= 1) return replayHere(job, specs);
-  const outcomes: Array<ReplayOutcome | undefined> = new Array(specs.length);
-  let next = 0;
-  const workers: Worker[] = [];
-  try {
-    await Promise.all(
-      Array.from({ length: count }, () => {
-        // The workload goes to each worker once, when it starts.
-        const worker = new Worker(join(__dirname, 'replay-worker.js'), { workerData: job });
-        workers.push(worker);
-        return new Promise<void>((resolve, reject) => {
-          const give = () => {
-            if (next >= specs.length) return resolve();
-            const request: ReplayRequest = { index: next, spec: specs[next] as ContenderSpec };
-            next += 1;
-            worker.postMessage(request);
-          };
-          worker.on('message', (answer: ReplayAnswer) => {
-            outcomes[answer.index] = answer.outcome;
+/** Threads started ahead of their work: they load their modules while the caller reads the history. */
+export interface ReplayPool {
+  /** Replays `specs`, each thread taking the next when it finishes one (their costs differ twofold); outcomes in the specs' order. */
+  run(job: ReplayJob, specs: ContenderSpec[]): Promise<ReplayOutcome[]>;
+  close(): Promise<void>;
+}
+
+/** Up to `threads` workers (one a core); with one, replays run here. `close` must follow, whatever happens. */
+export function startReplayPool(threads = availableParallelism(), most = Infinity): ReplayPool {
+  const count = Math.min(threads, most);
+  const workers = count <= 1 ? [] : Array.from({ length: count }, () => new Worker(join(__dirname, 'replay-worker.js')));
+  return {
+    run: async (job, specs) => {
+      if (workers.length === 0) return replayHere(job, specs);
+      const outcomes: Array<ReplayOutcome | undefined> = new Array(specs.length);
+      let next = 0;
+      await Promise.all(
+        workers.map((worker) => {
+          worker.postMessage({ kind: 'job', job } satisfies ReplayMessage);
+          return new Promise<void>((resolve, reject) => {
+            const give = () => {
+              if (next >= specs.length) return resolve();
+              worker.postMessage({ kind: 'replay', index: next, spec: specs[next] as ContenderSpec } satisfies ReplayMessage);
+              next += 1;
+            };
+            worker.on('message', (answer: ReplayAnswer) => {
+              outcomes[answer.index] = answer.outcome;
+              give();
+            });
+            worker.once('error', reject);
+            worker.once('exit', (code) => reject(new Error(`a replay thread exited with code ${code} before its work was done`)));
             give();
           });
-          worker.once('error', reject);
-          worker.once('exit', (code) => reject(new Error(`a replay thread exited with code ${code} before its work was done`)));
-          give();
-        });
-      }),
-    );
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-  return outcomes as ReplayOutcome[];
+        }),
+      );
+      return outcomes as ReplayOutcome[];
+    },
+    close: async () => {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
 }

@@ -13,7 +13,7 @@ import { activeOrderOf, liveImageBytes } from '../eviction/order-learner';
 import type { Store } from '../state/store';
 import { dataRootOf, type CommandContext } from './context';
 import { formatBytes, formatDuration, isoTime, renderTable } from './format';
-import { replayInThreads } from './replay-threads';
+import { startReplayPool, type ReplayPool } from './replay-threads';
 
 /** Exit code when the history lacks what the replay needs. */
 export const EXIT_NO_HISTORY = 3;
@@ -77,10 +77,28 @@ function orderSource(setting: CommandContext['config']['evictionOrder'], store: 
   return store.activeOrder() === null ? 'auto, before its first choice' : 'chosen by auto';
 }
 
+/** What simulate replays: every order, plain LRU and the two offline references, the optimum last. */
+const CONTENDERS: Array<{ name: string; order: EvictionOrder | null; spec: ContenderSpec }> = [
+  ...EvictionOrder.options.map((order) => ({ name: `image-evictor (${order})`, order, spec: { kind: 'order' as const, order } })),
+  { name: 'plain LRU', order: null, spec: { kind: 'plain-lru' } },
+  { name: 'offline order, same thresholds', order: null, spec: { kind: 'offline-order' } },
+  { name: 'offline optimum (Belady)', order: null, spec: { kind: 'belady' } },
+];
+
 /** Runs `simulate`; exit 3 when the history lacks what the replay needs. */
 export async function simulateCommand(ctx: CommandContext, options: SimulateOptions): Promise<number> {
-  const { config, store } = ctx;
   const { sinceMs, diskBytes } = parseOptions(options);
+  // The threads load their modules while this one reads the history.
+  const pool = startReplayPool(undefined, CONTENDERS.length);
+  try {
+    return await simulateWith(ctx, options, pool, sinceMs, diskBytes);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function simulateWith(ctx: CommandContext, options: SimulateOptions, pool: ReplayPool, sinceMs: number, diskBytes: number | null): Promise<number> {
+  const { config, store } = ctx;
   const nowMs = ctx.clock();
   let history;
   try {
@@ -103,14 +121,8 @@ export async function simulateCommand(ctx: CommandContext, options: SimulateOpti
     rules: config.policy.rules,
   };
   const started = Date.now();
-  const contenders: Array<{ name: string; order: EvictionOrder | null; spec: ContenderSpec }> = [
-    ...EvictionOrder.options.map((order) => ({ name: `image-evictor (${order})`, order, spec: { kind: 'order' as const, order } })),
-    { name: 'plain LRU', order: null, spec: { kind: 'plain-lru' } },
-    { name: 'offline order, same thresholds', order: null, spec: { kind: 'offline-order' } },
-    { name: 'offline optimum (Belady)', order: null, spec: { kind: 'belady' } },
-  ];
-  const outcomes = await replayInThreads({ workload, capacityBytes, settings }, contenders.map((c) => c.spec));
-  const runs: Replayed[] = contenders.map((c, i) => ({ name: c.name, order: c.order, outcome: outcomes[i] as ReplayOutcome }));
+  const outcomes = await pool.run({ workload, capacityBytes, settings }, CONTENDERS.map((c) => c.spec));
+  const runs: Replayed[] = CONTENDERS.map((c, i) => ({ name: c.name, order: c.order, outcome: outcomes[i] as ReplayOutcome }));
   const replayMs = Date.now() - started;
   const optimum = (runs[runs.length - 1] as Replayed).outcome;
   const active = activeOrderOf(config, store);

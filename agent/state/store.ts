@@ -138,11 +138,13 @@ function createStore(db: Database, log: Log): Store {
     VALUES (@atMs, @imageId, @tags, @lastUsedMs, @estimatedBytes, @measuredBytes, @mode, @dryRun)`);
   const selectEvictions = db.prepare('SELECT * FROM evictions ORDER BY id');
   const insertHistory = db.prepare('INSERT INTO history (at_ms, kind, image_id, repo_tags) VALUES (@atMs, @kind, @imageId, @repoTags)');
-  const selectHistory = db.prepare('SELECT at_ms, kind, image_id, repo_tags FROM history WHERE at_ms >= ? ORDER BY seq');
-  const selectHistoryImages = db.prepare('SELECT * FROM images WHERE id IN (SELECT DISTINCT image_id FROM history WHERE at_ms >= ?)');
+  const selectHistoryRaw = db.prepare('SELECT at_ms, kind, image_id, repo_tags FROM history WHERE at_ms >= ? ORDER BY seq').raw(true);
+  // The window's images by its time index: left to itself, SQLite walked all of history by the
+  // image index, a row lookup each, to test at_ms (twice as slow on a month of 200,000 events).
+  const selectHistoryImages = db.prepare('SELECT * FROM images WHERE id IN (SELECT image_id FROM history INDEXED BY history_at WHERE at_ms >= ?)');
   const selectHistoryLayers = db.prepare(`
     SELECT image_id, chain_id, size_bytes FROM image_layers
-    WHERE image_id IN (SELECT DISTINCT image_id FROM history WHERE at_ms >= ?) ORDER BY image_id, position`);
+    WHERE image_id IN (SELECT image_id FROM history INDEXED BY history_at WHERE at_ms >= ?) ORDER BY image_id, position`);
   const historyStats = db.prepare('SELECT COUNT(*) AS events, MIN(at_ms) AS first_ms, MAX(seq) AS last_seq FROM history');
   const deleteHistoryBefore = db.prepare('DELETE FROM history WHERE at_ms < ?');
   const deleteHistoryUpTo = db.prepare('DELETE FROM history WHERE seq <= ?');
@@ -293,9 +295,13 @@ function createStore(db: Database, log: Log): Store {
     cursor: () => pending.cursor ?? meta(CURSOR_KEY),
     history: (sinceMs) => {
       flush();
-      return (selectHistory.all(sinceMs) as Array<{ at_ms: number; kind: string; image_id: string; repo_tags: string }>)
-        .map((row) => HistoryEntry.parse({ atMs: row.at_ms, kind: row.kind, imageId: row.image_id, repoTags: JSON.parse(row.repo_tags) }))
-        .concat(pending.history.filter((h) => h.atMs >= sinceMs));
+      // Rows as arrays, one at a time: a month is 100,000-200,000 rows, and row objects cost a
+      // third of its read; most are uses, whose tags are '[]'.
+      const entries: HistoryEntry[] = [];
+      for (const [atMs, kind, imageId, tags] of selectHistoryRaw.iterate(sinceMs) as Iterable<[number, string, string, string]>) {
+        entries.push(HistoryEntry.parse({ atMs, kind, imageId, repoTags: tags === '[]' ? [] : JSON.parse(tags) }));
+      }
+      return entries.concat(pending.history.filter((h) => h.atMs >= sinceMs));
     },
     historyImages: (sinceMs) => {
       flush();
