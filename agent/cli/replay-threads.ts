@@ -24,8 +24,11 @@ export function replayHere(job: ReplayJob, specs: ContenderSpec[]): ReplayOutcom
 
 /** Threads started ahead of their work: they load their modules while the caller reads the history. */
 export interface ReplayPool {
-  /** Replays `specs`, each thread taking the next when it finishes one (their costs differ twofold); outcomes in the specs' order. */
-  run(job: ReplayJob, specs: ContenderSpec[]): Promise<ReplayOutcome[]>;
+  /**
+   * Replays `specs`, each thread taking the next when it finishes one, in `dispatch` order (the
+   * costliest first, so that no thread is left with it at the end); outcomes in the specs' order.
+   */
+  run(job: ReplayJob, specs: ContenderSpec[], dispatch?: number[]): Promise<ReplayOutcome[]>;
   close(): Promise<void>;
 }
 
@@ -34,7 +37,7 @@ export function startReplayPool(threads = availableParallelism(), most = Infinit
   const count = Math.min(threads, most);
   const workers = count <= 1 ? [] : Array.from({ length: count }, () => new Worker(join(__dirname, 'replay-worker.js')));
   return {
-    run: async (job, specs) => {
+    run: async (job, specs, dispatch = specs.map((_, i) => i)) => {
       if (workers.length === 0) return replayHere(job, specs);
       const outcomes: Array<ReplayOutcome | undefined> = new Array(specs.length);
       let next = 0;
@@ -43,8 +46,9 @@ export function startReplayPool(threads = availableParallelism(), most = Infinit
           worker.postMessage({ kind: 'job', job } satisfies ReplayMessage);
           return new Promise<void>((resolve, reject) => {
             const give = () => {
-              if (next >= specs.length) return resolve();
-              worker.postMessage({ kind: 'replay', index: next, spec: specs[next] as ContenderSpec } satisfies ReplayMessage);
+              if (next >= dispatch.length) return resolve();
+              const index = dispatch[next] as number;
+              worker.postMessage({ kind: 'replay', index, spec: specs[index] as ContenderSpec } satisfies ReplayMessage);
               next += 1;
             };
             worker.on('message', (answer: ReplayAnswer) => {
