@@ -151,7 +151,7 @@ export function autoPlanner(name: string, settings: Omit<PlannerSettings, 'order
     afterPull: check,
     afterJob: (host, job) => {
       jobs.push(job);
-      learner.observe(job, host.image(job.imageId));
+      learner.observe(job, host.repositories(job.imageId));
       if (!images.has(job.imageId)) images.set(job.imageId, host.image(job.imageId));
     },
   };

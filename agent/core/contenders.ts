@@ -16,33 +16,10 @@ export interface Watermarks {
   minAgeMs: number;
 }
 
-/** Removes in `order` from low until target, after each pull and on the interval: the agent's trigger, another order. */
-function watermark(name: string, marks: Watermarks, order: (host: ReplayHost) => (a: WorkloadImage, b: WorkloadImage) => number): Contender {
-  const check = (host: ReplayHost) => {
-    if (host.freeBytes() >= marks.lowBytes) return;
-    const candidates = host.present().filter((i) => !host.inUse(i.id) && host.lastUsedMs(i.id) <= host.nowMs - marks.minAgeMs);
-    for (const image of candidates.sort(order(host))) {
-      if (host.freeBytes() >= marks.targetBytes) break;
-      host.remove(image.id);
-    }
-  };
-  return { name, tickMs: marks.intervalMs, onTick: check, afterPull: check };
-}
-
-/** First pulled, first removed. */
-export function fifo(marks: Watermarks): Contender {
-  return watermark('FIFO (pull time)', marks, (host) => (a, b) => host.lastPulledMs(a.id) - host.lastPulledMs(b.id));
-}
-
-/** Least recently used first, nothing protected. */
-export function plainLru(marks: Watermarks): Contender {
-  return watermark('plain LRU', marks, (host) => (a, b) => host.lastUsedMs(a.id) - host.lastUsedMs(b.id));
-}
-
 /**
- * Removes in `order` (first to go first) under the agent's trigger, thresholds and `protect`
- * list: as the planner, protected images go only in emergency, after every other candidate, and
- * only until low.
+ * Removes in `order` (first to go first) from low until target, after each pull and on the
+ * interval: the agent's trigger, another order. With a `protect` list, as the planner: protected
+ * images go only in emergency, after every other candidate, and only until low.
  */
 export function protectingWatermark(name: string, marks: Watermarks, protect: string[], order: (host: ReplayHost) => (a: WorkloadImage, b: WorkloadImage) => number): Contender {
   const globs = protect.map(compiledGlob);
@@ -63,9 +40,20 @@ export function protectingWatermark(name: string, marks: Watermarks, protect: st
   return { name, tickMs: marks.intervalMs, onTick: check, afterPull: check };
 }
 
+/** First pulled, first removed. */
+export function fifo(marks: Watermarks): Contender {
+  return protectingWatermark('FIFO (pull time)', marks, [], (host) => (a, b) => host.lastPulledMs(a.id) - host.lastPulledMs(b.id));
+}
+
+/** Least recently used first, nothing protected. */
+export function plainLru(marks: Watermarks): Contender {
+  return protectingWatermark('plain LRU', marks, [], (host) => (a, b) => host.lastUsedMs(a.id) - host.lastUsedMs(b.id));
+}
+
 /**
- * The offline order under the agent's trigger, thresholds and `protect` list: the best any
- * eviction order can do there. (Without `protect` it ranked the protected bases with the rest, a
+ * The offline order under the agent's trigger, thresholds and `protect` list: near the best any
+ * eviction order can do there (farthest next need ignores sizes, so an order can now and then
+ * beat it). (Without `protect` it ranked the protected bases with the rest, a
  * freedom no configuration of the agent has, and its bytes were no fair reference.)
  */
 export function offlineWatermark(marks: Watermarks, protect: string[] = []): Contender {
@@ -166,7 +154,7 @@ export function agentPlanner(name: string, settings: PlannerSettings): Contender
   // `learned` learns from what the replayed agent has seen so far, never from what comes next.
   const learner = replayLearner();
   const check = (host: ReplayHost) => agentCheck(host, { ...settings, reuseModel: learner.modelAt(host.nowMs) });
-  return { name, tickMs: settings.marks.intervalMs, onTick: check, afterPull: check, afterJob: (host, job) => learner.observe(job, host.image(job.imageId)) };
+  return { name, tickMs: settings.marks.intervalMs, onTick: check, afterPull: check, afterJob: (host, job) => learner.observe(job, host.repositories(job.imageId)) };
 }
 
 /** A contender named by plain data: a replay can then run in another thread, which builds it there. */

@@ -61,6 +61,8 @@ export interface ReplayHost {
   inUse(imageId: string): boolean;
   /** Any image of the workload, present or not. */
   image(imageId: string): WorkloadImage;
+  /** The image's repositories, parsed once per image (a month's replay has 100,000 jobs). */
+  repositories(imageId: string): string[];
   /** When the image was first pulled (records keep it across removals, as the agent's do). */
   firstSeenMs(imageId: string): number;
   lastPulledMs(imageId: string): number;
@@ -131,7 +133,6 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
   }
 
   const image = (id: string) => images.get(id) as WorkloadImage;
-  // Parsed once per image, not at every job.
   const repositoryCache = new Map<string, string[]>();
   const repositoriesOfImage = (id: string) => {
     let repositories = repositoryCache.get(id);
@@ -149,6 +150,7 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
     repositoryUses: () => repoUses,
     inUse: (id) => (running.get(id) ?? 0) > 0,
     image,
+    repositories: repositoriesOfImage,
     firstSeenMs: (id) => firstSeen.get(id) ?? 0,
     lastPulledMs: (id) => pulledMs.get(id) ?? 0,
     lastUsedMs: (id) => usedMs.get(id) ?? 0,
@@ -172,36 +174,37 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
 
   // Running jobs' ends, a binary min-heap on time: sorting them at every job cost simulate a
   // tenth of a month's replay.
-  const ends: Array<{ atMs: number; imageId: string }> = [];
-  const pushEnd = (end: { atMs: number; imageId: string }) => {
+  type JobEnd = { atMs: number; imageId: string };
+  const ends: JobEnd[] = [];
+  const pushEnd = (end: JobEnd) => {
     let i = ends.push(end) - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((ends[parent] as { atMs: number }).atMs <= end.atMs) break;
-      ends[i] = ends[parent] as { atMs: number; imageId: string };
+      if ((ends[parent] as JobEnd).atMs <= end.atMs) break;
+      ends[i] = ends[parent] as JobEnd;
       i = parent;
     }
     ends[i] = end;
   };
-  const popEnd = (): { atMs: number; imageId: string } => {
-    const top = ends[0] as { atMs: number; imageId: string };
-    const last = ends.pop() as { atMs: number; imageId: string };
+  const popEnd = (): JobEnd => {
+    const top = ends[0] as JobEnd;
+    const last = ends.pop() as JobEnd;
     if (ends.length === 0) return top;
     let i = 0;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= ends.length) break;
       const right = left + 1;
-      const child = right < ends.length && (ends[right] as { atMs: number }).atMs < (ends[left] as { atMs: number }).atMs ? right : left;
-      if ((ends[child] as { atMs: number }).atMs >= last.atMs) break;
-      ends[i] = ends[child] as { atMs: number; imageId: string };
+      const child = right < ends.length && (ends[right] as JobEnd).atMs < (ends[left] as JobEnd).atMs ? right : left;
+      if ((ends[child] as JobEnd).atMs >= last.atMs) break;
+      ends[i] = ends[child] as JobEnd;
       i = child;
     }
     ends[i] = last;
     return top;
   };
   const finishUntil = (t: number) => {
-    while (ends.length > 0 && (ends[0] as { atMs: number }).atMs <= t) {
+    while (ends.length > 0 && (ends[0] as JobEnd).atMs <= t) {
       const end = popEnd();
       running.set(end.imageId, (running.get(end.imageId) ?? 1) - 1);
     }

@@ -178,18 +178,14 @@ export function learnFromWorkload(workload: Workload, nowMs: number): ReuseModel
 }
 
 /** A replayed agent's model: it sees jobs as they happen and learns as the agent does, every REUSE_EVERY_MS. */
-export function replayLearner(): { observe(job: WorkloadJob, image: WorkloadImage): void; modelAt(nowMs: number): ReuseModel | null } {
+export function replayLearner(): { observe(job: WorkloadJob, repositories: string[]): void; modelAt(nowMs: number): ReuseModel | null } {
   const uses: UseEvent[] = [];
   let start = 0;
   let model: ReuseModel | null = null;
   let learnedMs = -Infinity;
-  // Parsed once per image, not at every job: a month's replay observes 100,000 jobs.
-  const repositories = new Map<string, string[]>();
   return {
-    observe: (job, image) => {
-      let repos = repositories.get(image.id);
-      if (repos === undefined) repositories.set(image.id, (repos = repositoriesOf(image)));
-      uses.push({ atMs: job.atMs, imageId: job.imageId, repositories: repos });
+    observe: (job, repositories) => {
+      uses.push({ atMs: job.atMs, imageId: job.imageId, repositories });
     },
     modelAt: (nowMs) => {
       // Until it has learned anything, it tries again sooner.
