@@ -230,13 +230,17 @@ export function choosePullOrder(manifests: ModelManifest[], pulls: PullRecord[],
       const i = lastAtOrBefore(times, atMs);
       return Math.max(m.pushedMs, i < 0 ? -Infinity : (times[i] as number));
     };
-    const byRecency = [...live].sort((a, b) => lastWanted(a) - lastWanted(b));
+    // Each key once per manifest, not at every comparison of the sorts (each a search of its pulls).
+    const wanted = new Map(live.map((m) => [m, lastWanted(m)]));
     const rates = new Map(live.map((m) => [m, pullRate(past, log, m, atMs)]));
-    const byRate = [...live].sort((a, b) => (rates.get(a) as number) - (rates.get(b) as number) || lastWanted(a) - lastWanted(b));
+    const lost = new Map(live.map((m) => [m, pullsAfter(m)]));
+    const since = (a: ModelManifest, b: ModelManifest) => (wanted.get(a) as number) - (wanted.get(b) as number);
+    const byRecency = [...live].sort(since);
+    const byRate = [...live].sort((a, b) => (rates.get(a) as number) - (rates.get(b) as number) || since(a, b));
     for (const share of TRIAL_SHARES) {
       const n = Math.round(share * live.length);
-      for (const m of byRate.slice(0, n)) trial.learnedLostPulls += pullsAfter(m);
-      for (const m of byRecency.slice(0, n)) trial.recencyLostPulls += pullsAfter(m);
+      for (const m of byRate.slice(0, n)) trial.learnedLostPulls += lost.get(m) as number;
+      for (const m of byRecency.slice(0, n)) trial.recencyLostPulls += lost.get(m) as number;
     }
   }
   const evidence = `the last ${TRIAL_DAYS} days' trial: ${trial.learnedLostPulls} pulls lost by the learned order, ${trial.recencyLostPulls} by least recently pulled first`;
