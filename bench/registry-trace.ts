@@ -58,7 +58,10 @@ interface Version {
   blobs: BlobRef[];
 }
 
-type Event = { atMs: number; kind: 'push'; version: Version } | { atMs: number; kind: 'pull'; repository: string; pick: (versions: Version[], pinned: Version | null) => Version | null };
+/** What a pull asks for, to tell where broken pulls come from. */
+type PullKind = 'latest' | 'recent' | 'pinned' | 'branch';
+
+type Event = { atMs: number; kind: 'push'; version: Version } | { atMs: number; kind: 'pull'; repository: string; wants: PullKind; pick: (versions: Version[], pinned: Version | null) => Version | null };
 
 /** The pushes and pulls of one seed, in time order. */
 function registryTrace(seed: number): { shape: Shape; events: Event[] } {
@@ -93,7 +96,8 @@ function registryTrace(seed: number): { shape: Shape; events: Event[] } {
         : u < shape.latestShare + shape.recentShare
           ? (versions: Version[]) => versions[Math.max(0, versions.length - 1 - back)] ?? null
           : (_: Version[], pinned: Version | null) => pinned;
-    events.push({ atMs: random() * shape.days * DAY_MS, kind: 'pull', repository: `ci/app-${r}`, pick });
+    const wants: PullKind = u < shape.latestShare ? 'latest' : u < shape.latestShare + shape.recentShare ? 'recent' : 'pinned';
+    events.push({ atMs: random() * shape.days * DAY_MS, kind: 'pull', repository: `ci/app-${r}`, wants, pick });
   }
   events.sort((a, b) => a.atMs - b.atMs || (a.kind === 'push' ? -1 : 1));
   return { shape, events };
@@ -156,10 +160,11 @@ const LOG_WINDOW_MS = 30 * DAY_MS;
 
 /**
  * `registry apply` under a storage cap: the registry planner, no rules, pressure from the cap;
- * with `learn`, the likelihoods of core/pull-model.ts learned from the last 30 days of pulls.
+ * with `learn`, the likelihoods of core/pull-model.ts learned from the last 30 days of pulls; with
+ * `oracle`, likelihoods known in advance instead (a bench reference, not something online).
  */
 const pullLru =
-  (capBytes: number, learn = false): Cleanup =>
+  (capBytes: number, learn = false, oracle?: (digest: string, nowMs: number) => number): Cleanup =>
   (live, nowMs, usedBytes, past) => {
     const images: RegistryImage[] = live.map((l) => ({
       repository: l.version.repository,
@@ -177,6 +182,7 @@ const pullLru =
         likelihood = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, pullRate(model, log, past.manifests.get(l.version.digest) as ModelManifest, nowMs)]));
       }
     }
+    if (oracle !== undefined) likelihood = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, oracle(l.version.digest, nowMs)]));
     const plan = planRegistry({
       likelihood,
       images,
@@ -221,6 +227,7 @@ const farthestNextPull =
 
 interface Outcome {
   brokenPulls: number;
+  brokenByKind: Map<PullKind, number>;
   pulls: number;
   meanBytes: number;
   maxBytes: number;
@@ -232,6 +239,7 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
   const pinned = new Map<string, Version>();
   const nextPin = new Map<string, number>();
   let brokenPulls = 0;
+  const brokenByKind = new Map<PullKind, number>();
   let pulls = 0;
   const samples: number[] = [];
   const past: Past = { manifests: new Map(), pulls: [] };
@@ -269,7 +277,10 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
     pulls += 1;
     pullsOf?.set(wanted.digest, [...(pullsOf.get(wanted.digest) ?? []), event.atMs]);
     const l = live.get(wanted.digest);
-    if (l === undefined) brokenPulls += 1;
+    if (l === undefined) {
+      brokenPulls += 1;
+      brokenByKind.set(event.wants, (brokenByKind.get(event.wants) ?? 0) + 1);
+    }
     else {
       l.lastPullMs = event.atMs;
       l.pulls += 1;
@@ -280,8 +291,11 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
     nightly(night);
     night += DAY_MS;
   }
-  return { brokenPulls, pulls, meanBytes: samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length), maxBytes: Math.max(...samples) };
+  return { brokenPulls, brokenByKind, pulls, meanBytes: samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length), maxBytes: Math.max(...samples) };
 }
+
+/** The rate oracle's horizon: long enough to see a quiet repository's pinned release pulled again. */
+const ORACLE_DAYS = 7;
 
 /** The pin period of the trace being run (set per seed; the pick functions read the shared list). */
 const PIN_DAYS = { value: 14 };
@@ -359,7 +373,7 @@ function branchTrace(seed: number): { days: number; events: Event[] } {
       const line = versions.filter((v) => v.tag.startsWith(prefix));
       return line[line.length - 1 - back] ?? null;
     };
-    events.push({ atMs, kind: 'pull', repository: `ci/app-${r}`, pick });
+    events.push({ atMs, kind: 'pull', repository: `ci/app-${r}`, wants: 'branch', pick });
   }
   events.sort((a, b) => a.atMs - b.atMs || (a.kind === 'push' ? -1 : 1));
   return { days, events };
@@ -376,6 +390,7 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
   const storageRatio = new Map<string, number[]>();
   const push = (map: Map<string, number[]>, key: string, value: number) => map.set(key, [...(map.get(key) ?? []), value]);
   const brokenShare = new Map<string, number[]>();
+  const learnedByKind = new Map<PullKind, number>();
   for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
     const pinned = family === 'pinned' ? registryTrace(seed) : null;
     const { days, events } = pinned === null ? branchTrace(seed) : { days: pinned.shape.days, events: pinned.events };
@@ -393,12 +408,19 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
     const ours = atNoMoreStorage(limitBytes, (cap) => run(events, days, pullLru(cap)));
     const learned = atNoMoreStorage(limitBytes, (cap) => run(events, days, pullLru(cap, true)));
     const offline = atNoMoreStorage(limitBytes, (cap) => run(events, days, farthestNextPull(cap, pullsOf)));
-    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU (no pull log), peak storage held to the smallest peak above', ours] as const, ['image-evictor as registry apply runs it (likelihood learned from its pull log), same storage', learned] as const, ['offline reference: farthest next pull first, same storage and thresholds', offline] as const]) {
+    // What a perfect estimate of each tag's coming pulls would give the same planner: the gap
+    // between it and the learned likelihoods is estimation, not storage.
+    const pullsWithin = (digest: string, nowMs: number) => (pullsOf.get(digest) ?? []).filter((t) => t > nowMs && t <= nowMs + ORACLE_DAYS * DAY_MS).length;
+    const oracle = atNoMoreStorage(limitBytes, (cap) => run(events, days, pullLru(cap, false, pullsWithin)));
+    for (const [kind, n] of learned.brokenByKind) learnedByKind.set(kind, (learnedByKind.get(kind) ?? 0) + n);
+    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU (no pull log), peak storage held to the smallest peak above', ours] as const, ['image-evictor as registry apply runs it (likelihood learned from its pull log), same storage', learned] as const, ['offline reference: farthest next pull first, same storage and thresholds', offline] as const, [`rate oracle (not online: the same planner, knowing each tag's pulls in the next ${ORACLE_DAYS} days), same storage`, oracle] as const]) {
       push(broken, name, o.brokenPulls);
       push(brokenShare, name, o.brokenPulls / Math.max(1, o.pulls));
       push(storageRatio, name, o.maxBytes / limitBytes);
     }
   }
+  const learnedBroken = [...learnedByKind.values()].reduce((a, b) => a + b, 0);
+  const shareOf = (kind: PullKind) => `${Math.round((100 * (learnedByKind.get(kind) ?? 0)) / Math.max(1, learnedBroken))}%`;
   const rows = [...broken].map(([name, values]) => [
     name,
     String(median(values)),
@@ -416,8 +438,12 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
       rows,
       note:
         family === 'branches'
-          ? 'A second family, written after the learned order and before its trial (the shares the trial deletes were then set on seeds 7-12 of both families): per repository a main line and up to 5 branch slots (Zipf weights) pushing their own tags; a branch ends after 2-14 days and a new one takes its slot; runners pull a branch version k back with a geometric fade (0.2-0.7, no limit); no pinned release. Storage held as above, same thresholds and references.'
-          : 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. Image-evictor\'s cap starts, per seed, at the smallest peak storage of the three other policies and is lowered until its own peak (storage just before a nightly clean-up) is no more than that: broken pulls at no more storage. (Until 2026-11-24 the cap was that peak itself, and storage grew past it between clean-ups by up to 4%.) With a pull log (what `registry listen` records), `registry apply` deletes the least likely to be pulled again first, as learned from the last 30 days of that log (agent/core/pull-model.ts), when the last week of the log says that order would have lost fewer pulls than least recently pulled first; else, and without a log, the least recently pulled. Most of what both break is pulls of a pinned release: a version a quiet repository keeps pulling, rarely, long after newer ones arrived. The offline reference knows every future pull and is held to the same storage, with the same thresholds and min-age: what it breaks, no online policy can avoid. Garbage collection right after each nightly clean-up.',
+          ? 'A second family, written after the learned order and before its trial (the shares the trial deletes were then set on seeds 7-12 of both families): per repository a main line and up to 5 branch slots (Zipf weights) pushing their own tags; a branch ends after 2-14 days and a new one takes its slot; runners pull a branch version k back with a geometric fade (0.2-0.7, no limit); no pinned release. Storage held as above, same thresholds, references and rate oracle.'
+          : 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. Image-evictor\'s cap starts, per seed, at the smallest peak storage of the three other policies and is lowered until its own peak (storage just before a nightly clean-up) is no more than that: broken pulls at no more storage. (Until 2026-11-24 the cap was that peak itself, and storage grew past it between clean-ups by up to 4%.) With a pull log (what `registry listen` records), `registry apply` deletes the least likely to be pulled again first, as learned from the last 30 days of that log (agent/core/pull-model.ts), when the last week of the log says that order would have lost fewer pulls than least recently pulled first; else, and without a log, the least recently pulled. Of the learned order\'s broken pulls, ' +
+            `${shareOf('pinned')} asked for a pinned release (a version a quiet repository keeps pulling, rarely, long after newer ones arrived), ${shareOf('recent')} for one of the 5 before the latest, ${shareOf('latest')} for the latest. ` +
+            'The offline reference knows every future pull and is held to the same storage, with the same thresholds and min-age: what it breaks, no online policy can avoid. ' +
+            `The rate oracle runs the same planner as \`registry apply\`, ranking by each tag\'s pulls in the next ${ORACLE_DAYS} days instead of the learned likelihoods: the storage suffices, what the learned order breaks is estimation. ` +
+            'Garbage collection right after each nightly clean-up.',
     },
   };
 }
