@@ -280,8 +280,7 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
     if (l === undefined) {
       brokenPulls += 1;
       brokenByKind.set(event.wants, (brokenByKind.get(event.wants) ?? 0) + 1);
-    }
-    else {
+    } else {
       l.lastPullMs = event.atMs;
       l.pulls += 1;
       past.pulls.push({ repository: wanted.repository, digest: wanted.digest, atMs: event.atMs });
