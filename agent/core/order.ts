@@ -2,7 +2,7 @@
 // The orders were compared in bench/ on randomized CI traces against the offline order; README has the numbers.
 import { z } from 'zod';
 import { isDangling, repositoriesOf, type ImageRecord } from './image';
-import { expectedNextUse, type ReuseModel } from './reuse-model';
+import { learnedKey, type ReuseModel } from './reuse-model';
 import { compareLeastRecent, recencyMs } from './usage';
 
 /**
@@ -16,9 +16,9 @@ import { compareLeastRecent, recencyMs } from './usage';
  * need first: idle time plus the image's mean interval between uses (its repository's, or all
  * images', until it has two uses). Frequency-aware recency, as LRFU: of two images idle as long,
  * the one used every few minutes is needed again sooner than the one used twice a day.
- * `learned`: the farthest expected next use first, as this host's own history of gaps between
- * uses says for an image idle that long, used that often, superseded or not (core/reuse-model.ts);
- * plain LRU until the history holds enough gaps.
+ * `learned`: the image that would sit on disk longest per use within the next day first, as this
+ * host's own history of gaps between uses says for an image idle that long, used that often,
+ * superseded or not (core/reuse-model.ts); plain LRU until the history holds enough gaps.
  */
 export const EvictionOrder = z.enum(['lru', 'superseded', 'reuse', 'superseded-reuse', 'size', 'reuse-interval', 'learned']);
 export type EvictionOrder = z.infer<typeof EvictionOrder>;
@@ -95,7 +95,7 @@ export function evictionComparator(
     return t === 'superseded' ? 0 : t === 'used-once' ? 1 : 2;
   };
   const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
-  const nextNeed = order === 'reuse-interval' ? expectedNextNeed(records, nowMs) : order === 'learned' && reuseModel !== null ? expectedNextUse(reuseModel, records, nowMs) : null;
+  const nextNeed = order === 'reuse-interval' ? expectedNextNeed(records, nowMs) : order === 'learned' && reuseModel !== null ? learnedKey(reuseModel, records, nowMs) : null;
   const within =
     order === 'size'
       ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b)

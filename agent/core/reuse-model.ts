@@ -3,6 +3,12 @@
 // per class of image: how often it was used, and whether a newer image of its repository arrived
 // since its last use (an older pipeline version). No class is assumed dead or alive: each host's
 // history decides, so retried old pipelines keep their versions and dead ones go first.
+// The key is the time an image idle that long would sit on disk per use it gets within the next
+// day (the inverse of hit density, LHD: Beckmann et al., NSDI 2018), not its expected time to the
+// next use: that mean is ruled by the chance of never being used again, so an image likely back
+// within the hour but possibly never went before one surely back in two days. On the bench's 90
+// randomized runs `learned` went from 1.15x to 1.14x the offline order in the median, 1.59x to
+// 1.57x at worst, and from 1.07x to 1.03x plain LRU at worst.
 // Pure: uses in, a model (plain data) out.
 import { z } from 'zod';
 import { repositoriesOf, type ImageRecord } from './image';
@@ -20,8 +26,12 @@ export const CLASSES = COUNT_CLASSES * 2;
 
 /** Pseudo-counts pulling a class with little history toward all classes together. */
 const PRIOR_WEIGHT = 8;
-/** Expected idle beyond the last bucket: what "not seen again within weeks" costs. */
-const TAIL_MS = 2 ** BUCKETS * MINUTE_MS;
+/** How far ahead a use counts: a day, as far as a runner's disk holds an idle image. */
+const HORIZON_MS = 24 * 3_600_000;
+/** The chance of a use within the horizon below which an image counts as never used again. */
+const MIN_CHANCE = 1e-9;
+/** The key of an image with no chance of a use within the horizon: after every other. */
+const NO_USE_MS = HORIZON_MS / MIN_CHANCE;
 
 export function bucketOf(idleMs: number): number {
   const minutes = idleMs / MINUTE_MS;
@@ -49,10 +59,10 @@ export interface ReuseCounts {
   open: number[][];
 }
 
-/** The learned model: per class, the expected time to the next use from each idle bucket on. */
+/** The learned model: per class, from each idle bucket on, the time on disk per use within the horizon. */
 export const ReuseModel = z.object({
-  /** residualMs[class][bucket]: expected time from the bucket's start to the next use. */
-  residualMs: z.array(z.array(z.number().nonnegative())),
+  /** idlePerUseMs[class][bucket]: from the bucket's start, expected time on disk within the horizon over the chance of a use in it. */
+  idlePerUseMs: z.array(z.array(z.number().nonnegative())),
   /** Gaps between uses it was learned from (ended ones): how much evidence it holds. */
   gaps: z.number().int().nonnegative(),
 });
@@ -80,20 +90,24 @@ function hazards(ended: number[], open: number[]): { hazard: number[]; atRisk: n
   return { hazard: ended.map((e, b) => ((atRisk[b] as number) > 0 ? e / (atRisk[b] as number) : 0)), atRisk };
 }
 
-/** Expected remaining idle time from each bucket's start, by the hazards. */
-function residuals(hazard: number[]): number[] {
-  const out = new Array<number>(BUCKETS).fill(TAIL_MS);
+/**
+ * From each bucket's start, by the hazards: the expected time on disk until the next use or the
+ * horizon, whichever comes first, over the chance of a use within the horizon. A use is placed at
+ * its bucket's middle; the open-ended last bucket lies beyond the horizon.
+ */
+function idlePerUse(hazard: number[]): number[] {
+  const out = new Array<number>(BUCKETS).fill(NO_USE_MS);
   for (let from = 0; from < BUCKETS; from += 1) {
-    let alive = 1;
-    let expected = 0;
     const start = bucketStartMs(from);
-    for (let b = from; b < BUCKETS; b += 1) {
-      const h = b === BUCKETS - 1 ? 1 : (hazard[b] as number);
-      const at = b === BUCKETS - 1 ? TAIL_MS : bucketMidMs(b);
-      expected += alive * h * Math.max(0, at - start);
+    let alive = 1;
+    let onDisk = 0;
+    for (let b = from; b < BUCKETS - 1 && bucketMidMs(b) - start <= HORIZON_MS; b += 1) {
+      const h = hazard[b] as number;
+      onDisk += alive * h * Math.max(0, bucketMidMs(b) - start);
       alive *= 1 - h;
     }
-    out[from] = expected;
+    onDisk += alive * HORIZON_MS;
+    out[from] = onDisk / Math.max(MIN_CHANCE, 1 - alive);
   }
   return out;
 }
@@ -110,18 +124,18 @@ export function learnReuse(counts: ReuseCounts): ReuseModel | null {
     }
   }
   const pooled = hazards(pooledEnded, pooledOpen).hazard;
-  const residualMs = Array.from({ length: CLASSES }, (_, c) => {
+  const idlePerUseMs = Array.from({ length: CLASSES }, (_, c) => {
     const own = hazards(counts.ended[c] as number[], counts.open[c] as number[]);
     const blended = own.hazard.map((h, b) => ((own.atRisk[b] as number) * h + PRIOR_WEIGHT * (pooled[b] as number)) / ((own.atRisk[b] as number) + PRIOR_WEIGHT));
-    return residuals(blended);
+    return idlePerUse(blended);
   });
-  return { residualMs, gaps };
+  return { idlePerUseMs, gaps };
 }
 
-/** The key: expected time until an image idle `idleMs` in `cls` is needed again; largest goes first. */
-export function expectedIdleMs(model: ReuseModel, cls: number, idleMs: number): number {
+/** The key: time on disk per use within the horizon for an image idle `idleMs` in `cls`; largest goes first. */
+export function idlePerUseMs(model: ReuseModel, cls: number, idleMs: number): number {
   const b = bucketOf(idleMs);
-  return model.residualMs[cls]?.[b] ?? TAIL_MS;
+  return model.idlePerUseMs[cls]?.[b] ?? NO_USE_MS;
 }
 
 /** One use of an image, as the history records it. */
@@ -199,11 +213,11 @@ export function replayLearner(): { observe(job: WorkloadJob, repositories: strin
 }
 
 /**
- * The `learned` order's key over live records: the expected time until each is needed again,
- * largest first. Superseded: another image of one of its repositories was first seen after its
+ * The `learned` order's key over live records: the time each would sit on disk per use within
+ * the next day, largest first. Superseded: another image of one of its repositories was first seen after its
  * last use (a newer pipeline version).
  */
-export function expectedNextUse(model: ReuseModel, records: ImageRecord[], nowMs: number): (r: ImageRecord) => number {
+export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: number): (r: ImageRecord) => number {
   const newest = new Map<string, { atMs: number; id: string }>();
   for (const r of records) {
     for (const repo of repositoriesOf(r)) {
@@ -221,7 +235,7 @@ export function expectedNextUse(model: ReuseModel, records: ImageRecord[], nowMs
       const n = newest.get(repo);
       return n !== undefined && n.id !== r.id && n.atMs > last;
     });
-    const key = expectedIdleMs(model, classOf(r.useCount, superseded), nowMs - last);
+    const key = idlePerUseMs(model, classOf(r.useCount, superseded), nowMs - last);
     keys.set(r.id, key);
     return key;
   };

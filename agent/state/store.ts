@@ -352,7 +352,7 @@ function createStore(db: Database, log: Log): Store {
       if (text === null) return null;
       const parsed = StoredReuseModel.safeParse(JSON.parse(text));
       // A model of another shape (another version's classes) is none: it is learned again.
-      return parsed.success && (parsed.data.model === null || parsed.data.model.residualMs.length === CLASSES) ? parsed.data : null;
+      return parsed.success && (parsed.data.model === null || parsed.data.model.idlePerUseMs.length === CLASSES) ? parsed.data : null;
     },
     saveReuseModel: (learnedMs, model) => {
       upsertMeta.run(REUSE_MODEL_KEY, JSON.stringify({ learnedMs, model }));

@@ -1,7 +1,7 @@
 // The `learned` order: what a host's own gaps between uses teach, and the order that follows.
 import { evictionComparator } from '../../agent/core/order';
 import { plan } from '../../agent/core/planner';
-import { countGaps, expectedIdleMs, classOf, learnReuse, REUSE_MIN_GAPS, type ReuseModel, type UseEvent } from '../../agent/core/reuse-model';
+import { countGaps, idlePerUseMs, classOf, learnReuse, REUSE_MIN_GAPS, type ReuseModel, type UseEvent } from '../../agent/core/reuse-model';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
 /** Uses of `imageId` every `everyMs` from `fromMs`, `count` times. */
@@ -60,8 +60,8 @@ describe('the learned order', () => {
     expect(orderUnder(model)[0]).toBe('svc');
     // The model says why: a superseded image idle 90 min is expected back within two hours; the
     // service idle 5 h not for most of a day (some services were never used again).
-    expect(expectedIdleMs(model, classOf(10, true), 90 * MINUTE)).toBeLessThan(2 * HOUR);
-    expect(expectedIdleMs(model, classOf(10, false), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, true), 90 * MINUTE)).toBeLessThan(2 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, false), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
   });
 
   it('ranks as plain LRU until the history holds enough gaps, and the plan says least-recently-used', () => {
@@ -83,13 +83,29 @@ describe('the learned order', () => {
     expect(planned.steps.map((s) => [s.imageId, s.reason])).toEqual([['svc', 'least-recently-used'], ['v1', 'least-recently-used']]);
   });
 
+  it('keeps an image likely back within the hour, though maybe never, before one surely back only a day later', () => {
+    // Tools used 3 times 30 min apart, then half once more 30 min later, half never again; nightly
+    // images used every 2 days for 40 days.
+    const tools = Array.from({ length: 40 }, (_, i) => every(`t${i}`, `tool/t${i}`, T0 + 38 * DAY + i * MINUTE, 30 * MINUTE, i % 2 === 0 ? 4 : 3));
+    const nightly = Array.from({ length: 10 }, (_, j) => every(`n${j}`, `nightly/n${j}`, T0 + j * HOUR, 2 * DAY, 20));
+    const nowMs = T0 + 40 * DAY;
+    const model = learned(byTime([...tools, ...nightly].flat()), nowMs);
+    const tool = record('tool', { repoTags: ['tool/x:1'], firstSeenMs: nowMs - 70 * MINUTE, lastPulledMs: nowMs - 70 * MINUTE, lastUsedMs: nowMs - 10 * MINUTE, useCount: 3 });
+    const night = record('night', { repoTags: ['nightly/y:1'], firstSeenMs: nowMs - 39 * DAY, lastPulledMs: nowMs - 39 * DAY, lastUsedMs: nowMs - DAY, useCount: 20 });
+    const both = [tool, night];
+    // The expected time to the next use would take the tool first (a chance of never); per use
+    // within the next day, the nightly image costs more disk.
+    expect([...both].sort(evictionComparator('learned', both, nowMs, undefined, undefined, model)).map((r) => r.id)).toEqual(['night', 'tool']);
+    expect(idlePerUseMs(model, classOf(20, false), DAY)).toBeGreaterThan(idlePerUseMs(model, classOf(3, false), 10 * MINUTE));
+  });
+
   it('counts a gap as open (censored) at now, not as ended: an image never seen again is expected late', () => {
     // Thirty images used twice, 10 min apart, then never again: the ended gaps are short, the open ones long.
     const uses = byTime(Array.from({ length: 40 }, (_, i) => every(`i${i}`, `r/i${i}`, T0 + i * HOUR, 10 * MINUTE, 2)).flat());
     const model = learned(uses, T0 + 10 * DAY);
     // Idle a day, past every ended gap: only the open ones reached it, and none ended.
-    const late = expectedIdleMs(model, classOf(2, false), DAY);
+    const late = idlePerUseMs(model, classOf(2, false), DAY);
     expect(late).toBeGreaterThan(30 * DAY);
-    expect(expectedIdleMs(model, classOf(1, false), 0)).toBeLessThan(late / 5);
+    expect(idlePerUseMs(model, classOf(1, false), 0)).toBeLessThan(late / 5);
   });
 });
