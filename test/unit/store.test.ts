@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { migrate, readMigrations } from '../../agent/state/migrate';
 import { openStore } from '../../agent/state/store';
+import { BUCKETS, CLASSES } from '../../agent/core/reuse-model';
 import { silentLog } from '../../agent/log';
 import { StateError } from '../../agent/errors';
 import { fileTestDir } from '../harness/tmp';
@@ -172,6 +173,24 @@ describe('usage history', () => {
     db.close();
     const third = openStore(path, silentLog, T0).store;
     expect(third.activeOrder()).toBeNull();
+    third.close();
+  });
+
+  it('keeps the learned model across a restart, and learns again over one of an earlier shape', () => {
+    const path = tempPath();
+    const first = openStore(path, silentLog, T0).store;
+    const model = { idlePerUseMs: Array.from({ length: CLASSES }, () => new Array<number>(BUCKETS).fill(DAY_MS)), gaps: 40 };
+    first.saveReuseModel(T0, model);
+    first.close();
+    const second = openStore(path, silentLog, T0).store;
+    expect(second.reuseModel()).toEqual({ learnedMs: T0, model });
+    second.close();
+    // Before 2026-11-24 the model held expected times to the next use, a key of another meaning.
+    const db = new BetterSqlite3(path);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'reuse_model'").run(JSON.stringify({ learnedMs: T0, model: { residualMs: model.idlePerUseMs, gaps: 40 } }));
+    db.close();
+    const third = openStore(path, silentLog, T0).store;
+    expect(third.reuseModel()).toBeNull();
     third.close();
   });
 
