@@ -96,8 +96,7 @@ function hazards(ended: number[], open: number[]): { hazard: number[]; atRisk: n
  * its bucket's middle; the open-ended last bucket lies beyond the horizon.
  */
 function idlePerUse(hazard: number[]): number[] {
-  const out = new Array<number>(BUCKETS).fill(NO_USE_MS);
-  for (let from = 0; from < BUCKETS; from += 1) {
+  return Array.from({ length: BUCKETS }, (_, from) => {
     const start = bucketStartMs(from);
     let alive = 1;
     let onDisk = 0;
@@ -107,9 +106,8 @@ function idlePerUse(hazard: number[]): number[] {
       alive *= 1 - h;
     }
     onDisk += alive * HORIZON_MS;
-    out[from] = onDisk / Math.max(MIN_CHANCE, 1 - alive);
-  }
-  return out;
+    return onDisk / Math.max(MIN_CHANCE, 1 - alive);
+  });
 }
 
 export function learnReuse(counts: ReuseCounts): ReuseModel | null {
@@ -214,8 +212,8 @@ export function replayLearner(): { observe(job: WorkloadJob, repositories: strin
 
 /**
  * The `learned` order's key over live records: the time each would sit on disk per use within
- * the next day, largest first. Superseded: another image of one of its repositories was first seen after its
- * last use (a newer pipeline version).
+ * the next day, largest first. Superseded: another image of one of its repositories was first
+ * seen after its last use (a newer pipeline version).
  */
 export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: number): (r: ImageRecord) => number {
   const newest = new Map<string, { atMs: number; id: string }>();

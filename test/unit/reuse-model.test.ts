@@ -58,8 +58,8 @@ describe('the learned order', () => {
     const retried = runner((version, repository, supersededMs) => every(version, repository, supersededMs + HOUR, 2 * HOUR, 24));
     const model = learned(retried.uses, retried.endMs);
     expect(orderUnder(model)[0]).toBe('svc');
-    // The model says why: a superseded image idle 90 min is expected back within two hours; the
-    // service idle 5 h not for most of a day (some services were never used again).
+    // The model says why: a superseded image idle 90 min costs under two hours on disk per use;
+    // the service idle 5 h more than half a day (some services were never used again).
     expect(idlePerUseMs(model, classOf(10, true), 90 * MINUTE)).toBeLessThan(2 * HOUR);
     expect(idlePerUseMs(model, classOf(10, false), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
   });
