@@ -59,8 +59,7 @@ function targetsTable(study: OrderStudy | null, overhead: OverheadFigures | null
     const label = family === 'branches' ? 'Registry retention, branch family' : 'Registry retention';
     const ours = [...retention.broken].find(([name]) => name.startsWith('image-evictor as registry apply'));
     const recency = [...retention.broken].find(([name]) => name.startsWith('image-evictor pull-LRU'));
-    // Today's rules only: not ours, not the references that know the future.
-    const others = [...retention.broken].filter(([name]) => !name.startsWith('image-evictor') && !name.startsWith('offline') && !name.startsWith('rate oracle'));
+    const others = [...retention.broken].filter(([name]) => retention.baselines.includes(name));
     const seedsOthersBreak = others.length === 0 ? 0 : (others[0]?.[1] ?? []).filter((_, i) => others.some(([, v]) => (v[i] ?? 0) > 0)).length;
     const oursBroken = (ours?.[1] ?? []).reduce((a, b) => a + b, 0);
     const recencyBroken = (recency?.[1] ?? []).reduce((a, b) => a + b, 0);

@@ -319,7 +319,16 @@ export interface RegistryStudy {
   /** Per contender: broken pulls per seed, and max storage over the cap's reference per seed. */
   broken: Map<string, number[]>;
   storageRatio: Map<string, number[]>;
+  /** The names of today's rules, apart from image-evictor and the references that know the future. */
+  baselines: string[];
 }
+
+/** Today's retention rules, each run free of any cap. */
+const BASELINES: Array<[string, Cleanup]> = [
+  ['keep 10 most recently pushed per repository (GitLab default)', keepRecentPushes(10)],
+  ['delete pushed more than 30 days ago', olderThan(30)],
+  ['retain 10 most recently pulled per repository (Harbor)', keepRecentPulls(10)],
+];
 
 /**
  * A second family, drawn apart from the first so that a claim holds beyond one generator: each
@@ -395,14 +404,9 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
     const { days, events } = pinned === null ? branchTrace(seed) : { days: pinned.shape.days, events: pinned.events };
     // The branch family has no pinned release: its picks never read it.
     PIN_DAYS.value = pinned?.shape.pinDays ?? 14;
-    const baselines: Array<[string, Cleanup]> = [
-      ['keep 10 most recently pushed per repository (GitLab default)', keepRecentPushes(10)],
-      ['delete pushed more than 30 days ago', olderThan(30)],
-      ['retain 10 most recently pulled per repository (Harbor)', keepRecentPulls(10)],
-    ];
     // Which version each pull wants does not depend on what was deleted: one pass records them.
     const pullsOf = new Map<string, number[]>();
-    const outcomes = baselines.map(([name, cleanup], i) => [name, run(events, days, cleanup, i === 0 ? pullsOf : undefined)] as const);
+    const outcomes = BASELINES.map(([name, cleanup], i) => [name, run(events, days, cleanup, i === 0 ? pullsOf : undefined)] as const);
     const limitBytes = Math.min(...outcomes.map(([, o]) => o.maxBytes));
     const ours = atNoMoreStorage(limitBytes, (cap) => run(events, days, pullLru(cap)));
     const learned = atNoMoreStorage(limitBytes, (cap) => run(events, days, pullLru(cap, true)));
@@ -431,6 +435,7 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
   return {
     broken,
     storageRatio,
+    baselines: BASELINES.map(([name]) => name),
     table: {
       title: `Registry retention over ${seeds} randomized registry traces${family === 'branches' ? ' of the branch family' : ''} (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
       header: ['policy (nightly)', 'broken pulls, median', 'broken pulls, worst seed', 'seeds with none', 'worst share of pulls broken', 'peak storage vs the smallest peak of the first three, worst seed'],
