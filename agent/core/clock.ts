@@ -26,17 +26,27 @@ export function detectJump(prev: ClockSample, next: ClockSample): ClockJump | nu
 }
 
 /**
- * Whether a time was recorded before the jump. Times recorded after it lie between the previous
+ * The band of times recorded after the jump. Times recorded after it lie between the previous
  * sample's wall time moved by the skew and now; everything else (including times "in the future"
  * after a backward jump) predates it. A time in that band is taken as after: the safe reading,
  * since it makes the image look more recent, never less.
  */
+export function afterJumpBand(jump: ClockJump): { fromMs: number; toMs: number } {
+  return { fromMs: jump.prevWallMs + jump.skewMs, toMs: jump.nowWallMs };
+}
+
 function beforeJump(timeMs: number, jump: ClockJump): boolean {
-  return timeMs < jump.prevWallMs + jump.skewMs || timeMs > jump.nowWallMs;
+  const band = afterJumpBand(jump);
+  return timeMs < band.fromMs || timeMs > band.toMs;
+}
+
+/** A time moved by the skew when it was recorded before the jump. */
+export function shiftedTime(timeMs: number, jump: ClockJump): number {
+  return beforeJump(timeMs, jump) ? timeMs + jump.skewMs : timeMs;
 }
 
 function shifted(timeMs: number | null, jump: ClockJump): number | null {
-  return timeMs !== null && beforeJump(timeMs, jump) ? timeMs + jump.skewMs : timeMs;
+  return timeMs === null ? null : shiftedTime(timeMs, jump);
 }
 
 /** The record with its pre-jump times moved by the skew; creation time (the builder's clock) stays. */

@@ -17,11 +17,18 @@ export const HistoryEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
-/** What a record's change says happened: the history rows a write appends. */
-export function historyEntries(before: ImageRecord | undefined, after: ImageRecord): HistoryEntry[] {
+/** Where a record's change came from: a Docker event, or an inventory pass (a reconcile). */
+export type ChangeSource = 'event' | 'inventory';
+
+/**
+ * What a record's change says happened: the history rows a write appends. Pulls come from events
+ * only: an image an inventory pass finds new has no known pull time (its tag or creation time is
+ * not when it came), and its pull event is often still on the way, which would log it twice.
+ */
+export function historyEntries(before: ImageRecord | undefined, after: ImageRecord, source: ChangeSource): HistoryEntry[] {
   const entries: HistoryEntry[] = [];
   const advanced = (was: number | null | undefined, now: number | null): now is number => now !== null && (was === null || was === undefined || now > was);
-  if (advanced(before?.lastPulledMs, after.lastPulledMs)) entries.push({ atMs: after.lastPulledMs, kind: 'pull', imageId: after.id, repoTags: after.repoTags });
+  if (source === 'event' && advanced(before?.lastPulledMs, after.lastPulledMs)) entries.push({ atMs: after.lastPulledMs, kind: 'pull', imageId: after.id, repoTags: after.repoTags });
   if (advanced(before?.lastUsedMs, after.lastUsedMs)) entries.push({ atMs: after.lastUsedMs, kind: 'use', imageId: after.id, repoTags: [] });
   if (after.removedMs !== null && (before === undefined || before.removedMs === null)) entries.push({ atMs: after.removedMs, kind: 'remove', imageId: after.id, repoTags: [] });
   return entries;

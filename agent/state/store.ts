@@ -5,8 +5,9 @@ import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { z } from 'zod';
 import { ActiveOrder } from '../core/auto';
+import { afterJumpBand, shiftedTime, type ClockJump } from '../core/clock';
 import { EvictionRecord } from '../core/eviction';
-import { HistoryEntry, historyEntries, type HistoryImage } from '../core/history';
+import { HistoryEntry, historyEntries, type ChangeSource, type HistoryImage } from '../core/history';
 import { ImageRecord, repositoriesOf, type Layer } from '../core/image';
 import { CLASSES, ReuseModel } from '../core/reuse-model';
 import { errorText, StateError } from '../errors';
@@ -44,8 +45,13 @@ export interface Store {
   image(id: string): ImageRecord | undefined;
   /** Live records holding any of these tags, found by index (a tag event must not read every record). */
   tagHolders(tags: string[]): ImageRecord[];
-  /** Writes records and, when given, the event cursor, atomically. */
-  save(records: ImageRecord[], cursorNano?: string): void;
+  /** Writes records and, when given, the event cursor, atomically; `source` says what history they add (see historyEntries). */
+  save(records: ImageRecord[], cursorNano?: string, source?: ChangeSource): void;
+  /**
+   * Writes records moved by a clock jump and moves the history recorded before it by the same
+   * skew: a jump is no pull or use, and the gaps between jobs stay what they were.
+   */
+  saveShifted(records: ImageRecord[], jump: ClockJump, cursorNano?: string): void;
   /** Layers of live images that have them stored, by image ID. */
   liveLayers(): Map<string, Layer[]>;
   saveLayers(entries: Array<[string, Layer[]]>): void;
@@ -147,6 +153,7 @@ function createStore(db: Database, log: Log): Store {
     WHERE image_id IN (SELECT image_id FROM history INDEXED BY history_at WHERE at_ms >= ?) ORDER BY image_id, position`);
   const historyStats = db.prepare('SELECT COUNT(*) AS events, MIN(at_ms) AS first_ms, MAX(seq) AS last_seq FROM history');
   const deleteHistoryBefore = db.prepare('DELETE FROM history WHERE at_ms < ?');
+  const shiftHistory = db.prepare('UPDATE history SET at_ms = at_ms + @skewMs WHERE at_ms < @fromMs OR at_ms > @toMs');
   const deleteHistoryUpTo = db.prepare('DELETE FROM history WHERE seq <= ?');
   // Removed images no history names any more: their rows only cost every survey a read. Only those
   // removed before the window can be such (their removal is an entry), so the index bounds the work.
@@ -164,10 +171,12 @@ function createStore(db: Database, log: Log): Store {
     layers: new Map<string, Layer[]>(),
     evictions: [] as EvictionRecord[],
     history: [] as HistoryEntry[],
+    /** Clock jumps whose shift of the stored history is not written yet; `history` is shifted already. */
+    jumps: [] as ClockJump[],
     cursor: undefined as string | undefined,
   };
   let deferred = false;
-  const isEmpty = () => pending.images.size === 0 && pending.layers.size === 0 && pending.evictions.length === 0 && pending.history.length === 0 && pending.cursor === undefined;
+  const isEmpty = () => pending.images.size === 0 && pending.layers.size === 0 && pending.evictions.length === 0 && pending.history.length === 0 && pending.jumps.length === 0 && pending.cursor === undefined;
 
   const writePending = db.transaction(() => {
     for (const r of pending.images.values()) {
@@ -180,6 +189,8 @@ function createStore(db: Database, log: Log): Store {
       layers.forEach((layer, position) => insertLayer.run(imageId, position, layer.chainId, layer.sizeBytes));
     }
     for (const e of pending.evictions) insertEviction.run({ ...e, tags: JSON.stringify(e.tags), dryRun: e.dryRun ? 1 : 0 });
+    // Stored rows predate every pending entry: they are shifted first, then the entries go in.
+    for (const jump of pending.jumps) shiftHistory.run({ skewMs: jump.skewMs, ...afterJumpBand(jump) });
     for (const h of pending.history) insertHistory.run({ ...h, repoTags: JSON.stringify(h.repoTags) });
     if (pending.cursor !== undefined) upsertMeta.run(CURSOR_KEY, pending.cursor);
   });
@@ -199,6 +210,7 @@ function createStore(db: Database, log: Log): Store {
     pending.layers.clear();
     pending.evictions.length = 0;
     pending.history.length = 0;
+    pending.jumps.length = 0;
     pending.cursor = undefined;
     if (deferred) log.warn('state_write_recovered', { written: counts });
     deferred = false;
@@ -251,11 +263,18 @@ function createStore(db: Database, log: Log): Store {
       const stored = (selectTagHolders.all(JSON.stringify(tags)) as ImageRow[]).map(fromRow).filter((r) => !pending.images.has(r.id));
       return [...stored, ...[...pending.images.values()].filter(holds)];
     },
-    save: (records, cursorNano) => {
+    save: (records, cursorNano, source = 'event') => {
       for (const r of records) {
-        pending.history.push(...historyEntries(image(r.id), r));
+        pending.history.push(...historyEntries(image(r.id), r, source));
         pending.images.set(r.id, r);
       }
+      if (cursorNano !== undefined) pending.cursor = cursorNano;
+      flush();
+    },
+    saveShifted: (records, jump, cursorNano) => {
+      for (const r of records) pending.images.set(r.id, r);
+      pending.history = pending.history.map((h) => ({ ...h, atMs: shiftedTime(h.atMs, jump) }));
+      pending.jumps.push(jump);
       if (cursorNano !== undefined) pending.cursor = cursorNano;
       flush();
     },

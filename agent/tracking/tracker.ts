@@ -184,7 +184,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     reconcile: (nowMs) =>
       exclusive(async () => {
         const seen = await survey(nowMs);
-        store.save(seen.writes.records);
+        store.save(seen.writes.records, undefined, 'inventory');
         store.saveLayers(seen.writes.layers);
         return { survey: seen.survey, changedRecords: seen.writes.records.length };
       }),
@@ -207,7 +207,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
         // A cursor left in the future would make Docker replay nothing and catch-ups stop early.
         const nowNano = msToNano(jump.nowWallMs);
         const cursorAfter = cursor !== null && BigInt(cursor) > BigInt(nowNano) ? nowNano : undefined;
-        store.save(moved, cursorAfter);
+        store.saveShifted(moved, jump, cursorAfter);
         return moved.length;
       }),
   };

@@ -140,6 +140,40 @@ describe('tracker ingest', () => {
     // The survey reads live records only; the returning image's record is looked up by its ID.
     expect(s.store.image(id)).toMatchObject({ firstSeenMs: T0, useCount: 2, removedMs: null });
   });
+
+  it('a reconcile that sees a pull before its event: one pull in the history, at the event time', async () => {
+    const s = setup();
+    // Built an hour before it is pulled: its creation time is no arrival time.
+    const id = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100)], createdMs: T0 - HOUR });
+    await s.deps.tracker.reconcile(s.clock.now() + 1);
+    await ingestAll(s);
+    expect(s.store.image(id)).toMatchObject({ lastPulledMs: T0 });
+    expect(s.store.history(0).map((h) => [h.kind, h.atMs])).toEqual([['pull', T0]]);
+  });
+
+  it('a clock jump moves the history with the records: no pull or use is invented, and the gaps between jobs stay real', async () => {
+    const s = setup();
+    const id = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100)] });
+    s.clock.advance(MINUTE);
+    s.engine.run('job-1', 'ci/app:1');
+    await ingestAll(s);
+    const before = s.store.history(0);
+    expect(before.map((h) => [h.kind, h.atMs])).toEqual([['pull', T0], ['use', T0 + MINUTE]]);
+
+    // Forwards a day, two minutes after the job; then one more job.
+    s.clock.advance(MINUTE);
+    const prevWallMs = s.clock.now();
+    s.clock.jump(DAY);
+    const jump = { skewMs: DAY, prevWallMs, nowWallMs: s.clock.now() };
+    expect(await s.deps.tracker.absorbClockJump(jump)).toBe(1);
+    s.clock.advance(MINUTE);
+    s.engine.run('job-2', 'ci/app:1');
+    await ingestAll(s);
+
+    expect(s.store.image(id)).toMatchObject({ lastPulledMs: T0 + DAY, lastUsedMs: T0 + DAY + 3 * MINUTE });
+    // One pull and two uses, as happened; the first job three minutes before the second, as it was.
+    expect(s.store.history(0).map((h) => [h.kind, h.atMs])).toEqual([['pull', T0 + DAY], ['use', T0 + DAY + MINUTE], ['use', T0 + DAY + 3 * MINUTE]]);
+  });
 });
 
 describe('a whole check on a full disk', () => {

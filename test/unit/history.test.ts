@@ -4,17 +4,27 @@ import { HOUR, MINUTE, record, T0 } from './fixtures';
 
 describe('historyEntries', () => {
   it('a new image that arrived appends a pull with its tags', () => {
-    expect(historyEntries(undefined, record('a', { lastPulledMs: T0 }))).toEqual([{ atMs: T0, kind: 'pull', imageId: 'a', repoTags: ['repo/a:latest'] }]);
+    expect(historyEntries(undefined, record('a', { lastPulledMs: T0 }), 'event')).toEqual([{ atMs: T0, kind: 'pull', imageId: 'a', repoTags: ['repo/a:latest'] }]);
   });
 
   it('a later use, a re-pull and a removal each append one entry; unchanged times append none', () => {
     const before = record('a', { lastPulledMs: T0, lastUsedMs: T0 + MINUTE });
-    expect(historyEntries(before, { ...before, lastUsedMs: T0 + HOUR, useCount: 1 })).toEqual([{ atMs: T0 + HOUR, kind: 'use', imageId: 'a', repoTags: [] }]);
-    expect(historyEntries(before, { ...before, repoTags: [] })).toEqual([]);
-    expect(historyEntries(before, { ...before, lastPulledMs: T0 + 2 * HOUR }).map((e) => e.kind)).toEqual(['pull']);
-    expect(historyEntries(before, { ...before, removedMs: T0 + 3 * HOUR })).toEqual([{ atMs: T0 + 3 * HOUR, kind: 'remove', imageId: 'a', repoTags: [] }]);
+    expect(historyEntries(before, { ...before, lastUsedMs: T0 + HOUR, useCount: 1 }, 'event')).toEqual([{ atMs: T0 + HOUR, kind: 'use', imageId: 'a', repoTags: [] }]);
+    expect(historyEntries(before, { ...before, repoTags: [] }, 'event')).toEqual([]);
+    expect(historyEntries(before, { ...before, lastPulledMs: T0 + 2 * HOUR }, 'event').map((e) => e.kind)).toEqual(['pull']);
+    expect(historyEntries(before, { ...before, removedMs: T0 + 3 * HOUR }, 'event')).toEqual([{ atMs: T0 + 3 * HOUR, kind: 'remove', imageId: 'a', repoTags: [] }]);
     // A replayed older use (max semantics) says nothing new.
-    expect(historyEntries(before, { ...before, lastUsedMs: T0 + MINUTE })).toEqual([]);
+    expect(historyEntries(before, { ...before, lastUsedMs: T0 + MINUTE }, 'event')).toEqual([]);
+  });
+
+  it('an image an inventory pass finds new, or back, appends no pull: only its event knows when it came', () => {
+    expect(historyEntries(undefined, record('a', { lastPulledMs: T0 }), 'inventory')).toEqual([]);
+    const gone = record('a', { lastPulledMs: T0, removedMs: T0 + HOUR });
+    expect(historyEntries(gone, { ...gone, lastPulledMs: T0 + 2 * HOUR, removedMs: null }, 'inventory')).toEqual([]);
+    // What it does see happen is kept: a container's use, a removal.
+    const live = record('a', { lastPulledMs: T0 });
+    expect(historyEntries(live, { ...live, lastUsedMs: T0 + HOUR }, 'inventory').map((e) => e.kind)).toEqual(['use']);
+    expect(historyEntries(live, { ...live, removedMs: T0 + HOUR }, 'inventory').map((e) => e.kind)).toEqual(['remove']);
   });
 });
 
