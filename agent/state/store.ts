@@ -190,7 +190,11 @@ function createStore(db: Database, log: Log): Store {
     }
     for (const e of pending.evictions) insertEviction.run({ ...e, tags: JSON.stringify(e.tags), dryRun: e.dryRun ? 1 : 0 });
     // Stored rows predate every pending entry: they are shifted first, then the entries go in.
-    for (const jump of pending.jumps) shiftHistory.run({ skewMs: jump.skewMs, ...afterJumpBand(jump) });
+    for (const jump of pending.jumps) {
+      shiftHistory.run({ skewMs: jump.skewMs, ...afterJumpBand(jump) });
+      const dropped = meta(HISTORY_DROPPED_KEY);
+      if (dropped !== null) upsertMeta.run(HISTORY_DROPPED_KEY, String(shiftedTime(Number(dropped), jump)));
+    }
     for (const h of pending.history) insertHistory.run({ ...h, repoTags: JSON.stringify(h.repoTags) });
     if (pending.cursor !== undefined) upsertMeta.run(CURSOR_KEY, pending.cursor);
   });

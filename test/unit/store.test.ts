@@ -144,6 +144,25 @@ describe('usage history', () => {
     store.close();
   });
 
+  it('a clock jump shifts the stored history and the compaction mark recorded before it, and appends nothing', () => {
+    const { store } = openStore(tempPath(), silentLog, T0);
+    const a = record('a', { lastPulledMs: T0 + 20 * DAY_MS });
+    store.save([record('old', { lastPulledMs: T0 }), a, { ...a, lastUsedMs: T0 + 20 * DAY_MS + 1000, useCount: 1 }]);
+    store.compactHistory(T0 + 10 * DAY_MS, 1_000_000);
+    expect(store.historyBounds().droppedBeforeMs).toBe(T0 + 20 * DAY_MS);
+    // The wall clock goes forwards a day, a minute after the use.
+    const jump = { skewMs: DAY_MS, prevWallMs: T0 + 20 * DAY_MS + 60_000, nowWallMs: T0 + 21 * DAY_MS + 60_000 };
+    const moved = { ...a, lastPulledMs: T0 + 21 * DAY_MS, lastUsedMs: T0 + 21 * DAY_MS + 1000, useCount: 1 };
+    store.saveShifted([moved], jump);
+    expect(store.image('a')).toEqual(moved);
+    expect(store.history(0).map((e) => [e.kind, e.atMs - T0])).toEqual([
+      ['pull', 21 * DAY_MS],
+      ['use', 21 * DAY_MS + 1000],
+    ]);
+    expect(store.historyBounds()).toEqual({ events: 2, firstMs: T0 + 21 * DAY_MS, droppedBeforeMs: T0 + 21 * DAY_MS });
+    store.close();
+  });
+
   it('a survey reads live records and layers only, while uses per repository count removed images too', () => {
     const { store } = openStore(tempPath(), silentLog, T0);
     const gone = record('gone', { repoTags: ['app:v1'], lastPulledMs: T0, useCount: 4 });
