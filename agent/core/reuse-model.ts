@@ -1,10 +1,8 @@
 // What this host's own history says about when an idle image is needed again. Learned from the
 // gaps between uses of each image (Kaplan-Meier over log-spaced idle times, censored at "now"),
-// per class of image: how often it was used, whether a newer image of its repository arrived
-// since its last use (an older pipeline version), and, for an image used once, whether its
-// repository has other images (a pipeline's new version, not a one-off tool alone in its
-// repository). No class is assumed dead or alive: each host's history decides, so retried old
-// pipelines keep their versions and dead ones go first.
+// per class of image: how often it was used, and whether a newer image of its repository arrived
+// since its last use (an older pipeline version). No class is assumed dead or alive: each host's
+// history decides, so retried old pipelines keep their versions and dead ones go first.
 // The key is the time an image idle that long would sit on disk per use it gets within the next
 // day (the inverse of hit density, LHD: Beckmann et al., NSDI 2018), not its expected time to the
 // next use: that mean is ruled by the chance of never being used again, so an image likely back
@@ -24,16 +22,7 @@ const MINUTE_MS = 60_000;
 /** Use-count classes: used once, twice, 3-5 times, 6-15, 16 or more (before the gap began). */
 const COUNT_EDGES = [1, 2, 5, 15];
 const COUNT_CLASSES = COUNT_EDGES.length + 1;
-/**
- * Each count class, superseded or not, and one more: used once, not superseded, in a repository
- * with other images. Split out because a used-once image alone in its repository (a one-off tool)
- * and a pipeline's version just used once are otherwise one class on every host. On the bench's
- * order study (10,000 jobs, 3 disks, 60 seeds) it made `learned` better on 62 runs and worse on 28 of
- * 180, the mean ratio to the offline order 1.2015x to 1.1904x (seeds 7-36) and 1.2024x to 1.2003x
- * (seeds 37-66); on other splits (all classes by it) the worst seed got worse.
- */
-const SHARED_ONCE = COUNT_CLASSES * 2;
-export const CLASSES = SHARED_ONCE + 1;
+export const CLASSES = COUNT_CLASSES * 2;
 
 /** Pseudo-counts pulling a class with little history toward all classes together. */
 const PRIOR_WEIGHT = 8;
@@ -58,11 +47,9 @@ function bucketMidMs(b: number): number {
   return b === 0 ? MINUTE_MS / 2 : 1.5 * 2 ** (b - 1) * MINUTE_MS;
 }
 
-/** `sharesRepository`: another image of one of its repositories is known (see CLASSES). */
-export function classOf(useCount: number, superseded: boolean, sharesRepository: boolean): number {
+export function classOf(useCount: number, superseded: boolean): number {
   let c = 0;
   while (c < COUNT_EDGES.length && useCount > (COUNT_EDGES[c] as number)) c += 1;
-  if (c === 0 && !superseded && sharesRepository) return SHARED_ONCE;
   return c * 2 + (superseded ? 1 : 0);
 }
 
@@ -166,9 +153,6 @@ export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts 
   const last = new Map<string, { atMs: number; count: number; repositories: string[] }>();
   /** Per repository, the newest first sighting and its image. */
   const newest = new Map<string, { atMs: number; imageId: string }>();
-  /** Per repository, how many images were first seen in it. */
-  const imagesSeen = new Map<string, number>();
-  const sharesRepository = (repositories: string[]) => repositories.some((repo) => (imagesSeen.get(repo) ?? 0) > 1);
   const supersededSince = (repositories: string[], imageId: string, sinceMs: number) =>
     repositories.some((repo) => {
       const n = newest.get(repo);
@@ -178,12 +162,9 @@ export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts 
   for (const use of uses) {
     const before = last.get(use.imageId);
     if (before === undefined) {
-      for (const repo of use.repositories) {
-        newest.set(repo, { atMs: use.atMs, imageId: use.imageId });
-        imagesSeen.set(repo, (imagesSeen.get(repo) ?? 0) + 1);
-      }
+      for (const repo of use.repositories) newest.set(repo, { atMs: use.atMs, imageId: use.imageId });
     } else {
-      const cls = classOf(before.count, supersededSince(use.repositories, use.imageId, before.atMs), sharesRepository(use.repositories));
+      const cls = classOf(before.count, supersededSince(use.repositories, use.imageId, before.atMs));
       const row = counts.ended[cls] as number[];
       const b = bucketOf(use.atMs - before.atMs);
       row[b] = (row[b] as number) + 1;
@@ -191,7 +172,7 @@ export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts 
     last.set(use.imageId, { atMs: use.atMs, count: (before?.count ?? 0) + 1, repositories: use.repositories });
   }
   for (const [imageId, l] of last) {
-    const cls = classOf(l.count, supersededSince(l.repositories, imageId, l.atMs), sharesRepository(l.repositories));
+    const cls = classOf(l.count, supersededSince(l.repositories, imageId, l.atMs));
     const row = counts.open[cls] as number[];
     const b = bucketOf(nowMs - l.atMs);
     row[b] = (row[b] as number) + 1;
@@ -236,11 +217,8 @@ export function replayLearner(): { observe(job: WorkloadJob, repositories: strin
  */
 export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: number): (r: ImageRecord) => number {
   const newest = new Map<string, { atMs: number; id: string }>();
-  /** Live images per repository: the records are what is on disk now. */
-  const imagesOn = new Map<string, number>();
   for (const r of records) {
     for (const repo of repositoriesOf(r)) {
-      imagesOn.set(repo, (imagesOn.get(repo) ?? 0) + 1);
       const n = newest.get(repo);
       if (n === undefined || r.firstSeenMs > n.atMs) newest.set(repo, { atMs: r.firstSeenMs, id: r.id });
     }
@@ -255,8 +233,7 @@ export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: num
       const n = newest.get(repo);
       return n !== undefined && n.id !== r.id && n.atMs > last;
     });
-    const shares = repositoriesOf(r).some((repo) => (imagesOn.get(repo) ?? 0) > 1);
-    const key = idlePerUseMs(model, classOf(r.useCount, superseded, shares), nowMs - last);
+    const key = idlePerUseMs(model, classOf(r.useCount, superseded), nowMs - last);
     keys.set(r.id, key);
     return key;
   };

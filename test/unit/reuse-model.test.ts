@@ -60,8 +60,8 @@ describe('the learned order', () => {
     expect(orderUnder(model)[0]).toBe('svc');
     // The model says why: a superseded image idle 90 min costs under two hours on disk per use;
     // the service idle 5 h more than half a day (some services were never used again).
-    expect(idlePerUseMs(model, classOf(10, true, true), 90 * MINUTE)).toBeLessThan(2 * HOUR);
-    expect(idlePerUseMs(model, classOf(10, false, false), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, true), 90 * MINUTE)).toBeLessThan(2 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, false), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
   });
 
   it('ranks as plain LRU until the history holds enough gaps, and the plan says least-recently-used', () => {
@@ -96,23 +96,7 @@ describe('the learned order', () => {
     // The expected time to the next use would take the tool first (a chance of never); per use
     // within the next day, the nightly image costs more disk.
     expect([...both].sort(evictionComparator('learned', both, nowMs, undefined, undefined, model)).map((r) => r.id)).toEqual(['night', 'tool']);
-    expect(idlePerUseMs(model, classOf(20, false, false), DAY)).toBeGreaterThan(idlePerUseMs(model, classOf(3, false, false), 10 * MINUTE));
-  });
-
-  it('tells a one-off tool alone in its repository from a pipeline version used once: the tool goes first', () => {
-    // Forty tools, each alone in its repository, used once and never again; ten pipelines whose
-    // every new version (one every 6 h) is used once, then again 3 h later.
-    const tools = Array.from({ length: 40 }, (_, i) => every(`t${i}`, `tool/t${i}`, T0 + i * 4 * HOUR, HOUR, 1));
-    const versions = Array.from({ length: 10 }, (_, p) => Array.from({ length: 24 }, (_, v) => every(`p${p}v${v}`, `pipe/p${p}`, T0 + p * 10 * MINUTE + v * 6 * HOUR, 3 * HOUR, 2)).flat());
-    const nowMs = T0 + 7 * DAY;
-    const model = learned(byTime([...tools, ...versions].flat()), nowMs);
-    // Both used once, an hour ago; the version's repository has an older version on disk too.
-    const tool = record('tool', { repoTags: ['tool/new:1'], firstSeenMs: nowMs - HOUR, lastPulledMs: nowMs - HOUR, lastUsedMs: nowMs - HOUR, useCount: 1 });
-    const older = record('older', { repoTags: ['pipe/p0:old'], firstSeenMs: nowMs - 2 * DAY, lastPulledMs: nowMs - 2 * DAY, lastUsedMs: nowMs - 2 * DAY, useCount: 2 });
-    const fresh = record('fresh', { repoTags: ['pipe/p0:new'], firstSeenMs: nowMs - HOUR, lastPulledMs: nowMs - HOUR, lastUsedMs: nowMs - HOUR, useCount: 1 });
-    const all = [tool, older, fresh];
-    expect([tool, fresh].sort(evictionComparator('learned', all, nowMs, undefined, undefined, model)).map((r) => r.id)).toEqual(['tool', 'fresh']);
-    expect(idlePerUseMs(model, classOf(1, false, false), HOUR)).toBeGreaterThan(10 * idlePerUseMs(model, classOf(1, false, true), HOUR));
+    expect(idlePerUseMs(model, classOf(20, false), DAY)).toBeGreaterThan(idlePerUseMs(model, classOf(3, false), 10 * MINUTE));
   });
 
   it('counts a gap as open (censored) at now, not as ended: an image never seen again is expected late', () => {
@@ -120,8 +104,8 @@ describe('the learned order', () => {
     const uses = byTime(Array.from({ length: 40 }, (_, i) => every(`i${i}`, `r/i${i}`, T0 + i * HOUR, 10 * MINUTE, 2)).flat());
     const model = learned(uses, T0 + 10 * DAY);
     // Idle a day, past every ended gap: only the open ones reached it, and none ended.
-    const late = idlePerUseMs(model, classOf(2, false, false), DAY);
+    const late = idlePerUseMs(model, classOf(2, false), DAY);
     expect(late).toBeGreaterThan(30 * DAY);
-    expect(idlePerUseMs(model, classOf(1, false, false), 0)).toBeLessThan(late / 5);
+    expect(idlePerUseMs(model, classOf(1, false), 0)).toBeLessThan(late / 5);
   });
 });
