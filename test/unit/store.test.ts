@@ -210,6 +210,9 @@ describe('usage history', () => {
     db.close();
     const third = openStore(path, silentLog, T0).store;
     expect(third.reuseModel()).toBeNull();
+    // Before 2026-11-25 each use count had two classes (superseded or not), not three.
+    third.saveReuseModel(T0, { ...model, idlePerUseMs: model.idlePerUseMs.slice(0, (CLASSES / 3) * 2) });
+    expect(third.reuseModel()).toBeNull();
     third.close();
   });
 
