@@ -17,8 +17,9 @@ import { compareLeastRecent, recencyMs } from './usage';
  * images', until it has two uses). Frequency-aware recency, as LRFU: of two images idle as long,
  * the one used every few minutes is needed again sooner than the one used twice a day.
  * `learned`: the image that would sit on disk longest per use within the next day first, as this
- * host's own history of gaps between uses says for an image idle that long, used that often,
- * superseded or not (core/reuse-model.ts); plain LRU until the history holds enough gaps.
+ * host's own history of gaps between uses says for an image idle that long, used that often, with
+ * that many other images of its repository used since (core/reuse-model.ts); plain LRU until the
+ * history holds enough gaps.
  */
 export const EvictionOrder = z.enum(['lru', 'superseded', 'reuse', 'superseded-reuse', 'size', 'reuse-interval', 'learned']);
 export type EvictionOrder = z.infer<typeof EvictionOrder>;

@@ -28,8 +28,9 @@ const COUNT_EDGES = [1, 2, 5, 15];
 const COUNT_CLASSES = COUNT_EDGES.length + 1;
 /**
  * Other images of the repository used since the image's last use: none, one, two or more. Finer
- * levels (up to 3 or more) and uses rather than images (0, 1-7, 8 or more uses) did no better on
- * the bench's seeds 7-66; "any other image" alone did worse at its worst run (1.75x against 1.71x).
+ * levels (up to 3 or more) did no better on the bench's seeds 7-66, and "any other image" alone did
+ * worse at its worst run (1.75x against 1.71x); uses rather than images (0, 1-7, 8 or more uses)
+ * did as well but would need the history at every plan, where images need only the records.
  */
 const OTHERS_LEVELS = 3;
 export const CLASSES = COUNT_CLASSES * OTHERS_LEVELS;
