@@ -61,8 +61,8 @@ describe('the learned order', () => {
     // The model says why: a superseded image idle 90 min, with its successor and older versions
     // used since, costs under two hours on disk per use; the service idle 5 h (alone in its
     // repository) more than half a day (some services were never used again).
-    expect(idlePerUseMs(model, classOf(10, 2), 90 * MINUTE)).toBeLessThan(2 * HOUR);
-    expect(idlePerUseMs(model, classOf(10, 0), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, 2, 6.5 * HOUR), 90 * MINUTE)).toBeLessThan(2 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, 0, 10 * DAY), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
   });
 
   it('ranks as plain LRU until the history holds enough gaps, and the plan says least-recently-used', () => {
@@ -97,7 +97,7 @@ describe('the learned order', () => {
     // The expected time to the next use would take the tool first (a chance of never); per use
     // within the next day, the nightly image costs more disk.
     expect([...both].sort(evictionComparator('learned', both, nowMs, undefined, undefined, model)).map((r) => r.id)).toEqual(['night', 'tool']);
-    expect(idlePerUseMs(model, classOf(20, 0), DAY)).toBeGreaterThan(idlePerUseMs(model, classOf(3, 0), 10 * MINUTE));
+    expect(idlePerUseMs(model, classOf(20, 0, 38 * DAY), DAY)).toBeGreaterThan(idlePerUseMs(model, classOf(3, 0, 60 * MINUTE), 10 * MINUTE));
   });
 
   it('counts a gap as open (censored) at now, not as ended: an image never seen again is expected late', () => {
@@ -105,9 +105,9 @@ describe('the learned order', () => {
     const uses = byTime(Array.from({ length: 40 }, (_, i) => every(`i${i}`, `r/i${i}`, T0 + i * HOUR, 10 * MINUTE, 2)).flat());
     const model = learned(uses, T0 + 10 * DAY);
     // Idle a day, past every ended gap: only the open ones reached it, and none ended.
-    const late = idlePerUseMs(model, classOf(2, 0), DAY);
+    const late = idlePerUseMs(model, classOf(2, 0, 10 * MINUTE), DAY);
     expect(late).toBeGreaterThan(30 * DAY);
-    expect(idlePerUseMs(model, classOf(1, 0), 0)).toBeLessThan(late / 5);
+    expect(idlePerUseMs(model, classOf(1, 0, 0), 0)).toBeLessThan(late / 5);
   });
 
   it('classes a gap by how many other images of its repository were used during it: none, one, two or more', () => {
@@ -126,13 +126,23 @@ describe('the learned order', () => {
     ];
     const counts = countGaps(uses, T0 + 9 * MINUTE);
     const ended = (cls: number) => (counts.ended[cls] as number[]).reduce((x, y) => x + y, 0);
-    expect(ended(classOf(1, 0))).toBe(2);
-    expect(ended(classOf(2, 1))).toBe(2);
-    expect(ended(classOf(3, 2))).toBe(1);
+    expect(ended(classOf(1, 0, 0))).toBe(2);
+    expect(ended(classOf(2, 1, 0))).toBe(2);
+    expect(ended(classOf(3, 2, 0))).toBe(1);
     expect(counts.ended.flat().reduce((x, y) => x + y, 0)).toBe(5);
     // Open at the end: a (4 uses, nothing since), b (3 uses; c, d and a since), c (d and a since),
     // d (a since), s (alone in its repository).
     const open = (cls: number) => (counts.open[cls] as number[]).reduce((x, y) => x + y, 0);
-    expect([open(classOf(4, 0)), open(classOf(3, 2)), open(classOf(1, 2)), open(classOf(1, 1)), open(classOf(1, 0))]).toEqual([1, 1, 1, 1, 1]);
+    expect([open(classOf(4, 0, 0)), open(classOf(3, 2, 0)), open(classOf(1, 2, 0)), open(classOf(1, 1, 0)), open(classOf(1, 0, 0))]).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('classes a gap by the time from the image\'s first use to the gap\'s start: under a day, or a day or more', () => {
+    const uses = [T0, T0 + 2 * DAY, T0 + 2 * DAY + HOUR].map((atMs) => ({ atMs, imageId: 'x', repositories: ['svc/x'] }));
+    const counts = countGaps(uses, T0 + 2 * DAY + HOUR);
+    const ended = (cls: number) => (counts.ended[cls] as number[]).reduce((x, y) => x + y, 0);
+    expect(ended(classOf(1, 0, 0))).toBe(1); // the first gap starts at the first use
+    expect(ended(classOf(2, 0, 2 * DAY))).toBe(1); // the second, two days after it
+    expect(ended(classOf(2, 0, 0))).toBe(0);
+    expect(classOf(2, 0, DAY - 1)).not.toBe(classOf(2, 0, DAY));
   });
 });

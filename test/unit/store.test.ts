@@ -210,8 +210,8 @@ describe('usage history', () => {
     db.close();
     const third = openStore(path, silentLog, T0).store;
     expect(third.reuseModel()).toBeNull();
-    // Before 2026-11-25 each use count had two classes (superseded or not), not three.
-    third.saveReuseModel(T0, { ...model, idlePerUseMs: model.idlePerUseMs.slice(0, (CLASSES / 3) * 2) });
+    // Before 2026-11-25 there were 10 classes: 5 use counts, superseded or not.
+    third.saveReuseModel(T0, { ...model, idlePerUseMs: model.idlePerUseMs.slice(0, 10) });
     expect(third.reuseModel()).toBeNull();
     third.close();
   });
