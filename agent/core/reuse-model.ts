@@ -6,7 +6,7 @@
 // day or more. No class is assumed dead or alive: each host's history decides, so retried old
 // pipelines keep their versions and dead ones go first. The count replaced "a newer image of its
 // repository arrived since" (2026-11-25): on 90 runs of fresh seeds (67-96) `learned` went from
-// 1.166x to 1.133x the offline order in the median, 1.705x to 1.681x at worst, 36 runs better and
+// 1.162x to 1.132x the offline order in the median, 1.705x to 1.681x at worst, 36 runs better and
 // 4 worse; README has the study.
 // The key is the time an image idle that long would sit on disk per use it gets within the next
 // day (the inverse of hit density, LHD: Beckmann et al., NSDI 2018), not its expected time to the
