@@ -198,7 +198,7 @@ export interface UseEvent {
 /**
  * Counts gaps from uses in time order: each use closes the image's open gap (classed by its use
  * count then, by how many other images of its repository were used during the gap, and by the
- * time from its first use given to the gap's start); at `nowMs` every image's last gap is open
+ * time from its first use to the gap's start); at `nowMs` every image's last gap is open
  * (censored). First sightings of an image count as its pulls.
  */
 export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts {
