@@ -1,7 +1,7 @@
 // Eviction order: which candidate goes first. Pure; the planner sorts each class with it.
 // The orders were compared in bench/ on randomized CI traces against the offline order; README has the numbers.
 import { z } from 'zod';
-import { isDangling, repositoriesOf, type ImageRecord } from './image';
+import { isDangling, repositoriesOf, type ImageRecord, type Layer } from './image';
 import { learnedKey, type ReuseModel } from './reuse-model';
 import { compareLeastRecent, recencyMs } from './usage';
 
@@ -90,13 +90,14 @@ export function evictionComparator(
   uses: Map<string, number> = repositoryUses(records),
   tierOf: (r: ImageRecord) => OrderTier = evictionTiers(order, records, uses),
   reuseModel: ReuseModel | null = null,
+  layersOf: (id: string) => Layer[] | null = () => null,
 ): (a: ImageRecord, b: ImageRecord) => number {
   const tier = (r: ImageRecord) => {
     const t = tierOf(r);
     return t === 'superseded' ? 0 : t === 'used-once' ? 1 : 2;
   };
   const weight = (r: ImageRecord) => (nowMs - recencyMs(r)) * r.sizeBytes;
-  const nextNeed = order === 'reuse-interval' ? expectedNextNeed(records, nowMs) : order === 'learned' && reuseModel !== null ? learnedKey(reuseModel, records, nowMs) : null;
+  const nextNeed = order === 'reuse-interval' ? expectedNextNeed(records, nowMs) : order === 'learned' && reuseModel !== null ? learnedKey(reuseModel, records, nowMs, uses, layersOf) : null;
   const within =
     order === 'size'
       ? (a: ImageRecord, b: ImageRecord) => weight(b) - weight(a) || compareLeastRecent(a, b)

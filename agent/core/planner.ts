@@ -179,7 +179,8 @@ export function rankImages(images: PlannerImage[], options: RankOptions): Ranked
   const liveRecords = live.map((i) => i.record);
   const uses = options.repositoryUses ?? repositoryUses(liveRecords);
   const tierOf = evictionTiers(order, liveRecords, uses);
-  const compare = evictionComparator(order, liveRecords, nowMs, uses, tierOf, options.reuseModel ?? null);
+  const layers = new Map(live.map((i) => [i.record.id, i.layers]));
+  const compare = evictionComparator(order, liveRecords, nowMs, uses, tierOf, options.reuseModel ?? null, (id) => layers.get(id) ?? null);
   const ofClass = (c: ImageClass) => live.filter((i) => classes.get(i.record.id) === c).sort((a, b) => compare(a.record, b.record));
   const doomed = ofClass('delete');
   const candidates = ofClass('candidate');

@@ -9,7 +9,7 @@ import { afterJumpBand, shiftedTime, type ClockJump } from '../core/clock';
 import { EvictionRecord } from '../core/eviction';
 import { HistoryEntry, historyEntries, type ChangeSource, type HistoryImage } from '../core/history';
 import { ImageRecord, repositoriesOf, type Layer } from '../core/image';
-import { CLASSES, ReuseModel } from '../core/reuse-model';
+import { CLASSES, REPOSITORY_CLASSES, ReuseModel } from '../core/reuse-model';
 import { errorText, StateError } from '../errors';
 import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';
@@ -375,7 +375,9 @@ function createStore(db: Database, log: Log): Store {
       if (text === null) return null;
       const parsed = StoredReuseModel.safeParse(JSON.parse(text));
       // A model of another shape (another version's classes) is none: it is learned again.
-      return parsed.success && (parsed.data.model === null || parsed.data.model.idlePerUseMs.length === CLASSES) ? parsed.data : null;
+      if (!parsed.success) return null;
+      const { model } = parsed.data;
+      return model === null || (model.idlePerUseMs.length === CLASSES && model.repositoryIdlePerUseMs.length === REPOSITORY_CLASSES) ? parsed.data : null;
     },
     saveReuseModel: (learnedMs, model) => {
       upsertMeta.run(REUSE_MODEL_KEY, JSON.stringify({ learnedMs, model }));

@@ -1,7 +1,8 @@
 // The `learned` order: what a host's own gaps between uses teach, and the order that follows.
 import { evictionComparator } from '../../agent/core/order';
 import { plan } from '../../agent/core/planner';
-import { countGaps, idlePerUseMs, classOf, learnReuse, REUSE_MIN_GAPS, type ReuseModel, type UseEvent } from '../../agent/core/reuse-model';
+import type { ImageRecord, Layer } from '../../agent/core/image';
+import { countGaps, countRepositoryGaps, idlePerUseMs, classOf, learnFromUses, learnReuse, repositoryClassOf, REUSE_MIN_GAPS, type ReuseModel, type UseEvent } from '../../agent/core/reuse-model';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
 /** Uses of `imageId` every `everyMs` from `fromMs`, `count` times. */
@@ -144,5 +145,44 @@ describe('the learned order', () => {
     expect(ended(classOf(2, 0, 2 * DAY))).toBe(1); // the second, two days after it
     expect(ended(classOf(2, 0, 0))).toBe(0);
     expect(classOf(2, 0, DAY - 1)).not.toBe(classOf(2, 0, DAY));
+  });
+
+  it('counts a repository\'s gaps between uses of any of its images, classed by its uses and the span of the image that opened each', () => {
+    const use = (atMs: number, imageId: string, repository = 'pipe/app'): UseEvent => ({ atMs, imageId, repositories: [repository] });
+    const uses = [use(T0, 'a'), use(T0 + MINUTE, 'a'), use(T0 + 3 * MINUTE, 'b'), use(T0 + 2 * DAY, 'b'), use(T0 + 2 * DAY + HOUR, 'a')];
+    const counts = countRepositoryGaps(uses, T0 + 2 * DAY + HOUR);
+    const ended = (cls: number) => (counts.ended[cls] as number[]).reduce((x, y) => x + y, 0);
+    expect(ended(repositoryClassOf(1, 0))).toBe(1);
+    expect(ended(repositoryClassOf(2, MINUTE))).toBe(1); // opened by a's second use, a minute after its first
+    expect(ended(repositoryClassOf(3, 0))).toBe(1); // opened by b's first use
+    expect(ended(repositoryClassOf(4, 2 * DAY))).toBe(1); // opened by b's use two days after its first
+    expect(counts.ended.flat().reduce((x, y) => x + y, 0)).toBe(4);
+    expect((counts.open[repositoryClassOf(5, 2 * DAY + HOUR)] as number[]).reduce((x, y) => x + y, 0)).toBe(1);
+  });
+
+  it('values the layers the last live image of a busy repository shares with its versions by the repository\'s gaps, not its own', () => {
+    // Twelve days: each version of pipe/app used 6 times 30 min apart, then 4 h of quiet, then the
+    // next version (old versions never come back); a service used every 8 h.
+    const uses: UseEvent[] = [];
+    for (let v = 0, at = T0; at < T0 + 12 * DAY; v += 1, at += 6.5 * HOUR) uses.push(...every(`v${v}`, 'pipe/app', at, 30 * MINUTE, 6));
+    uses.push(...every('svc', 'svc/db', T0 + HOUR, 8 * HOUR, 36));
+    const nowMs = T0 + 12 * DAY + 5 * HOUR;
+    const model = learnFromUses(byTime(uses), nowMs);
+    if (model === null) throw new Error('expected a model');
+    // Live: the newest version, 2 h into a quiet spell; the service, also idle 2 h.
+    const x = record('x', { repoTags: ['pipe/app:v9'], firstSeenMs: nowMs - 4.5 * HOUR, lastPulledMs: nowMs - 4.5 * HOUR, lastUsedMs: nowMs - 2 * HOUR, useCount: 6 });
+    const svc = record('svc', { repoTags: ['svc/db:1'], firstSeenMs: T0, lastPulledMs: T0, lastUsedMs: nowMs - 2 * HOUR, useCount: 36 });
+    const repositoryUses = new Map([['pipe/app', 264], ['svc/db', 36]]);
+    const layer = (chainId: string, sizeBytes: number): Layer => ({ chainId, sizeBytes });
+    const layers: Record<string, Layer[]> = { x: [layer('base', 500), layer('deps', 900), layer('top-x', 100)], svc: [layer('base', 500), layer('db', 300)], y: [layer('base', 500), layer('deps', 900), layer('top-y', 100)] };
+    const order = (live: ImageRecord[], known: boolean) => [...live].sort(evictionComparator('learned', live, nowMs, repositoryUses, undefined, model, (id) => (known ? (layers[id] ?? null) : null))).map((r) => r.id);
+    // By its own gaps, a version idle 2 h is gone for good: it goes before the service.
+    expect(order([svc, x], false)).toEqual(['x', 'svc']);
+    // Its deps layer, which no other live image holds, is next wanted by the repository's next version, within hours.
+    expect(order([svc, x], true)).toEqual(['svc', 'x']);
+    // With another live version holding the deps layer, removing x frees only its top layer.
+    const y = record('y', { repoTags: ['pipe/app:v8'], firstSeenMs: nowMs - 11 * HOUR, lastPulledMs: nowMs - 11 * HOUR, lastUsedMs: nowMs - 8.5 * HOUR, useCount: 6 });
+    const withY = order([svc, x, y], true);
+    expect(withY.indexOf('x')).toBeLessThan(withY.indexOf('svc'));
   });
 });

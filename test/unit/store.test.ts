@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { migrate, readMigrations } from '../../agent/state/migrate';
 import { openStore } from '../../agent/state/store';
-import { BUCKETS, CLASSES } from '../../agent/core/reuse-model';
+import { BUCKETS, CLASSES, REPOSITORY_CLASSES } from '../../agent/core/reuse-model';
 import { silentLog } from '../../agent/log';
 import { StateError } from '../../agent/errors';
 import { fileTestDir } from '../harness/tmp';
@@ -198,7 +198,11 @@ describe('usage history', () => {
   it('keeps the learned model across a restart, and learns again over one of an earlier shape', () => {
     const path = tempPath();
     const first = openStore(path, silentLog, T0).store;
-    const model = { idlePerUseMs: Array.from({ length: CLASSES }, () => new Array<number>(BUCKETS).fill(DAY_MS)), gaps: 40 };
+    const model = {
+      idlePerUseMs: Array.from({ length: CLASSES }, () => new Array<number>(BUCKETS).fill(DAY_MS)),
+      repositoryIdlePerUseMs: Array.from({ length: REPOSITORY_CLASSES }, () => new Array<number>(BUCKETS).fill(DAY_MS)),
+      gaps: 40,
+    };
     first.saveReuseModel(T0, model);
     first.close();
     const second = openStore(path, silentLog, T0).store;
@@ -212,6 +216,11 @@ describe('usage history', () => {
     expect(third.reuseModel()).toBeNull();
     // Before 2026-11-25 there were 10 classes: 5 use counts, superseded or not.
     third.saveReuseModel(T0, { ...model, idlePerUseMs: model.idlePerUseMs.slice(0, 10) });
+    expect(third.reuseModel()).toBeNull();
+    // Until later on 2026-11-25 there was no table for repositories' gaps.
+    const db2 = new BetterSqlite3(path);
+    db2.prepare("UPDATE meta SET value = ? WHERE key = 'reuse_model'").run(JSON.stringify({ learnedMs: T0, model: { idlePerUseMs: model.idlePerUseMs, gaps: 40 } }));
+    db2.close();
     expect(third.reuseModel()).toBeNull();
     third.close();
   });
