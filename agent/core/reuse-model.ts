@@ -199,7 +199,7 @@ function idlePerUseTable(counts: ReuseCounts): number[][] {
 }
 
 /** The model from images' gaps and repositories' gaps (countGaps, countRepositoryGaps); null while too few. */
-export function learnReuse(counts: ReuseCounts, repositoryCounts: ReuseCounts = emptyCounts(REPOSITORY_CLASSES)): ReuseModel | null {
+function learnReuse(counts: ReuseCounts, repositoryCounts: ReuseCounts): ReuseModel | null {
   const gaps = counts.ended.reduce((sum, row) => sum + row.reduce((a, b) => a + b, 0), 0);
   if (gaps < REUSE_MIN_GAPS) return null;
   return { idlePerUseMs: idlePerUseTable(counts), repositoryIdlePerUseMs: idlePerUseTable(repositoryCounts), gaps };

@@ -2,7 +2,7 @@
 import { evictionComparator } from '../../agent/core/order';
 import { plan } from '../../agent/core/planner';
 import type { ImageRecord, Layer } from '../../agent/core/image';
-import { countGaps, countRepositoryGaps, idlePerUseMs, classOf, learnFromUses, learnReuse, repositoryClassOf, REUSE_MIN_GAPS, type ReuseModel, type UseEvent } from '../../agent/core/reuse-model';
+import { countGaps, countRepositoryGaps, idlePerUseMs, classOf, learnFromUses, repositoryClassOf, REUSE_MIN_GAPS, type ReuseModel, type UseEvent } from '../../agent/core/reuse-model';
 import { DAY, HOUR, MINUTE, record, T0 } from './fixtures';
 
 /** Uses of `imageId` every `everyMs` from `fromMs`, `count` times. */
@@ -39,7 +39,7 @@ const svc = record('svc', { repoTags: ['svc/db:1'], firstSeenMs: NOW - 10 * DAY,
 const live = [svc, v1, v2];
 
 function learned(uses: UseEvent[], nowMs: number): ReuseModel {
-  const model = learnReuse(countGaps(uses, nowMs));
+  const model = learnFromUses(uses, nowMs);
   if (model === null) throw new Error('expected a model');
   return model;
 }
@@ -68,7 +68,7 @@ describe('the learned order', () => {
 
   it('ranks as plain LRU until the history holds enough gaps, and the plan says least-recently-used', () => {
     const few = every('x', 'tool/x', T0, HOUR, REUSE_MIN_GAPS);
-    expect(learnReuse(countGaps(few, T0 + DAY))).toBeNull();
+    expect(learnFromUses(few, T0 + DAY)).toBeNull();
     expect(orderUnder(null)).toEqual(['svc', 'v1', 'v2']);
     const planned = plan({
       nowMs: NOW,
