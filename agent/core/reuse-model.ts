@@ -14,11 +14,12 @@
 // within the hour but possibly never went before one surely back in two days. On the bench's 90
 // randomized runs `learned` went from 1.15x to 1.14x the offline order in the median, 1.59x to
 // 1.57x at worst, and from 1.07x to 1.03x plain LRU at worst.
-// An image that is the last on disk of a repository with other images also holds the layers the
+// The newest live image of a repository that has had other images also holds the layers the
 // repository's next version will reuse: those bytes are valued by the repository's own gaps
-// between uses (of any of its images), not the image's. Added 2026-11-25: on fresh seeds 127-156
-// `learned` went from 1.168x to 1.157x the offline order in the mean, 1.49x to 1.47x at worst,
-// 27 runs better and 6 worse (the gain is on small disks); README has the study.
+// between uses (of any of its images), not the image's, so the repository's older versions go
+// first and the layers they share stay while the repository is in use. Added 2026-11-25: on
+// seeds 127-156 `learned` went from 1.168x to 1.142x the offline order in the mean, 1.49x to
+// 1.46x at worst, 40 runs better and 4 worse (the gain is on small disks); README has the study.
 // Pure: uses in, a model (plain data) out.
 import { z } from 'zod';
 import { repositoriesOf, type ImageRecord, type Layer } from './image';
@@ -322,41 +323,46 @@ export function replayLearner(): { observe(job: WorkloadJob, repositories: strin
  * The `learned` order's key over live records: the time each would sit on disk per use within
  * the next day, largest first; classed by its use count, by how many other live images of its
  * repositories were pulled or used since its last use or pull, and by the time from its first
- * sighting to that last one. The last live image of a repository that has had other images
+ * sighting to that last one. The newest live image of a repository that has had other images
  * (`uses`: uses per repository over every record, removed ones too) holds, in its layers below the
- * top one that no other live image shares, what the repository's next version will reuse: those
- * bytes take the repository's key, and the image's key is the two weighed by bytes (time on disk
- * per use is the inverse of a density, so densities add). `layersOf`: the image's layers, null if
- * unknown (then its own key alone).
+ * top one that only images of that repository share, what the repository's next version will
+ * reuse: those bytes take the repository's key, and the image's key is the two weighed by bytes
+ * (time on disk per use is the inverse of a density, so densities add). The repository's older
+ * versions keep their own keys and go first. `layersOf`: the image's layers, null if unknown (then
+ * its own key alone).
  */
 export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: number, uses: Map<string, number>, layersOf: (id: string) => Layer[] | null): (r: ImageRecord) => number {
   const recent: RecentByRepository = new Map();
   const byRecency = records.map((r) => ({ r, atMs: recencyMs(r) })).sort((a, b) => a.atMs - b.atMs);
   for (const { r, atMs } of byRecency) noteUse(recent, repositoriesOf(r), { imageId: r.id, atMs });
-  const holders = new Map<string, number>();
-  for (const r of records) for (const l of layersOf(r.id) ?? []) holders.set(l.chainId, (holders.get(l.chainId) ?? 0) + 1);
+  // Per layer, the repositories every live image holding it belongs to.
+  const commonRepositories = new Map<string, string[]>();
+  for (const r of records) {
+    const repositories = repositoriesOf(r);
+    for (const l of layersOf(r.id) ?? []) {
+      const before = commonRepositories.get(l.chainId);
+      commonRepositories.set(l.chainId, before === undefined ? repositories : before.filter((repo) => repositories.includes(repo)));
+    }
+  }
   // A sort asks for each record's key at every comparison: computed once per record.
   const keys = new Map<string, number>();
-  const ownKey = (r: ImageRecord, repositories: string[]) => {
-    const last = recencyMs(r);
-    return idlePerUseMs(model, classOf(r.useCount, othersUsedSince(recent, repositories, r.id, last), last - r.firstSeenMs), nowMs - last);
-  };
   return (r) => {
     const known = keys.get(r.id);
     if (known !== undefined) return known;
     const repositories = repositoriesOf(r);
-    let key = ownKey(r, repositories);
+    const last = recencyMs(r);
+    let key = idlePerUseMs(model, classOf(r.useCount, othersUsedSince(recent, repositories, r.id, last), last - r.firstSeenMs), nowMs - last);
     const layers = layersOf(r.id);
     const repositoryUses = Math.max(0, ...repositories.map((repo) => uses.get(repo) ?? 0));
-    const lastOfRepository = repositories.length > 0 && repositories.every((repo) => recent.get(repo)?.length === 1);
-    if (layers !== null && layers.length > 1 && lastOfRepository && repositoryUses > r.useCount) {
-      const own = (l: Layer) => (holders.get(l.chainId) === 1 ? l.sizeBytes : 0);
-      const top = own(layers[layers.length - 1] as Layer);
-      const shared = layers.slice(0, -1).reduce((sum, l) => sum + own(l), 0);
-      if (shared > 0) {
-        const last = recencyMs(r);
+    const newest = repositories.length > 0 && repositories.every((repo) => recent.get(repo)?.[0]?.imageId === r.id);
+    if (layers !== null && layers.length > 1 && newest && repositoryUses > r.useCount) {
+      const top = layers[layers.length - 1] as Layer;
+      const ofRepository = (l: Layer) => (commonRepositories.get(l.chainId) ?? []).some((repo) => repositories.includes(repo));
+      const topBytes = ofRepository(top) ? top.sizeBytes : 0;
+      const sharedBytes = layers.slice(0, -1).reduce((sum, l) => sum + (ofRepository(l) ? l.sizeBytes : 0), 0);
+      if (sharedBytes > 0) {
         const repositoryKey = repositoryIdlePerUseMs(model, repositoryClassOf(repositoryUses, last - r.firstSeenMs), nowMs - last);
-        key = (top + shared) / (top / Math.max(1, key) + shared / Math.max(1, repositoryKey));
+        key = (topBytes + sharedBytes) / (topBytes / Math.max(1, key) + sharedBytes / Math.max(1, repositoryKey));
       }
     }
     keys.set(r.id, key);

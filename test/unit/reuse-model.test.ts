@@ -160,7 +160,7 @@ describe('the learned order', () => {
     expect((counts.open[repositoryClassOf(5, 2 * DAY + HOUR)] as number[]).reduce((x, y) => x + y, 0)).toBe(1);
   });
 
-  it('values the layers the last live image of a busy repository shares with its versions by the repository\'s gaps, not its own', () => {
+  it('values the layers the newest live image of a busy repository shares with its versions by the repository\'s gaps, not its own', () => {
     // Twelve days: each version of pipe/app used 6 times 30 min apart, then 4 h of quiet, then the
     // next version (old versions never come back); a service used every 8 h.
     const uses: UseEvent[] = [];
@@ -180,9 +180,13 @@ describe('the learned order', () => {
     expect(order([svc, x], false)).toEqual(['x', 'svc']);
     // Its deps layer, which no other live image holds, is next wanted by the repository's next version, within hours.
     expect(order([svc, x], true)).toEqual(['svc', 'x']);
-    // With another live version holding the deps layer, removing x frees only its top layer.
+    // An older live version sharing the deps layer goes first by its own gaps; x, the newest,
+    // still holds what the next version reuses.
     const y = record('y', { repoTags: ['pipe/app:v8'], firstSeenMs: nowMs - 11 * HOUR, lastPulledMs: nowMs - 11 * HOUR, lastUsedMs: nowMs - 8.5 * HOUR, useCount: 6 });
-    const withY = order([svc, x, y], true);
-    expect(withY.indexOf('x')).toBeLessThan(withY.indexOf('svc'));
+    expect(order([svc, x, y], true)).toEqual(['y', 'svc', 'x']);
+    // A layer another repository's image holds too (the base) is not the repository's: with only
+    // the base below its top, x is judged by its own gaps.
+    layers.x = [layer('base', 500), layer('top-x', 100)];
+    expect(order([svc, x], true)).toEqual(['x', 'svc']);
   });
 });
