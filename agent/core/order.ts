@@ -18,8 +18,9 @@ import { compareLeastRecent, recencyMs } from './usage';
  * the one used every few minutes is needed again sooner than the one used twice a day.
  * `learned`: the image that would sit on disk longest per use within the next day first, as this
  * host's own history of gaps between uses says for an image idle that long, used that often, with
- * that many other images of its repository used since, in use for a day or more or not
- * (core/reuse-model.ts); plain LRU until the history holds enough gaps.
+ * that many other images of its repository used since, in use for a day or more or not; the
+ * newest live image of a repository also by the repository's gaps, for the layers its versions
+ * share (core/reuse-model.ts); plain LRU until the history holds enough gaps.
  */
 export const EvictionOrder = z.enum(['lru', 'superseded', 'reuse', 'superseded-reuse', 'size', 'reuse-interval', 'learned']);
 export type EvictionOrder = z.infer<typeof EvictionOrder>;
