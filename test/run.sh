@@ -24,6 +24,9 @@ mkdir -p .test-run
 # leaves no directory, process or mount behind.
 IE_TEST_ROOT=$(mktemp -d /tmp/ie-run-XXXXXX)
 export IE_TEST_ROOT
+# Whatever a tool writes to its temporary directory (TMPDIR) lands under the root too.
+mkdir "$IE_TEST_ROOT/tmp"
+export TMPDIR="$IE_TEST_ROOT/tmp"
 trap 'bash test/cleanup.sh "$IE_TEST_ROOT"' EXIT
 trap 'exit 130' INT TERM
 status=0

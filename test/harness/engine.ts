@@ -43,6 +43,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const image = join(workDir, 'disk.img');
   mkdirSync(dataRoot);
   mkdirSync(execRoot);
+  mkdirSync(join(workDir, 'tmp'));
   await runOk('truncate', ['-s', String(options.diskBytes), image]);
   // No reserved blocks: free space seen by root and by statfs' bavail is the same.
   await runOk('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
@@ -92,7 +93,9 @@ async function spawnDaemon(workDir: string, env: NodeJS.ProcessEnv): Promise<num
       '--ip-masq=false',
       '--userland-proxy=false',
     ],
-    { stdio: ['ignore', logFd, logFd] },
+    // dockerd kills a containerd that stops answering its health checks (under load) after a
+    // SIGUSR1, on which containerd writes its stacks to TMPDIR: /tmp unless set, where they outlived the run.
+    { stdio: ['ignore', logFd, logFd], env: { ...process.env, TMPDIR: join(workDir, 'tmp') } },
   );
   closeSync(logFd);
   const pid = child.pid;
