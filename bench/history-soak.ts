@@ -12,6 +12,7 @@ import { imageBytes } from '../agent/core/replay';
 import { measureDisk } from '../agent/disk/disk';
 import { liveImageBytes } from '../agent/eviction/order-learner';
 import { EvictionOrder } from '../agent/core/order';
+import { used } from '../agent/core/usage';
 import { formatBytes, formatDuration } from '../agent/core/units';
 import { silentLog } from '../agent/log';
 import { openStore, type Store } from '../agent/state/store';
@@ -101,7 +102,7 @@ function applyYear(store: Store, endMs: number, historyMs: number, jobsPerDay: n
     if (image === undefined || !live.has(image.id) || random() < 0.03) {
       imageCount += 1;
       const id = `sha256:${imageCount.toString(16).padStart(64, '0')}`;
-      image = { id, repoTags: [`registry.example/team/app${repo}:v${imageCount}`], repoDigests: [], sizeBytes: 300 * MiB, createdMs: atMs - HOUR_MS, firstSeenMs: atMs, lastPulledMs: atMs, lastUsedMs: null, useCount: 0, removedMs: null };
+      image = { id, repoTags: [`registry.example/team/app${repo}:v${imageCount}`], repoDigests: [], sizeBytes: 300 * MiB, createdMs: atMs - HOUR_MS, firstSeenMs: atMs, lastPulledMs: atMs, lastUsedMs: null, useCount: 0, useScore: 0, removedMs: null };
       const layers: Layer[] = [
         { chainId: `base${repo % 6}`, sizeBytes: 200 * MiB },
         { chainId: `deps${repo}`, sizeBytes: 80 * MiB },
@@ -111,7 +112,7 @@ function applyYear(store: Store, endMs: number, historyMs: number, jobsPerDay: n
       store.saveLayers([[id, layers]]);
       current.set(repo, image);
     }
-    image = { ...image, lastUsedMs: atMs, useCount: image.useCount + 1 };
+    image = used(image, atMs, true);
     store.save([image]);
     current.set(repo, image);
     live.set(image.id, image);
@@ -161,12 +162,12 @@ async function simulateOnShape(dir: string, log: (line: string) => void): Promis
     let record = live.get(image.id);
     if (record === undefined) {
       const before = known.get(image.id);
-      record = { id: `sha256:${Buffer.from(image.id).toString('hex').padStart(64, '0')}`, repoTags: image.repoTags, repoDigests: [], sizeBytes: imageBytes(image), createdMs: Math.round(image.createdMs + shift), firstSeenMs: before?.firstSeenMs ?? atMs, lastPulledMs: atMs, lastUsedMs: before?.lastUsedMs ?? null, useCount: before?.useCount ?? 0, removedMs: null };
+      record = { id: `sha256:${Buffer.from(image.id).toString('hex').padStart(64, '0')}`, repoTags: image.repoTags, repoDigests: [], sizeBytes: imageBytes(image), createdMs: Math.round(image.createdMs + shift), firstSeenMs: before?.firstSeenMs ?? atMs, lastPulledMs: atMs, lastUsedMs: before?.lastUsedMs ?? null, useCount: before?.useCount ?? 0, useScore: before?.useScore ?? 0, removedMs: null };
       store.save([record]);
       store.saveLayers([[record.id, image.layers.map((l) => ({ chainId: l.id, sizeBytes: l.sizeBytes }))]]);
       usedBytes += record.sizeBytes;
     }
-    record = { ...record, lastUsedMs: atMs, useCount: record.useCount + 1 };
+    record = used(record, atMs, true);
     store.save([record]);
     live.set(image.id, record);
     known.set(image.id, record);

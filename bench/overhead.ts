@@ -53,6 +53,7 @@ function syntheticRecords(count: number, nowMs: number): ImageRecord[] {
     lastPulledMs: nowMs - 30 * 86_400_000 + i * 100,
     lastUsedMs: nowMs - ((i * 7919) % (30 * 86_400)) * 1000,
     useCount: i % 5,
+    useScore: (i % 5) / 4,
     removedMs: null,
   }));
 }

@@ -104,6 +104,7 @@ function recordOf(host: ReplayHost, image: WorkloadImage): ImageRecord {
     lastPulledMs: host.lastPulledMs(image.id),
     lastUsedMs: host.lastUsedMs(image.id),
     useCount: host.useCount(image.id),
+    useScore: host.useScore(image.id),
     removedMs: null,
   };
 }

@@ -14,6 +14,11 @@ export const ImageRecord = z.object({
   /** When a container was last created or started from it. */
   lastUsedMs: z.number().int().nullable(),
   useCount: z.number().int().nonnegative(),
+  /**
+   * Uses, each decayed by half every USE_SCORE_HALF_LIFE_MS (core/usage.ts), as of lastUsedMs:
+   * the image's recent rate of use, which follows a service that turned busy or quiet.
+   */
+  useScore: z.number().nonnegative(),
   /** Set once Docker no longer has the image; the row stays for history. */
   removedMs: z.number().int().nullable(),
 });

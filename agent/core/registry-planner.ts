@@ -87,6 +87,8 @@ function subjectOf(image: RegistryImage, tag: string | null, headCounts: boolean
     lastPulledMs: m.pushedMs,
     lastUsedMs: lastPullMs(m, headCounts),
     useCount: m.pulls,
+    // Rules read no score; the registry's order learns from its pull log (core/pull-model.ts).
+    useScore: 0,
     removedMs: null,
   };
   return { record };

@@ -3,6 +3,7 @@
 // Pulls take the missing layers; a pull briefly needs twice its bytes free (compressed download,
 // then extraction) and a job whose pull does not fit fails on a full disk.
 import { repositoriesOf } from './image';
+import { useScoreDecay } from './usage';
 
 export interface WorkloadLayer {
   /** Chain ID: images that share a base share these. */
@@ -68,6 +69,8 @@ export interface ReplayHost {
   lastPulledMs(imageId: string): number;
   lastUsedMs(imageId: string): number;
   useCount(imageId: string): number;
+  /** The image's useScore (core/usage.ts) as of its last use. */
+  useScore(imageId: string): number;
   /** Bytes removing the image would free now (layers no other present image holds). */
   freedBytes(imageId: string): number;
   /**
@@ -101,6 +104,7 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
   const firstSeen = new Map<string, number>();
   const usedMs = new Map<string, number>();
   const uses = new Map<string, number>();
+  const scores = new Map<string, number>();
   const running = new Map<string, number>();
   const repoUses = new Map<string, number>();
   let usedBytes = 0;
@@ -155,6 +159,7 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
     lastPulledMs: (id) => pulledMs.get(id) ?? 0,
     lastUsedMs: (id) => usedMs.get(id) ?? 0,
     useCount: (id) => uses.get(id) ?? 0,
+    useScore: (id) => scores.get(id) ?? 0,
     freedBytes: (id) => image(id).layers.reduce((sum, l) => sum + (layerRefs.get(l.id) === 1 ? l.sizeBytes : 0), 0),
     nextNeedMs: (id) => Math.min(...image(id).layers.filter((l) => layerRefs.get(l.id) === 1).map((l) => jobTime(upcoming.get(l.id) ?? Infinity))),
     remove: (id) => {
@@ -254,6 +259,8 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
     }
     running.set(img.id, (running.get(img.id) ?? 0) + 1);
     pushEnd({ atMs: job.atMs + job.durationMs, imageId: img.id });
+    const lastUseMs = usedMs.get(img.id);
+    scores.set(img.id, (lastUseMs === undefined ? 0 : (scores.get(img.id) ?? 0) * useScoreDecay(lastUseMs, nowMs)) + 1);
     usedMs.set(img.id, nowMs);
     uses.set(img.id, (uses.get(img.id) ?? 0) + 1);
     for (const repository of repositoriesOfImage(img.id)) repoUses.set(repository, (repoUses.get(repository) ?? 0) + 1);

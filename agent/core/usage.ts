@@ -18,6 +18,7 @@ export function observe(record: ImageRecord | undefined, image: InventoryImage, 
     lastPulledMs: record?.lastPulledMs ?? null,
     lastUsedMs: record?.lastUsedMs ?? null,
     useCount: record?.useCount ?? 0,
+    useScore: record?.useScore ?? 0,
     removedMs: null,
   };
 }
@@ -28,9 +29,27 @@ export function arrived(record: ImageRecord | undefined, image: InventoryImage, 
   return { ...seen, lastPulledMs: later(seen.lastPulledMs, atMs) };
 }
 
-/** A container was created or started from the image at `atMs`; starts count as uses. */
+/** How fast a use fades from an image's useScore: a day, the horizon the `learned` order looks ahead. */
+export const USE_SCORE_HALF_LIFE_MS = 24 * 3_600_000;
+
+/** The weight at `toMs` of a use at `fromMs`: halved every USE_SCORE_HALF_LIFE_MS. */
+export function useScoreDecay(fromMs: number, toMs: number): number {
+  return 2 ** (-(toMs - fromMs) / USE_SCORE_HALF_LIFE_MS);
+}
+
+/** The record's useScore at `nowMs` (it is kept as of its last use). */
+export function useScoreAt(record: ImageRecord, nowMs: number): number {
+  return record.lastUsedMs === null ? 0 : record.useScore * useScoreDecay(record.lastUsedMs, Math.max(nowMs, record.lastUsedMs));
+}
+
+/**
+ * A container was created or started from the image at `atMs`; starts count as uses. A use older
+ * than the last (a replayed event) adds its decayed weight; the score stays as of the last use.
+ */
 export function used(record: ImageRecord, atMs: number, countsAsUse: boolean): ImageRecord {
-  return { ...record, lastUsedMs: later(record.lastUsedMs, atMs), useCount: record.useCount + (countsAsUse ? 1 : 0) };
+  const lastUsedMs = later(record.lastUsedMs, atMs);
+  const weight = countsAsUse ? useScoreDecay(atMs, lastUsedMs) : 0;
+  return { ...record, lastUsedMs, useCount: record.useCount + (countsAsUse ? 1 : 0), useScore: useScoreAt(record, lastUsedMs) + weight };
 }
 
 /** Docker no longer has the image; a replayed delete older than the image's latest arrival is stale. */

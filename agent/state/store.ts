@@ -91,6 +91,7 @@ interface ImageRow {
   last_pulled_ms: number | null;
   last_used_ms: number | null;
   use_count: number;
+  use_score: number;
   removed_ms: number | null;
 }
 
@@ -105,6 +106,7 @@ function fromRow(row: ImageRow): ImageRecord {
     lastPulledMs: row.last_pulled_ms,
     lastUsedMs: row.last_used_ms,
     useCount: row.use_count,
+    useScore: row.use_score,
     removedMs: row.removed_ms,
   });
 }
@@ -116,14 +118,14 @@ function createStore(db: Database, log: Log): Store {
   const selectOne = db.prepare('SELECT * FROM images WHERE id = ?');
   const upsert = db.prepare(`
     INSERT INTO images (id, repo_tags, repo_digests, size_bytes, created_ms, first_seen_ms,
-                        last_pulled_ms, last_used_ms, use_count, removed_ms)
+                        last_pulled_ms, last_used_ms, use_count, use_score, removed_ms)
     VALUES (@id, @repoTags, @repoDigests, @sizeBytes, @createdMs, @firstSeenMs,
-            @lastPulledMs, @lastUsedMs, @useCount, @removedMs)
+            @lastPulledMs, @lastUsedMs, @useCount, @useScore, @removedMs)
     ON CONFLICT (id) DO UPDATE SET
       repo_tags = excluded.repo_tags, repo_digests = excluded.repo_digests,
       size_bytes = excluded.size_bytes, created_ms = excluded.created_ms,
       first_seen_ms = excluded.first_seen_ms, last_pulled_ms = excluded.last_pulled_ms,
-      last_used_ms = excluded.last_used_ms, use_count = excluded.use_count,
+      last_used_ms = excluded.last_used_ms, use_count = excluded.use_count, use_score = excluded.use_score,
       removed_ms = excluded.removed_ms`);
   const selectTagHolders = db.prepare(`
     -- CROSS JOIN keeps image_tags outermost: the planner would otherwise walk every live image.

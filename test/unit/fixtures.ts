@@ -21,6 +21,7 @@ export function record(id: string, overrides: Partial<ImageRecord> = {}): ImageR
     lastPulledMs: T0,
     lastUsedMs: null,
     useCount: 0,
+    useScore: 0,
     removedMs: null,
     ...overrides,
   };

@@ -66,6 +66,22 @@ describe('the learned order', () => {
     expect(idlePerUseMs(model, classOf(10, 0, 10 * DAY), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
   });
 
+  it('ranks an image alone in its repository, used a few times, by its recent rate of use (use score), not its class', () => {
+    const model = learned(runner(() => []).uses, NOW);
+    // Two services with the same class (40 uses over ten days, none of them other images' since)
+    // and the same idle time; one is used about 4 times a day, the other has turned quiet.
+    const service = (id: string, useScore: number) =>
+      record(id, { repoTags: [`svc/${id}:1`], firstSeenMs: NOW - 10 * DAY, lastPulledMs: NOW - 10 * DAY, lastUsedMs: NOW - 3 * HOUR, useCount: 40, useScore });
+    const busy = service('a-busy', 4 / Math.LN2);
+    const quiet = service('b-quiet', 0.5);
+    const order = (live: ImageRecord[], uses?: Map<string, number>) => [...live].sort(evictionComparator('learned', live, NOW, uses, undefined, model)).map((r) => r.id);
+    expect(order([busy, quiet])).toEqual(['b-quiet', 'a-busy']);
+    // Without scores the class decides: a tie, broken by ID.
+    expect(order([{ ...busy, useScore: 0 }, { ...quiet, useScore: 0 }])).toEqual(['a-busy', 'b-quiet']);
+    // A repository that has had other images (a pipeline's versions) is no steady service: its class decides.
+    expect(order([busy, quiet], new Map([['svc/a-busy', 90], ['svc/b-quiet', 90]]))).toEqual(['a-busy', 'b-quiet']);
+  });
+
   it('ranks as plain LRU until the history holds enough gaps, and the plan says least-recently-used', () => {
     const few = every('x', 'tool/x', T0, HOUR, REUSE_MIN_GAPS);
     expect(learnFromUses(few, T0 + DAY)).toBeNull();

@@ -8,7 +8,7 @@ import { BUCKETS, CLASSES, REPOSITORY_CLASSES } from '../../agent/core/reuse-mod
 import { silentLog } from '../../agent/log';
 import { StateError } from '../../agent/errors';
 import { fileTestDir } from '../harness/tmp';
-import { record, T0 } from './fixtures';
+import { DAY, MINUTE, record, T0 } from './fixtures';
 
 const root = fileTestDir('store-unit');
 
@@ -29,6 +29,23 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('start the recorded images\' use scores from their lifetime rate, at most their use count', () => {
+    const db = new BetterSqlite3(tempPath());
+    const migrations = readMigrations();
+    migrate(db, migrations.filter((m) => m.version < 8), T0);
+    const insert = db.prepare("INSERT INTO images (id, repo_tags, repo_digests, size_bytes, first_seen_ms, last_used_ms, use_count) VALUES (?, '[]', '[]', 1, ?, ?, ?)");
+    insert.run('steady', T0, T0 + 10 * DAY, 30);
+    insert.run('burst', T0, T0 + 10 * MINUTE, 2);
+    insert.run('unused', T0, null, 0);
+    expect(migrate(db, migrations, T0)).toEqual([8]);
+    const score = (id: string) => (db.prepare('SELECT use_score FROM images WHERE id = ?').get(id) as { use_score: number }).use_score;
+    // 3 uses a day, each halved every day: a steady score near 3 / ln 2.
+    expect(score('steady')).toBeCloseTo(3 / Math.LN2, 6);
+    expect(score('burst')).toBe(2);
+    expect(score('unused')).toBe(0);
+    db.close();
+  });
+
   it('roll back a failing migration whole', () => {
     const db = new BetterSqlite3(tempPath());
     const bad = [{ version: 1, name: 'bad', sql: 'CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER);' }];
@@ -45,11 +62,11 @@ describe('store', () => {
     const first = openStore(path, silentLog, T0);
     expect(first.movedAsideTo).toBeNull();
     const hostile = record('sha256:evil', { repoTags: ["ev'il\u0007\n\"); DROP TABLE images; --:latest"] });
-    first.store.save([record('a', { useCount: 3, lastUsedMs: T0 + 5 }), hostile], '1795432835504768459');
+    first.store.save([record('a', { useCount: 3, useScore: 2.75, lastUsedMs: T0 + 5 }), hostile], '1795432835504768459');
     first.store.close();
 
     const again = openStore(path, silentLog, T0 + 1000).store;
-    expect(again.image('a')).toEqual(record('a', { useCount: 3, lastUsedMs: T0 + 5 }));
+    expect(again.image('a')).toEqual(record('a', { useCount: 3, useScore: 2.75, lastUsedMs: T0 + 5 }));
     expect(again.image('sha256:evil')).toEqual(hostile);
     expect(again.cursor()).toBe('1795432835504768459');
     expect([...again.images().keys()].sort()).toEqual(['a', 'sha256:evil']);

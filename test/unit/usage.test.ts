@@ -1,4 +1,4 @@
-import { arrived, arrivedImageIds, compareLeastRecent, observe, reconcile, releaseTags, removed, used } from '../../agent/core/usage';
+import { arrived, arrivedImageIds, compareLeastRecent, observe, reconcile, releaseTags, removed, used, useScoreAt } from '../../agent/core/usage';
 import { DAY, HOUR, inventoryImage, MINUTE, record, T0 } from './fixtures';
 
 describe('event transitions', () => {
@@ -25,6 +25,22 @@ describe('event transitions', () => {
     const r = used(record('a', { useCount: 2 }), T0 + HOUR, counts);
     expect(r.lastUsedMs).toBe(T0 + HOUR);
     expect(r.useCount).toBe(2 + added);
+  });
+
+  it('a use adds one to the use score, which halves every day, and a replayed older use adds its decayed weight', () => {
+    const first = used(record('a'), T0, true);
+    expect(first.useScore).toBe(1);
+    const second = used(first, T0 + DAY, true);
+    expect(second.useScore).toBeCloseTo(1.5, 9);
+    expect(useScoreAt(second, T0 + 3 * DAY)).toBeCloseTo(0.375, 9);
+    // The same two uses told in the other order: the same score, kept as of the later one.
+    const replayed = used(used(record('a'), T0 + DAY, true), T0, true);
+    expect(replayed.lastUsedMs).toBe(T0 + DAY);
+    expect(replayed.useScore).toBeCloseTo(1.5, 9);
+    // A container created but not started moves the last use, not the score: it decays to it.
+    const created = used(first, T0 + 2 * DAY, false);
+    expect(created.useScore).toBeCloseTo(0.25, 9);
+    expect(useScoreAt(created, T0 + 2 * DAY)).toBeCloseTo(useScoreAt(first, T0 + 2 * DAY), 9);
   });
 
   it('delete marks removed once; a delete older than the latest arrival is stale', () => {
