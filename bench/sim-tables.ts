@@ -1,8 +1,8 @@
 // Simulator section of the report: every trace family at several disk sizes, through the agent's planner and
 // the baselines; then the eviction-order study on the CI-like trace.
 import { formatBytes, formatDuration } from '../agent/core/units';
-import { DEFAULT_EVICTION_ORDER, EvictionOrder, type OrderSetting } from '../agent/core/order';
-import { AUTO_EVERY_MS, AUTO_WINDOW_MS, autoPlanner } from '../agent/core/auto';
+import { EvictionOrder, type OrderSetting } from '../agent/core/order';
+import { AUTO_EVERY_MS, AUTO_INITIAL_ORDER, AUTO_WINDOW_MS, autoPlanner } from '../agent/core/auto';
 import { agentPlanner, belady, fifo, offlineWatermark, plainLru, type Watermarks } from '../agent/core/contenders';
 import { replay as simulate, type Contender, type ReplayOutcome as SimResult } from '../agent/core/replay';
 import { noCleanup, periodicAgeBased, periodicPruneAll, rateOracle, watermarksFor } from './baselines';
@@ -53,7 +53,7 @@ export function agentContender(name: string, marks: Watermarks, setting: OrderSe
 }
 
 /** How the simulated agent runs `auto`: as the agent does (agent/eviction/order-learner.ts). */
-const AUTO_TIMING = { everyMs: AUTO_EVERY_MS, windowMs: AUTO_WINDOW_MS, initial: DEFAULT_EVICTION_ORDER };
+const AUTO_TIMING = { everyMs: AUTO_EVERY_MS, windowMs: AUTO_WINDOW_MS, initial: AUTO_INITIAL_ORDER };
 
 function contendersFor(marks: Watermarks, order: OrderSetting) {
   return [

@@ -30,10 +30,11 @@ export const OrderSetting = z.union([z.literal('auto'), EvictionOrder]);
 export type OrderSetting = z.infer<typeof OrderSetting>;
 
 /**
- * What `auto` starts from and one-shot commands use while this host's history has not chosen:
- * plain LRU. Without evidence it is the safe order: once runners' pace was drawn per seed too (a
- * job every 20 s to every 30 min), `reuse-interval` downloaded up to 19% more than LRU on some
- * seeds while winning on others (bench/RESULTS.md), so only the host's own replay may pick it.
+ * The planner's order when it is given none: plain LRU. Without evidence it is the safe order:
+ * once runners' pace was drawn per seed too (a job every 20 s to every 30 min), `reuse-interval`
+ * downloaded up to 19% more than LRU on some seeds while winning on others (bench/RESULTS.md), so
+ * only the host's own replay may pick it. (`auto` starts from `learned`, which is LRU until this
+ * host's history holds enough gaps: core/auto.ts AUTO_INITIAL_ORDER.)
  */
 export const DEFAULT_EVICTION_ORDER: EvictionOrder = 'lru';
 /** The setting's default: learn the order from this runner's history. */

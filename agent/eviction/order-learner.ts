@@ -2,13 +2,13 @@
 // runner's history under each order (core/auto.ts) and keeps the one that would have downloaded
 // least; the choice and its evidence live in the state, so a restart or `status` sees it.
 import type { Config } from '../config/schema';
-import { AUTO_EVERY_MS, AUTO_MIN_JOBS, AUTO_WINDOW_MS, chooseOrder, type ActiveOrder, type OrderChoice } from '../core/auto';
+import { AUTO_EVERY_MS, AUTO_INITIAL_ORDER, AUTO_MIN_JOBS, AUTO_WINDOW_MS, chooseOrder, type ActiveOrder, type OrderChoice } from '../core/auto';
 
 import type { PlannerSettings } from '../core/contenders';
 import { workloadFromHistory, type HistoryEntry, type HistoryImage } from '../core/history';
 import type { Workload } from '../core/replay';
 import type { ImageRecord, Layer } from '../core/image';
-import { DEFAULT_EVICTION_ORDER, type EvictionOrder } from '../core/order';
+import { type EvictionOrder } from '../core/order';
 import { thresholdBytes } from '../core/planner';
 import { learnFromWorkload, REUSE_EVERY_MS, REUSE_WINDOW_MS, type ReuseModel } from '../core/reuse-model';
 import type { DiskUsage } from '../disk/disk';
@@ -19,9 +19,9 @@ import type { Survey } from '../tracking/tracker';
 
 export { AUTO_EVERY_MS } from '../core/auto';
 
-/** The order in force: the configured one, or `auto`'s last choice (the default order before any). */
+/** The order in force: the configured one, or `auto`'s last choice (AUTO_INITIAL_ORDER before any). */
 export function activeOrderOf(config: Config, store: Pick<Store, 'activeOrder'>): EvictionOrder {
-  return config.evictionOrder === 'auto' ? (store.activeOrder()?.order ?? DEFAULT_EVICTION_ORDER) : config.evictionOrder;
+  return config.evictionOrder === 'auto' ? (store.activeOrder()?.order ?? AUTO_INITIAL_ORDER) : config.evictionOrder;
 }
 
 /** Bytes the live images among `records` hold, each layer once (one layer of the image's size where layers are unknown). */
@@ -132,7 +132,7 @@ export async function learnOrder(deps: LearnDeps, survey: Survey, disk: DiskUsag
   if (config.evictionOrder !== 'auto') return null;
   const previous = store.activeOrder();
   if (previous !== null && nowMs - previous.chosenMs < AUTO_EVERY_MS && previous.chosenMs <= nowMs) return null;
-  const current = previous?.order ?? DEFAULT_EVICTION_ORDER;
+  const current = previous?.order ?? AUTO_INITIAL_ORDER;
   const windowMs = Math.min(AUTO_WINDOW_MS, config.historyMs);
   const lowBytes = thresholdBytes(config.lowFree, disk.totalBytes);
   const request: LearnRequest = {

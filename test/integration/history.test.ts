@@ -111,7 +111,7 @@ describe('usage history and simulate', () => {
     expect(roomy.images).toBe(9);
     expect(roomy.needs).toBeGreaterThanOrEqual(18);
     expect(roomy.needs).toBeLessThanOrEqual(entries);
-    expect(roomy.activeOrder).toBe('lru');
+    expect(roomy.activeOrder).toBe('learned');
     expect(roomy.contenders.map((c) => c.order).filter((o) => o !== null)).toEqual(['lru', 'superseded', 'reuse', 'superseded-reuse', 'size', 'reuse-interval', 'learned']);
     const compulsory = (roomy.contenders[0] as Contender).compulsoryBytes;
     // Nine 4 MiB layers of random bytes and the busybox layer they share.
@@ -130,7 +130,7 @@ describe('usage history and simulate', () => {
 
     const text = await simulate(['--since', '7d']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^\* image-evictor \(lru\)/m);
+    expect(text.stdout).toMatch(/^\* image-evictor \(learned\)/m);
     expect(text.stdout).toContain('offline optimum (Belady)');
   });
 
@@ -139,11 +139,11 @@ describe('usage history and simulate', () => {
     expect(status.code).toBe(0);
     const order = (JSON.parse(status.stdout) as { evictionOrder: { setting: string; active: string; historyEvents: number; choice: { reason: string } | null } }).evictionOrder;
     expect(order.setting).toBe('auto');
-    expect(order.active).toBe('lru');
+    expect(order.active).toBe('learned');
     expect(order.historyEvents).toBeGreaterThanOrEqual(27);
     expect(order.choice?.reason).toMatch(/^too little history to choose \(\d+ needs in the window, 50 wanted\)$/);
     const text = await cli(['--docker-host', engine.host, '--state', statePath, 'status']);
-    expect(text.stdout).toMatch(/^eviction order: lru \(auto, since .* ago: too little history to choose/m);
+    expect(text.stdout).toMatch(/^eviction order: learned \(auto, since .* ago: too little history to choose/m);
   });
 
   /** PIDs of the live processes whose parent is `pid`. */
