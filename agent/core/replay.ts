@@ -3,7 +3,7 @@
 // Pulls take the missing layers; a pull briefly needs twice its bytes free (compressed download,
 // then extraction) and a job whose pull does not fit fails on a full disk.
 import { repositoriesOf } from './image';
-import { useScoreDecay } from './usage';
+import { useScoreWithUse } from './usage';
 
 export interface WorkloadLayer {
   /** Chain ID: images that share a base share these. */
@@ -259,8 +259,7 @@ export function replay(workload: Workload, capacityBytes: number, contender: Con
     }
     running.set(img.id, (running.get(img.id) ?? 0) + 1);
     pushEnd({ atMs: job.atMs + job.durationMs, imageId: img.id });
-    const lastUseMs = usedMs.get(img.id);
-    scores.set(img.id, (lastUseMs === undefined ? 0 : (scores.get(img.id) ?? 0) * useScoreDecay(lastUseMs, nowMs)) + 1);
+    scores.set(img.id, useScoreWithUse(scores.get(img.id) ?? 0, usedMs.get(img.id) ?? null, nowMs));
     usedMs.set(img.id, nowMs);
     uses.set(img.id, (uses.get(img.id) ?? 0) + 1);
     for (const repository of repositoriesOfImage(img.id)) repoUses.set(repository, (repoUses.get(repository) ?? 0) + 1);

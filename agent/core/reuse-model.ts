@@ -367,12 +367,10 @@ export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: num
     const last = recencyMs(r);
     let key = idlePerUseMs(model, classOf(r.useCount, othersUsedSince(recent, repositories, r.id, last), last - r.firstSeenMs), nowMs - last);
     const repositoryUses = Math.max(0, ...repositories.map((repo) => uses.get(repo) ?? 0));
-    const score = useScoreAt(r, nowMs);
-    if (repositories.length > 0 && repositoryUses <= r.useCount && r.useCount >= STEADY_MIN_USES && score > 0) {
-      // Steady use at a rate λ keeps an image 1/λ on disk per use, however long it has been idle,
-      // and the score of such use stands near λ x half-life / ln 2.
-      key = USE_SCORE_HALF_LIFE_MS / (Math.LN2 * score);
-    }
+    const score = repositories.length > 0 && repositoryUses <= r.useCount && r.useCount >= STEADY_MIN_USES ? useScoreAt(r, nowMs) : 0;
+    // Steady use at a rate λ keeps an image 1/λ on disk per use, however long it has been idle,
+    // and the score of such use stands near λ x half-life / ln 2.
+    if (score > 0) key = USE_SCORE_HALF_LIFE_MS / (Math.LN2 * score);
     const layers = layersOf(r.id);
     const newest = repositories.length > 0 && repositories.every((repo) => recent.get(repo)?.[0]?.imageId === r.id);
     if (layers !== null && layers.length > 1 && newest && repositoryUses > r.useCount) {

@@ -43,13 +43,21 @@ export function useScoreAt(record: ImageRecord, nowMs: number): number {
 }
 
 /**
- * A container was created or started from the image at `atMs`; starts count as uses. A use older
- * than the last (a replayed event) adds its decayed weight; the score stays as of the last use.
+ * A use score kept as of `lastUsedMs` (null: no use yet) with one more use at `atMs`, kept as of the
+ * later of the two: a use older than the last (a replayed event) adds its decayed weight. The one
+ * rule for the records and for replays (core/replay.ts), so `simulate` scores as the agent does.
  */
+export function useScoreWithUse(score: number, lastUsedMs: number | null, atMs: number): number {
+  if (lastUsedMs === null) return 1;
+  const asOfMs = Math.max(lastUsedMs, atMs);
+  return score * useScoreDecay(lastUsedMs, asOfMs) + useScoreDecay(atMs, asOfMs);
+}
+
+/** A container was created or started from the image at `atMs`; starts count as uses. */
 export function used(record: ImageRecord, atMs: number, countsAsUse: boolean): ImageRecord {
   const lastUsedMs = later(record.lastUsedMs, atMs);
-  const weight = countsAsUse ? useScoreDecay(atMs, lastUsedMs) : 0;
-  return { ...record, lastUsedMs, useCount: record.useCount + (countsAsUse ? 1 : 0), useScore: useScoreAt(record, lastUsedMs) + weight };
+  const useScore = countsAsUse ? useScoreWithUse(record.useScore, record.lastUsedMs, atMs) : useScoreAt(record, lastUsedMs);
+  return { ...record, lastUsedMs, useCount: record.useCount + (countsAsUse ? 1 : 0), useScore };
 }
 
 /** Docker no longer has the image; a replayed delete older than the image's latest arrival is stale. */
