@@ -94,16 +94,23 @@ export interface ReconcileInput {
   /** Containers, running or stopped: each was a use when created; running ones count as used now. */
   containers: ContainerRef[];
   nowMs: number;
+  /**
+   * When the previous inventory pass began (null before the first): an image new to the records
+   * was not there then, so it arrived after. A pull whose event is still on its way (a loaded
+   * daemon, an agent that was away) is dated no earlier, not by its build weeks ago (docuum #177).
+   */
+  lastInventoryMs: number | null;
 }
 
 /**
- * Brings records in line with Docker's inventory: images that appeared while the agent was away
- * get their arrival time from LastTagTime (else created time), vanished ones are marked removed,
+ * Brings records in line with Docker's inventory: images new to the records get their arrival
+ * time from LastTagTime (else created time), but no earlier than the previous inventory pass,
+ * and an event with the pull's own time may move it later still; vanished ones are marked removed,
  * and a container's creation counts as a use of its image (missed events cannot hide it).
  * Returns only the records that changed.
  */
 export function reconcile(input: ReconcileInput): ImageRecord[] {
-  const { records, inventory, containers, nowMs } = input;
+  const { records, inventory, containers, nowMs, lastInventoryMs } = input;
   const lastUseByImage = new Map<string, number>();
   for (const c of containers) {
     const atMs = c.state === 'running' ? nowMs : c.createdMs;
@@ -115,7 +122,8 @@ export function reconcile(input: ReconcileInput): ImageRecord[] {
     present.add(image.id);
     const before = records.get(image.id);
     let after = observe(before, image, nowMs);
-    const arrivalMs = image.lastTagTimeMs ?? image.createdMs;
+    const knownMs = image.lastTagTimeMs ?? image.createdMs;
+    const arrivalMs = knownMs === null ? lastInventoryMs : lastInventoryMs === null ? knownMs : Math.max(knownMs, lastInventoryMs);
     if (isArrival(before) && arrivalMs !== null) after = { ...after, lastPulledMs: later(after.lastPulledMs, arrivalMs) };
     const lastUseMs = lastUseByImage.get(image.id);
     if (lastUseMs !== undefined) after = used(after, lastUseMs, false);

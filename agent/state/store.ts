@@ -15,6 +15,7 @@ import type { Log } from '../log';
 import { migrate, readMigrations } from './migrate';
 
 const CURSOR_KEY = 'event_cursor_nano';
+const INVENTORY_KEY = 'last_inventory_ms';
 const ACTIVE_ORDER_KEY = 'active_order';
 const REUSE_MODEL_KEY = 'reuse_model';
 const StoredReuseModel = z.object({ learnedMs: z.number(), model: ReuseModel.nullable() });
@@ -47,6 +48,13 @@ export interface Store {
   tagHolders(tags: string[]): ImageRecord[];
   /** Writes records and, when given, the event cursor, atomically; `source` says what history they add (see historyEntries). */
   save(records: ImageRecord[], cursorNano?: string, source?: ChangeSource): void;
+  /** Writes what an inventory pass begun at `atMs` changed, and that time, atomically. */
+  saveInventory(records: ImageRecord[], atMs: number): void;
+  /**
+   * When the last saved inventory pass began; null before the first. Not moved by clock jumps: a
+   * time left ahead of the clock only dates an arrival later, and arrivals are clamped to now.
+   */
+  lastInventoryMs(): number | null;
   /**
    * Writes records moved by a clock jump and moves the history recorded before it by the same
    * skew: a jump is no pull or use, and the gaps between jobs stay what they were.
@@ -176,9 +184,10 @@ function createStore(db: Database, log: Log): Store {
     /** Clock jumps whose shift of the stored history is not written yet; `history` is shifted already. */
     jumps: [] as ClockJump[],
     cursor: undefined as string | undefined,
+    inventoryMs: undefined as number | undefined,
   };
   let deferred = false;
-  const isEmpty = () => pending.images.size === 0 && pending.layers.size === 0 && pending.evictions.length === 0 && pending.history.length === 0 && pending.jumps.length === 0 && pending.cursor === undefined;
+  const isEmpty = () => pending.images.size === 0 && pending.layers.size === 0 && pending.evictions.length === 0 && pending.history.length === 0 && pending.jumps.length === 0 && pending.cursor === undefined && pending.inventoryMs === undefined;
 
   const writePending = db.transaction(() => {
     for (const r of pending.images.values()) {
@@ -199,6 +208,7 @@ function createStore(db: Database, log: Log): Store {
     }
     for (const h of pending.history) insertHistory.run({ ...h, repoTags: JSON.stringify(h.repoTags) });
     if (pending.cursor !== undefined) upsertMeta.run(CURSOR_KEY, pending.cursor);
+    if (pending.inventoryMs !== undefined) upsertMeta.run(INVENTORY_KEY, String(pending.inventoryMs));
   });
 
   function flush(): boolean {
@@ -218,6 +228,7 @@ function createStore(db: Database, log: Log): Store {
     pending.history.length = 0;
     pending.jumps.length = 0;
     pending.cursor = undefined;
+    pending.inventoryMs = undefined;
     if (deferred) log.warn('state_write_recovered', { written: counts });
     deferred = false;
     return true;
@@ -228,6 +239,14 @@ function createStore(db: Database, log: Log): Store {
     if (waiting) return waiting;
     const row = selectOne.get(id) as ImageRow | undefined;
     return row ? fromRow(row) : undefined;
+  }
+
+  /** Records and the history their changes add, pending until the next flush. */
+  function stage(records: ImageRecord[], source: ChangeSource): void {
+    for (const r of records) {
+      pending.history.push(...historyEntries(image(r.id), r, source));
+      pending.images.set(r.id, r);
+    }
   }
 
   function meta(key: string): string | null {
@@ -270,12 +289,18 @@ function createStore(db: Database, log: Log): Store {
       return [...stored, ...[...pending.images.values()].filter(holds)];
     },
     save: (records, cursorNano, source = 'event') => {
-      for (const r of records) {
-        pending.history.push(...historyEntries(image(r.id), r, source));
-        pending.images.set(r.id, r);
-      }
+      stage(records, source);
       if (cursorNano !== undefined) pending.cursor = cursorNano;
       flush();
+    },
+    saveInventory: (records, atMs) => {
+      stage(records, 'inventory');
+      pending.inventoryMs = atMs;
+      flush();
+    },
+    lastInventoryMs: () => {
+      const stored = pending.inventoryMs ?? meta(INVENTORY_KEY);
+      return stored === null ? null : Number(stored);
     },
     saveShifted: (records, jump, cursorNano) => {
       for (const r of records) pending.images.set(r.id, r);

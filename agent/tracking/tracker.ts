@@ -130,7 +130,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     const detailed = await Promise.all(
       inventory.map(async (image) => (arrivedIds.has(image.id) ? ((await docker.inspectImage(image.id)) ?? image) : image)),
     );
-    const changed = reconcile({ records, inventory: detailed, containers, nowMs });
+    const changed = reconcile({ records, inventory: detailed, containers, nowMs, lastInventoryMs: store.lastInventoryMs() });
     for (const record of changed) records.set(record.id, record);
     // Times in the future mean the clock was set back while no agent ran to see it happen.
     const clamped = [...records.values()].map((r) => clampFuture(r, nowMs)).filter((r): r is ImageRecord => r !== null);
@@ -184,7 +184,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
     reconcile: (nowMs) =>
       exclusive(async () => {
         const seen = await survey(nowMs);
-        store.save(seen.writes.records, undefined, 'inventory');
+        store.saveInventory(seen.writes.records, nowMs);
         store.saveLayers(seen.writes.layers);
         return { survey: seen.survey, changedRecords: seen.writes.records.length };
       }),

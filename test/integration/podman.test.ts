@@ -4,6 +4,7 @@
 // never an image a container uses.
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { msToNano } from '../../agent/core/image';
 import { measureDisk } from '../../agent/disk/disk';
 import { cli, startAgent } from '../harness/cli';
 import { buildImage, registryAddress, type BuiltImage } from '../harness/images';
@@ -45,6 +46,16 @@ function rows(statePath: string): Map<string, Row> {
   }
 }
 
+/** The nanosecond time of the last event the agent applied. */
+function eventCursor(statePath: string): string | null {
+  const db = new BetterSqlite3(statePath, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT value FROM meta WHERE key = 'event_cursor_nano'").get() as { value: string } | undefined)?.value ?? null;
+  } finally {
+    db.close();
+  }
+}
+
 beforeAll(async () => {
   podman = await startPodman({ diskBytes: 500 * MiB, label: 'podman', insecureRegistries: [registryAddress()] });
   for (const name of ['p1', 'p2', 'p3']) img[name] = await buildImage({ name: `podman/${name}`, layerBytes: [24 * MiB] });
@@ -65,14 +76,20 @@ describe('on a real Podman service', () => {
       // Created, not started (starting may hit the sandbox's rlimits): its creation is a use already
       // (it counts in recency; the use count counts starts).
       // No network: setting one up would touch the host's CNI state outside the test's directory.
+      const createdFromMs = Date.now();
       const created = await podman.api('POST', '/containers/create?name=job-p2', { Image: (img.p2 as BuiltImage).ref, Cmd: ['/bin/busybox', 'true'], HostConfig: { NetworkMode: 'none' } });
       expect(created.status).toBe(201);
-      await waitFor('the pulls and the use to be recorded', () => {
+      // The events, not only a reconcile (which also sees the images and the container), recorded
+      // them: the cursor reaches the container's creation only once every earlier event, the three
+      // pulls included, was applied (events apply in order).
+      await waitFor('the pulls and the use to be recorded from events', () => {
         const r = rows(statePath);
         const all = ['p1', 'p2', 'p3'].map((n) => r.get((img[n] as BuiltImage).id));
-        return all.every((x) => x?.last_pulled_ms != null) && all[1]?.last_used_ms != null ? all : undefined;
+        const cursor = eventCursor(statePath);
+        const eventsApplied = cursor !== null && BigInt(cursor) >= BigInt(msToNano(createdFromMs));
+        return eventsApplied && all.every((x) => x?.last_pulled_ms != null) && all[1]?.last_used_ms != null ? all : undefined;
       });
-      // Pull events, not only the reconcile, recorded them: none was left unexplained.
+      // None was left unexplained.
       expect(agent.logs.filter((l) => l.message === 'event_lookup_failed')).toEqual([]);
     } finally {
       await agent.stop();

@@ -151,6 +151,18 @@ describe('tracker ingest', () => {
     expect(s.store.history(0).map((h) => [h.kind, h.atMs])).toEqual([['pull', T0]]);
   });
 
+  it('a pull a reconcile sees before its event is dated after the previous pass, not by its build; the event then dates it', async () => {
+    const s = setup();
+    await s.deps.tracker.reconcile(s.clock.now());
+    s.clock.advance(HOUR);
+    const id = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100)], createdMs: T0 - 30 * DAY });
+    s.clock.advance(MINUTE);
+    await s.deps.tracker.reconcile(s.clock.now());
+    expect(s.store.image(id)).toMatchObject({ lastPulledMs: T0 });
+    await ingestAll(s);
+    expect(s.store.image(id)).toMatchObject({ lastPulledMs: T0 + HOUR });
+  });
+
   it('a clock jump moves the history with the records: no pull or use is invented, and the gaps between jobs stay real', async () => {
     const s = setup();
     const id = s.engine.pull({ ref: 'ci/app:1', layers: [layer('base', 100)] });

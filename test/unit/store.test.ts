@@ -65,11 +65,19 @@ describe('store', () => {
     first.store.save([record('a', { useCount: 3, useScore: 2.75, lastUsedMs: T0 + 5 }), hostile], '1795432835504768459');
     first.store.close();
 
-    const again = openStore(path, silentLog, T0 + 1000).store;
+    let again = openStore(path, silentLog, T0 + 1000).store;
     expect(again.image('a')).toEqual(record('a', { useCount: 3, useScore: 2.75, lastUsedMs: T0 + 5 }));
     expect(again.image('sha256:evil')).toEqual(hostile);
     expect(again.cursor()).toBe('1795432835504768459');
     expect([...again.images().keys()].sort()).toEqual(['a', 'sha256:evil']);
+    // No inventory pass yet; then one, kept with what it wrote.
+    expect(again.lastInventoryMs()).toBeNull();
+    again.saveInventory([record('b')], T0 + 2000);
+    again.close();
+    const third = openStore(path, silentLog, T0 + 3000).store;
+    expect(third.lastInventoryMs()).toBe(T0 + 2000);
+    expect(third.image('b')).toEqual(record('b'));
+    again = third;
     again.close();
     const raw = new BetterSqlite3(path);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -72,9 +72,26 @@ describe('reconcile', () => {
       inventory: [inventoryImage('tagged', { lastTagTimeMs: T0 + HOUR }), inventoryImage('untagged', { createdMs: T0 - DAY })],
       containers: [],
       nowMs,
+      lastInventoryMs: null,
     });
     expect(changed.find((r) => r.id === 'tagged')).toMatchObject({ lastPulledMs: T0 + HOUR, firstSeenMs: nowMs, lastUsedMs: null });
     expect(changed.find((r) => r.id === 'untagged')).toMatchObject({ lastPulledMs: T0 - DAY });
+  });
+
+  it('dates an image new to the records no earlier than the previous inventory pass, which did not see it', () => {
+    const records = new Map([['known', record('known', { lastPulledMs: T0 })]]);
+    const inventory = [
+      inventoryImage('known'),
+      inventoryImage('built-long-ago', { createdMs: T0 - 30 * DAY }),
+      inventoryImage('tagged-since', { lastTagTimeMs: nowMs - HOUR }),
+      inventoryImage('no-times', { createdMs: null }),
+    ];
+    const changed = reconcile({ records, inventory, containers: [], nowMs, lastInventoryMs: nowMs - 2 * HOUR });
+    expect(changed.find((r) => r.id === 'built-long-ago')).toMatchObject({ lastPulledMs: nowMs - 2 * HOUR });
+    expect(changed.find((r) => r.id === 'tagged-since')).toMatchObject({ lastPulledMs: nowMs - HOUR });
+    expect(changed.find((r) => r.id === 'no-times')).toMatchObject({ lastPulledMs: nowMs - 2 * HOUR });
+    // A record it already holds keeps its own times.
+    expect(changed.find((r) => r.id === 'known')).toBeUndefined();
   });
 
   it('marks vanished images removed, leaves already-removed ones, counts containers as uses', () => {
@@ -91,7 +108,7 @@ describe('reconcile', () => {
       { id: 'c3', name: 'older-job', imageId: 'stopped', state: 'exited', createdMs: T0 + HOUR },
     ];
     const inventory = ['kept', 'running', 'stopped'].map((id) => inventoryImage(id));
-    const changed = reconcile({ records, inventory, containers, nowMs });
+    const changed = reconcile({ records, inventory, containers, nowMs, lastInventoryMs: T0 });
     expect(changed.map((r) => r.id).sort()).toEqual(['gone', 'running', 'stopped']);
     expect(changed.find((r) => r.id === 'gone')?.removedMs).toBe(nowMs);
     expect(changed.find((r) => r.id === 'running')).toMatchObject({ lastUsedMs: nowMs, useCount: 0 });
@@ -100,7 +117,7 @@ describe('reconcile', () => {
 
   it('returns nothing when records already match Docker', () => {
     const records = new Map([['a', record('a')]]);
-    expect(reconcile({ records, inventory: [inventoryImage('a')], containers: [], nowMs })).toEqual([]);
+    expect(reconcile({ records, inventory: [inventoryImage('a')], containers: [], nowMs, lastInventoryMs: T0 })).toEqual([]);
   });
 
   it('asks for inspect data only for images new to the records', () => {
