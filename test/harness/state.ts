@@ -1,6 +1,8 @@
 // Edits of a stopped agent's state DB for tests that need "long ago" without waiting for it: a
 // test that sleeps past a short min-age depends on how fast the machine runs its next steps.
 import BetterSqlite3 from 'better-sqlite3';
+import { msToNano } from '../../agent/core/image';
+import { waitFor } from './proc';
 
 /** Moves every usage time of these images `byMs` into the past. The agent must not be running. */
 export function backdateUsage(statePath: string, imageIds: string[], byMs: number): void {
@@ -76,4 +78,27 @@ export function repeatedHistory(from: string, to: string, rounds: number, gapMs:
     db.close();
   }
   return spreadHistory(to, gapMs, endAgoMs);
+}
+
+/** The nanosecond time of the last event a (running or stopped) agent applied, or null. */
+export function eventCursor(statePath: string): string | null {
+  const db = new BetterSqlite3(statePath, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT value FROM meta WHERE key = 'event_cursor_nano'").get() as { value: string } | undefined)?.value ?? null;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Waits until the agent has applied an event from `fromMs` on, and so every event before it (they
+ * apply in order). A reconcile, which every interval also sees images and containers, cannot stand
+ * in: a wait on what it also records can end before the events' own times are.
+ */
+export async function eventsAppliedFrom(statePath: string, fromMs: number): Promise<void> {
+  const target = BigInt(msToNano(fromMs));
+  await waitFor(`events from ${new Date(fromMs).toISOString()} applied`, () => {
+    const cursor = eventCursor(statePath);
+    return cursor !== null && BigInt(cursor) >= target ? true : undefined;
+  });
 }

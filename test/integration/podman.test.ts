@@ -4,12 +4,11 @@
 // never an image a container uses.
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { msToNano } from '../../agent/core/image';
 import { measureDisk } from '../../agent/disk/disk';
 import { cli, startAgent } from '../harness/cli';
 import { buildImage, registryAddress, type BuiltImage } from '../harness/images';
 import { startPodman, type PodmanService } from '../harness/podman';
-import { waitFor } from '../harness/proc';
+import { eventsAppliedFrom } from '../harness/state';
 import { fileTestDir } from '../harness/tmp';
 
 const MiB = 2 ** 20;
@@ -46,16 +45,6 @@ function rows(statePath: string): Map<string, Row> {
   }
 }
 
-/** The nanosecond time of the last event the agent applied. */
-function eventCursor(statePath: string): string | null {
-  const db = new BetterSqlite3(statePath, { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare("SELECT value FROM meta WHERE key = 'event_cursor_nano'").get() as { value: string } | undefined)?.value ?? null;
-  } finally {
-    db.close();
-  }
-}
-
 beforeAll(async () => {
   podman = await startPodman({ diskBytes: 500 * MiB, label: 'podman', insecureRegistries: [registryAddress()] });
   for (const name of ['p1', 'p2', 'p3']) img[name] = await buildImage({ name: `podman/${name}`, layerBytes: [24 * MiB] });
@@ -80,15 +69,11 @@ describe('on a real Podman service', () => {
       const created = await podman.api('POST', '/containers/create?name=job-p2', { Image: (img.p2 as BuiltImage).ref, Cmd: ['/bin/busybox', 'true'], HostConfig: { NetworkMode: 'none' } });
       expect(created.status).toBe(201);
       // The events, not only a reconcile (which also sees the images and the container), recorded
-      // them: the cursor reaches the container's creation only once every earlier event, the three
-      // pulls included, was applied (events apply in order).
-      await waitFor('the pulls and the use to be recorded from events', () => {
-        const r = rows(statePath);
-        const all = ['p1', 'p2', 'p3'].map((n) => r.get((img[n] as BuiltImage).id));
-        const cursor = eventCursor(statePath);
-        const eventsApplied = cursor !== null && BigInt(cursor) >= BigInt(msToNano(createdFromMs));
-        return eventsApplied && all.every((x) => x?.last_pulled_ms != null) && all[1]?.last_used_ms != null ? all : undefined;
-      });
+      // them: the container's creation is applied only after the three pulls.
+      await eventsAppliedFrom(statePath, createdFromMs);
+      const r = rows(statePath);
+      const all = ['p1', 'p2', 'p3'].map((n) => r.get((img[n] as BuiltImage).id));
+      expect(all.every((x) => x?.last_pulled_ms != null) && all[1]?.last_used_ms != null).toBe(true);
       // None was left unexplained.
       expect(agent.logs.filter((l) => l.message === 'event_lookup_failed')).toEqual([]);
     } finally {

@@ -6,6 +6,7 @@ import { cli, startAgent, type AgentProcess } from '../harness/cli';
 import { startEngine, type Engine } from '../harness/engine';
 import { buildImage, type BuiltImage } from '../harness/images';
 import { waitFor } from '../harness/proc';
+import { eventsAppliedFrom } from '../harness/state';
 import { makeTestDir } from '../harness/tmp';
 
 interface ImageJson {
@@ -85,6 +86,8 @@ describe('usage tracking from Docker events', () => {
     pulledB = await during(['pull', '-q', images.b.ref]);
     usedA = await during(['run', '--rm', '--network', 'none', images.a.ref]);
 
+    // Events, not a reconcile (every second here), recorded the pulls and the use.
+    await eventsAppliedFrom(statePath, usedA[0]);
     const a = await waitFor('a use recorded', async () => {
       const found = await imageById(images.a.id);
       return found?.lastUsedAt ? found : undefined;
@@ -131,7 +134,11 @@ describe('usage tracking from Docker events', () => {
     expect(v2.ref).toBe(v1.ref);
 
     const pulledV2 = await during(['pull', '-q', v2.ref]);
-    const fresh = await waitFor('v2 tracked', () => imageById(v2.id));
+    // Its pull event: a reconcile seeing v2 first dates it by an earlier pass.
+    const fresh = await waitFor('v2 dated by its pull event', async () => {
+      const found = await imageById(v2.id);
+      return found?.lastPulledAt && ms(found.lastPulledAt) >= pulledV2[0] - 1000 ? found : undefined;
+    });
     const old = await waitFor('v1 dangling', async () => {
       const found = await imageById(v1.id);
       return found?.dangling ? found : undefined;
@@ -151,6 +158,8 @@ describe('usage tracking from Docker events', () => {
     const usedC = await during(['run', '--rm', '--network', 'none', images.c.ref]);
     await agent!.waitForLog('docker_disconnected', (l) => agent!.logs.indexOf(l) >= mark);
     await agent!.waitForLog('docker_reconnected', (l) => agent!.logs.indexOf(l) >= mark);
+    // The replayed start, not the reconnect's reconcile (which may see the container), counts the use.
+    await eventsAppliedFrom(statePath, usedC[0]);
     const c = await waitFor('c use recorded after the restart', async () => {
       const found = await imageById(images.c.id);
       return found?.lastUsedAt ? found : undefined;
