@@ -123,7 +123,7 @@ export function reconcile(input: ReconcileInput): ImageRecord[] {
     const before = records.get(image.id);
     let after = observe(before, image, nowMs);
     const knownMs = image.lastTagTimeMs ?? image.createdMs;
-    const arrivalMs = knownMs === null ? lastInventoryMs : lastInventoryMs === null ? knownMs : Math.max(knownMs, lastInventoryMs);
+    const arrivalMs = lastInventoryMs === null ? knownMs : later(knownMs, lastInventoryMs);
     if (isArrival(before) && arrivalMs !== null) after = { ...after, lastPulledMs: later(after.lastPulledMs, arrivalMs) };
     const lastUseMs = lastUseByImage.get(image.id);
     if (lastUseMs !== undefined) after = used(after, lastUseMs, false);

@@ -65,7 +65,7 @@ describe('store', () => {
     first.store.save([record('a', { useCount: 3, useScore: 2.75, lastUsedMs: T0 + 5 }), hostile], '1795432835504768459');
     first.store.close();
 
-    let again = openStore(path, silentLog, T0 + 1000).store;
+    const again = openStore(path, silentLog, T0 + 1000).store;
     expect(again.image('a')).toEqual(record('a', { useCount: 3, useScore: 2.75, lastUsedMs: T0 + 5 }));
     expect(again.image('sha256:evil')).toEqual(hostile);
     expect(again.cursor()).toBe('1795432835504768459');
@@ -77,8 +77,7 @@ describe('store', () => {
     const third = openStore(path, silentLog, T0 + 3000).store;
     expect(third.lastInventoryMs()).toBe(T0 + 2000);
     expect(third.image('b')).toEqual(record('b'));
-    again = third;
-    again.close();
+    third.close();
     const raw = new BetterSqlite3(path);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
