@@ -7,7 +7,7 @@
 // pipelines keep their versions and dead ones go first. The count replaced "a newer image of its
 // repository arrived since" (2026-11-25): on 90 runs of fresh seeds (67-96) `learned` went from
 // 1.162x to 1.132x the offline order in the median, 1.705x to 1.681x at worst, 36 runs better and
-// 4 worse; README has the study.
+// 4 worse; bench/FINDINGS.md has the study.
 // The key is the time an image idle that long would sit on disk per use it gets within the next
 // day (the inverse of hit density, LHD: Beckmann et al., NSDI 2018), not its expected time to the
 // next use: that mean is ruled by the chance of never being used again, so an image likely back
@@ -19,14 +19,14 @@
 // between uses (of any of its images), not the image's, so the repository's older versions go
 // first and the layers they share stay while the repository is in use. Added 2026-11-25: on
 // seeds 127-156 `learned` went from 1.168x to 1.142x the offline order in the mean, 1.49x to
-// 1.46x at worst, 40 runs better and 4 worse (the gain is on small disks); README has the study.
+// 1.46x at worst, 40 runs better and 4 worse (the gain is on small disks); bench/FINDINGS.md has the study.
 // An image alone in its repositories (a service, a tool) used 4 times or more takes its own recent
 // rate of use (the record's useScore: uses halved every day) for its key instead: its class lumps
 // a service used hourly with one used daily. Added 2026-11-25: on fresh seeds 187-216 `learned` went
 // from 1.119x to 1.096x the offline order in the median, 1.388x to 1.349x at worst, 50 runs better
 // and 2 worse. The lifetime rate (uses over time since first seen) did as well on the bench's traces
 // but not where services' popularity is reshuffled every 2 days: mean 1.154x against 1.146x, 13 runs
-// worse than before against 6 (README has the study).
+// worse than before against 6 (bench/FINDINGS.md has the study).
 // Pure: uses in, a model (plain data) out.
 import { z } from 'zod';
 import { repositoriesOf, type ImageRecord, type Layer } from './image';
