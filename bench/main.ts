@@ -63,7 +63,7 @@ function targetsTable(study: OrderStudy | null, overhead: OverheadFigures | null
     const seedsOthersBreak = others.length === 0 ? 0 : (others[0]?.[1] ?? []).filter((_, i) => others.some(([, v]) => (v[i] ?? 0) > 0)).length;
     const oursBroken = (ours?.[1] ?? []).reduce((a, b) => a + b, 0);
     const recencyBroken = (recency?.[1] ?? []).reduce((a, b) => a + b, 0);
-    rows.push([`${label}: broken pulls with image-evictor (learned from its pull log), all ${ours?.[1].length ?? 0} seeds together (others break some on ${seedsOthersBreak})`, String(oursBroken), '0', met(oursBroken === 0)]);
+    rows.push([`${label}: broken pulls with image-evictor (order chosen by its pull log), all ${ours?.[1].length ?? 0} seeds together (others break some on ${seedsOthersBreak})`, String(oursBroken), '0', met(oursBroken === 0)]);
     rows.push([`${label}: the same vs least recently pulled first (no pull log), all seeds together`, times(oursBroken / Math.max(1, recencyBroken)), '<= 1.02x', met(oursBroken <= 1.02 * recencyBroken)]);
     const storage = Math.max(...(retention.storageRatio.get(ours?.[0] ?? '') ?? [Infinity]));
     rows.push([`${label}: image-evictor peak storage vs the smallest peak of the others, worst seed (its cap is lowered until it is no more)`, times(storage), '<= 1.00x', met(storage <= 1)]);

@@ -4,7 +4,7 @@
 // (agent/core/registry-planner.ts, the code `registry apply` runs) on broken pulls (a pull of a
 // deleted tag is a failed CI job) and storage. Each seed draws its own shape.
 import type { BlobRef, RegistryImage } from '../agent/core/registry';
-import { choosePullOrder, pullRate, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
+import { blendedScores, choosePullOrder, pullRate, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
 import { planRegistry } from '../agent/core/registry-planner';
 import { median, times, type Table } from './report';
 import { seededRandom } from './trace';
@@ -177,9 +177,11 @@ const pullLru =
     if (learn && capBytes - usedBytes < 0.15 * capBytes) {
       const pulls = past.pulls.filter((p) => p.atMs >= nowMs - LOG_WINDOW_MS);
       const manifests = [...past.manifests.values()].filter((m) => m.deletedMs === null || m.deletedMs >= nowMs - LOG_WINDOW_MS);
-      const { model, log } = choosePullOrder(manifests, pulls, nowMs);
+      const { order, model, log } = choosePullOrder(manifests, pulls, nowMs);
       if (model !== null && log !== null) {
-        likelihood = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, pullRate(model, log, past.manifests.get(l.version.digest) as ModelManifest, nowMs)]));
+        const key = (l: Live) => `${l.version.repository}@${l.version.digest}`;
+        const rates = new Map(live.map((l) => [key(l), pullRate(model, log, past.manifests.get(l.version.digest) as ModelManifest, nowMs)]));
+        likelihood = order === 'blended' ? blendedScores(live.map((l) => ({ key: key(l), rate: rates.get(key(l)) as number, lastWantedMs: Math.max(l.version.pushedMs, l.lastPullMs ?? -Infinity) }))) : rates;
       }
     }
     if (oracle !== undefined) likelihood = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, oracle(l.version.digest, nowMs)]));
@@ -416,7 +418,7 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
     const pullsWithin = (digest: string, nowMs: number) => (pullsOf.get(digest) ?? []).filter((t) => t > nowMs && t <= nowMs + ORACLE_DAYS * DAY_MS).length;
     const oracle = atNoMoreStorage(limitBytes, (cap) => run(events, days, pullLru(cap, false, pullsWithin)));
     for (const [kind, n] of learned.brokenByKind) learnedByKind.set(kind, (learnedByKind.get(kind) ?? 0) + n);
-    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU (no pull log), peak storage held to the smallest peak above', ours] as const, ['image-evictor as registry apply runs it (likelihood learned from its pull log), same storage', learned] as const, ['offline reference: farthest next pull first, same storage and thresholds', offline] as const, [`rate oracle (not online: the same planner, knowing each tag's pulls in the next ${ORACLE_DAYS} days), same storage`, oracle] as const]) {
+    for (const [name, o] of [...outcomes, ['image-evictor pull-LRU (no pull log), peak storage held to the smallest peak above', ours] as const, ['image-evictor as registry apply runs it (order chosen by its pull log), same storage', learned] as const, ['offline reference: farthest next pull first, same storage and thresholds', offline] as const, [`rate oracle (not online: the same planner, knowing each tag's pulls in the next ${ORACLE_DAYS} days), same storage`, oracle] as const]) {
       push(broken, name, o.brokenPulls);
       push(brokenShare, name, o.brokenPulls / Math.max(1, o.pulls));
       push(storageRatio, name, o.maxBytes / limitBytes);
@@ -443,10 +445,10 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
       note:
         family === 'branches'
           ? 'A second family, written after the learned order and before its trial (the shares the trial deletes were then set on seeds 7-12 of both families): per repository a main line and up to 5 branch slots (Zipf weights) pushing their own tags; a branch ends after 2-14 days and a new one takes its slot; runners pull a branch version k back with a geometric fade (0.2-0.7, no limit); no pinned release. Storage held as above, same thresholds, references and rate oracle.'
-          : 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. Image-evictor\'s cap starts, per seed, at the smallest peak storage of the three other policies and is lowered until its own peak (storage just before a nightly clean-up) is no more than that: broken pulls at no more storage. (Until 2026-11-24 the cap was that peak itself, and storage grew past it between clean-ups by up to 4%.) With a pull log (what `registry listen` records), `registry apply` deletes the least likely to be pulled again first, as learned from the last 30 days of that log (agent/core/pull-model.ts), when the last week of the log says that order would have lost fewer pulls than least recently pulled first; else, and without a log, the least recently pulled. Of the learned order\'s broken pulls, ' +
+          : 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. Image-evictor\'s cap starts, per seed, at the smallest peak storage of the three other policies and is lowered until its own peak (storage just before a nightly clean-up) is no more than that: broken pulls at no more storage. (Until 2026-11-24 the cap was that peak itself, and storage grew past it between clean-ups by up to 4%.) With a pull log (what `registry listen` records), `registry apply` ranks by what it learned from the last 30 days of that log (agent/core/pull-model.ts): the least likely to be pulled again first, or that order and least recently pulled first together (each manifest\'s places in both summed), whichever the last week of the log says would have lost fewest pulls, least recently pulled first included; without a log, the least recently pulled. Of its broken pulls, ' +
             `${shareOf('pinned')} asked for a pinned release (a version a quiet repository keeps pulling, rarely, long after newer ones arrived), ${shareOf('recent')} for one of the 5 before the latest, ${shareOf('latest')} for the latest. ` +
             'The offline reference knows every future pull and is held to the same storage, with the same thresholds and min-age: what it breaks, no online policy can avoid. ' +
-            `The rate oracle runs the same planner as \`registry apply\`, ranking by each tag\'s pulls in the next ${ORACLE_DAYS} days instead of the learned likelihoods: the storage suffices, what the learned order breaks is estimation. ` +
+            `The rate oracle runs the same planner as \`registry apply\`, ranking by each tag\'s pulls in the next ${ORACLE_DAYS} days instead of the learned likelihoods: the storage suffices, what image-evictor\'s order breaks is estimation. ` +
             'Garbage collection right after each nightly clean-up.',
     },
   };

@@ -43,7 +43,7 @@ async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: R
     minAgeMs: config.minAgeMs,
     pressure,
     perTag: ctx.gitlab !== null,
-    ...(learned?.rates ? { likelihood: learned.rates } : {}),
+    ...(learned?.likelihood ? { likelihood: learned.likelihood } : {}),
   });
   return { plan, nowMs, pullTimes: images.some((i) => i.manifest.lastPullMs !== null || i.manifest.lastHeadMs !== null), pressureOrder: learned?.order ?? null, rates: learned?.rates ?? null };
 }

@@ -1,31 +1,31 @@
 // The order storage pressure takes a registry's candidates in, shared by `registry plan`, `apply`
-// and `status`: learned from the registry's pull log (core/pull-model.ts) when the log says
-// enough and its last week says the learned order would have lost fewer pulls; else least
-// recently pulled first.
-import { choosePullOrder, pullRate, type PullOrderTrial } from '../core/pull-model';
-import { lastPullMs, type RegistryImage } from '../core/registry';
+// and `status`: chosen by the registry's own pull log (core/pull-model.ts) when the log says
+// enough: the learned rates, their blend with recency, or least recently pulled first, whichever
+// its last week says would have lost fewest pulls.
+import { blendedScores, choosePullOrder, pullRate, type PullOrderTrial } from '../core/pull-model';
+import { lastPullMs, lastWantedMs, type RegistryImage } from '../core/registry';
 import { formatDuration } from '../core/units';
 import { PULL_LOG_MS } from '../state/registry-store';
 import type { RegistryContext } from './registry-context';
 
-/** How storage pressure chose among candidates: learned rates, or least recently pulled first; and why. */
+/** How storage pressure chose among candidates, and why. */
 export type PressureOrder =
-  | { order: 'learned'; pulls: number; samples: number; reason: string; trial: PullOrderTrial }
+  | { order: 'learned' | 'blended'; pulls: number; samples: number; reason: string; trial: PullOrderTrial }
   | { order: 'least-recently-pulled'; pulls: number; reason: string; trial: PullOrderTrial | null };
 
 /**
- * Each image's expected pulls a day (core/pull-model.ts), learned from this registry's pull log
- * and kept only when the log's last week says they beat least recently pulled first; null, with
- * the reason, otherwise.
+ * Each image's expected pulls a day (core/pull-model.ts), learned from this registry's pull log,
+ * and the planner's likelihood under the order the log's last week chose (the rates themselves,
+ * or their blend with recency); both null, with the reason, under least recently pulled first.
  */
-export function pullRates(ctx: RegistryContext, images: RegistryImage[], nowMs: number): { rates: Map<string, number> | null; order: PressureOrder } {
+export function pullRates(ctx: RegistryContext, images: RegistryImage[], nowMs: number): { rates: Map<string, number> | null; likelihood: Map<string, number> | null; order: PressureOrder } {
   const headCounts = ctx.config.registryHeadCounts;
   const sinceMs = nowMs - PULL_LOG_MS;
   const pulls = ctx.store.pulls(sinceMs, headCounts);
   const manifests = ctx.store.modelManifests(sinceMs);
   const choice = choosePullOrder(manifests, pulls, nowMs);
-  if (choice.model === null || choice.log === null || choice.trial === null) {
-    return { rates: null, order: { order: 'least-recently-pulled', pulls: pulls.length, reason: choice.reason, trial: choice.trial } };
+  if (choice.order === 'least-recently-pulled' || choice.model === null || choice.log === null || choice.trial === null) {
+    return { rates: null, likelihood: null, order: { order: 'least-recently-pulled', pulls: pulls.length, reason: choice.reason, trial: choice.trial } };
   }
   const rates = new Map<string, number>();
   for (const image of images) {
@@ -33,12 +33,16 @@ export function pullRates(ctx: RegistryContext, images: RegistryImage[], nowMs: 
     const modelManifest = { repository: image.repository, digest: m.digest, pushedMs: m.pushedMs, deletedMs: null, topLevel: image.parents.length === 0 };
     rates.set(`${image.repository}@${m.digest}`, pullRate(choice.model, choice.log, modelManifest, nowMs, lastPullMs(m, headCounts)));
   }
-  return { rates, order: { order: 'learned', pulls: pulls.length, samples: choice.model.samples, reason: choice.reason, trial: choice.trial } };
+  const likelihood =
+    choice.order === 'blended'
+      ? blendedScores(images.map((i) => ({ key: `${i.repository}@${i.manifest.digest}`, rate: rates.get(`${i.repository}@${i.manifest.digest}`) as number, lastWantedMs: lastWantedMs(i.manifest, headCounts) })))
+      : rates;
+  return { rates, likelihood, order: { order: choice.order, pulls: pulls.length, samples: choice.model.samples, reason: choice.reason, trial: choice.trial } };
 }
 
 export function pressureOrderText(order: PressureOrder): string {
   const from = `${order.pulls} pulls logged over the last ${formatDuration(PULL_LOG_MS)}`;
-  return order.order === 'learned'
-    ? `under pressure: least likely to be pulled again first, as learned from ${from} (${order.reason})`
-    : `under pressure: least recently pulled first (${from}: ${order.reason})`;
+  if (order.order === 'learned') return `under pressure: least likely to be pulled again first, as learned from ${from} (${order.reason})`;
+  if (order.order === 'blended') return `under pressure: least likely to be pulled again, as learned from ${from}, and least recently pulled, together (${order.reason})`;
+  return `under pressure: least recently pulled first (${from}: ${order.reason})`;
 }

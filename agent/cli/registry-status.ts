@@ -18,7 +18,7 @@ const rankless = (ctx: RegistryContext) => ctx.gitlab !== null && ctx.config.reg
  * Each manifest's class under the rules and its rank among eviction candidates: the plan as if the
  * storage were empty and had to be refilled, so every candidate is ranked.
  */
-function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number, rates: Map<string, number> | null): Map<string, { class: string; rank: number | null }> {
+function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number, likelihood: Map<string, number> | null): Map<string, { class: string; rank: number | null }> {
   // A GitLab scope without a storage directory is never evicted under pressure: no ranks to show.
   const pressure = rankless(ctx) ? null : { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER };
   const plan = planRegistry({
@@ -30,7 +30,7 @@ function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], n
     minAgeMs: ctx.config.minAgeMs,
     pressure,
     perTag: ctx.gitlab !== null,
-    ...(rates === null ? {} : { likelihood: rates }),
+    ...(likelihood === null ? {} : { likelihood }),
   });
   const out = new Map<string, { class: string; rank: number | null }>();
   for (const i of images) out.set(`${i.repository}@${i.manifest.digest}`, { class: i.parents.length > 0 && i.tags.length === 0 ? 'child' : 'kept', rank: null });
@@ -50,7 +50,7 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
     const images = statusRows(ctx.store.images().filter((i) => ctx.inScope(i.repository)), ctx.config.registryHeadCounts);
     const learned = rankless(ctx) ? null : pullRates(ctx, images, nowMs);
     const rates = learned?.rates ?? null;
-    const classOf = classes(ctx, images, rules, nowMs, rates);
+    const classOf = classes(ctx, images, rules, nowMs, learned?.likelihood ?? null);
     const cls = (i: RegistryImage) => classOf.get(`${i.repository}@${i.manifest.digest}`) ?? { class: 'kept', rank: null };
     if (json) {
       const out = images.map((i) => ({

@@ -32,3 +32,28 @@ export function busyAndQuietMonth(nowMs: number): MonthVersion[] {
   versions.push({ repository: 'ci/quiet', name: 'q1', pushedMs: nowMs - 32 * DAY, deletedMs: null, pullsMs: quiet });
   return versions;
 }
+
+/**
+ * The same month with a pinned release: b5 is not deleted but pulled every 2 days from 2.5 days
+ * after its retries ended (a deployment pinned to it), and q1 is pulled every 4 days, last 12 h
+ * ago. Live now: b5, b26-b30 and q1. Least recently pulled first would delete b5 (idle 1.5 days)
+ * before b28; the learned rates alone, as of each day of the last week, deleted b5 among the
+ * first (it idles through dozens of b-versions' pulls, like the dead versions around it); their
+ * blend with recency did neither.
+ */
+export function pinnedReleaseMonth(nowMs: number): MonthVersion[] {
+  return busyAndQuietMonth(nowMs).map((v) => {
+    if (v.name === 'b5') {
+      const pinnedFromMs = v.pushedMs + 2 * DAY + 2.5 * DAY;
+      const pinned: number[] = [];
+      for (let t = pinnedFromMs; t < nowMs; t += 2 * DAY) pinned.push(t);
+      return { ...v, deletedMs: null, pullsMs: [...v.pullsMs, ...pinned] };
+    }
+    if (v.name === 'q1') {
+      const quiet: number[] = [];
+      for (let t = nowMs - 0.5 * DAY; t > nowMs - 30 * DAY; t -= 4 * DAY) quiet.unshift(t);
+      return { ...v, pullsMs: quiet };
+    }
+    return v;
+  });
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cli, startService } from '../harness/cli';
 import { builderCli, buildImage, type BuiltImage } from '../harness/images';
-import { busyAndQuietMonth, type MonthVersion } from '../harness/pull-month';
+import { busyAndQuietMonth, pinnedReleaseMonth, type MonthVersion } from '../harness/pull-month';
 import { run, waitFor } from '../harness/proc';
 import { freePort, startRegistry, type Registry } from '../harness/registry';
 import { makeTestDir } from '../harness/tmp';
@@ -229,30 +229,42 @@ function writeMonth(statePath: string, month: MonthVersion[], built: Map<string,
   }
 }
 
+/**
+ * A month of pulls on a real registry: each live version of `month` built (8 MiB of its own),
+ * pushed and recorded by the listener, synced, a runner's real pull of b30 logged, then the rest
+ * of the month written into the state. Returns the thresholds at which three images must go.
+ */
+async function monthOnRegistry(statePath: string, registry: Registry, month: MonthVersion[]): Promise<string[]> {
+  const built = new Map<string, BuiltImage>();
+  for (const v of month.filter((m) => m.deletedMs === null)) built.set(v.name, await buildImage({ name: v.repository, tag: v.name, layerBytes: [8 * MiB], registry: registry.address }));
+  for (const image of built.values()) await recorded(statePath, image);
+  expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+  // A runner's pull of the latest: the listener logs it, as it logged the month before.
+  const b30 = built.get('b30') as BuiltImage;
+  expect((await fetch(`http://${registry.address}/v2/ci/busy/manifests/b30`, { headers: { Accept: ACCEPT, 'User-Agent': 'ci-runner/1' } })).status).toBe(200);
+  await waitFor('the logged pull of b30', () => (loggedPulls(statePath, digestOf(b30)) === 1 ? true : undefined));
+  writeMonth(statePath, month, built);
+  const stats = statfsSync(registry.dataDir);
+  const freeBytes = stats.bavail * stats.bsize;
+  // Below low by a little; the target needs three 8 MiB images deleted, not two, not four.
+  return ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 20 * MiB}B`];
+}
+
+interface ShownStatus {
+  pressureOrder: { order: string; pulls: number; trial: { learnedLostPulls: number; blendedLostPulls: number; recencyLostPulls: number } };
+  images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; lastPull: string }>;
+}
+
 describe('registry apply learns from its pull log', () => {
   it('deletes superseded versions no one pulls any more before a quiet repository\'s image pulled longer ago', async () => {
     const statePath = join(dir, 'learned.db');
     const { registry, stop } = await startListened(statePath, { diskBytes: 256 * MiB });
     try {
       const month = busyAndQuietMonth(Date.now());
-      const live = month.filter((v) => v.deletedMs === null);
-      expect(live.map((v) => v.name)).toEqual(['b26', 'b27', 'b28', 'b29', 'b30', 'q1']);
-      const built = new Map<string, BuiltImage>();
-      for (const v of live) built.set(v.name, await buildImage({ name: v.repository, tag: v.name, layerBytes: [8 * MiB], registry: registry.address }));
-      for (const image of built.values()) await recorded(statePath, image);
-      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
-      // A runner's pull of the latest: the listener logs it, as it logged the month before.
-      const b30 = built.get('b30') as BuiltImage;
-      expect((await fetch(`http://${registry.address}/v2/ci/busy/manifests/b30`, { headers: { Accept: ACCEPT, 'User-Agent': 'ci-runner/1' } })).status).toBe(200);
-      await waitFor('the logged pull of b30', () => (loggedPulls(statePath, digestOf(b30)) === 1 ? true : undefined));
-      writeMonth(statePath, month, built);
-
-      const stats = statfsSync(registry.dataDir);
-      const freeBytes = stats.bavail * stats.bsize;
-      // Below low by a little; the target needs three 8 MiB images deleted, not two, not four.
-      const thresholds = ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 20 * MiB}B`];
+      expect(month.filter((v) => v.deletedMs === null).map((v) => v.name)).toEqual(['b26', 'b27', 'b28', 'b29', 'b30', 'q1']);
+      const thresholds = await monthOnRegistry(statePath, registry, month);
       const status = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'status', '--json']);
-      const shown = JSON.parse(status.stdout) as { pressureOrder: { order: string; pulls: number; trial: { learnedLostPulls: number; recencyLostPulls: number } }; images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; lastPull: string }> };
+      const shown = JSON.parse(status.stdout) as ShownStatus;
       expect(shown.pressureOrder).toMatchObject({ order: 'learned', pulls: month.reduce((n, v) => n + v.pullsMs.length, 1) });
       // The last week, replayed: least recently pulled first would have deleted q1 before its next pull.
       expect(shown.pressureOrder.trial.learnedLostPulls).toBeLessThan(shown.pressureOrder.trial.recencyLostPulls);
@@ -274,6 +286,37 @@ describe('registry apply learns from its pull log', () => {
       expect(result.reachesTarget).toBe(true);
       for (const name of ['b26', 'b27', 'b28']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
       for (const name of ['b29', 'b30']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(200);
+      expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
+    } finally {
+      await stop();
+    }
+  }, 600_000);
+
+  it('blends the learned rates with recency where the last week says each alone loses a pinned release, and keeps the release', async () => {
+    const statePath = join(dir, 'blended.db');
+    const { registry, stop } = await startListened(statePath, { diskBytes: 256 * MiB });
+    try {
+      const month = pinnedReleaseMonth(Date.now());
+      expect(month.filter((v) => v.deletedMs === null).map((v) => v.name)).toEqual(['b5', 'b26', 'b27', 'b28', 'b29', 'b30', 'q1']);
+      const thresholds = await monthOnRegistry(statePath, registry, month);
+      const status = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'status', '--json']);
+      const shown = JSON.parse(status.stdout) as ShownStatus;
+      expect(shown.pressureOrder.order).toBe('blended');
+      const { trial } = shown.pressureOrder;
+      expect(trial.blendedLostPulls).toBeLessThan(Math.min(trial.learnedLostPulls, trial.recencyLostPulls));
+      const byTag = new Map(shown.images.map((i) => [i.tags[0], i]));
+      // Least recently pulled first would take the pinned b5 before b28: its last pull is the older.
+      expect(Date.parse(byTag.get('b5')?.lastPull ?? '')).toBeLessThan(Date.parse(byTag.get('b28')?.lastPull ?? ''));
+      expect(byTag.get('b28')?.rank).toBeLessThan(byTag.get('b5')?.rank ?? 0);
+
+      const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
+      expect(applied.code).toBe(0);
+      const result = JSON.parse(applied.stdout) as { pressureOrder: { order: string }; outcomes: Outcome[]; reachesTarget: boolean };
+      expect(result.pressureOrder.order).toBe('blended');
+      expect(result.outcomes.filter((o) => o.result === 'deleted').map((o) => o.tags[0]).sort()).toEqual(['b26', 'b27', 'b28']);
+      expect(result.reachesTarget).toBe(true);
+      for (const name of ['b26', 'b27', 'b28']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
+      for (const name of ['b5', 'b29', 'b30']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(200);
       expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
     } finally {
       await stop();

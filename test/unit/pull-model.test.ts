@@ -1,13 +1,13 @@
 // The pull model (core/pull-model.ts): what a registry's own pull log says about which images will
 // be pulled again, where least recently pulled first is wrong.
-import { choosePullOrder, learnPullModel, pullLog, pullRate, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
-import { busyAndQuietMonth } from '../harness/pull-month';
+import { blendedScores, choosePullOrder, learnPullModel, pullLog, pullRate, trialWinner, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
+import { busyAndQuietMonth, pinnedReleaseMonth, type MonthVersion } from '../harness/pull-month';
 import { DAY, HOUR, T0 } from './fixtures';
 
-function month(): { manifests: ModelManifest[]; pulls: PullRecord[]; v: Map<string, ModelManifest> } {
+function month(versions: MonthVersion[] = busyAndQuietMonth(T0)): { manifests: ModelManifest[]; pulls: PullRecord[]; v: Map<string, ModelManifest> } {
   const v = new Map<string, ModelManifest>();
   const pulls: PullRecord[] = [];
-  for (const version of busyAndQuietMonth(T0)) {
+  for (const version of versions) {
     const m = { repository: version.repository, digest: `sha256:${version.name}`, pushedMs: version.pushedMs, deletedMs: version.deletedMs, topLevel: true };
     v.set(version.name, m);
     for (const atMs of version.pullsMs) pulls.push({ repository: m.repository, digest: m.digest, atMs });
@@ -66,7 +66,29 @@ describe('choosing the order from the log\'s last week', () => {
     expect(choice.trial?.moments).toBe(7);
     expect(choice.trial?.learnedLostPulls).toBeLessThan(choice.trial?.recencyLostPulls ?? 0);
     expect(choice.model).not.toBeNull();
-    expect(choice.reason).toMatch(/^the last 7 days' trial: \d+ pulls lost by the learned order, \d+ by least recently pulled first$/);
+    expect(choice.order).toBe('learned');
+    expect(choice.reason).toMatch(/^the last 7 days' trial: \d+ pulls lost by the learned order, \d+ by its blend with recency, \d+ by least recently pulled first$/);
+  });
+
+  it('blends the learned rates with recency where, as of a week ago, each alone would have lost a pinned release\'s pulls', () => {
+    const { manifests, pulls } = month(pinnedReleaseMonth(T0));
+    const choice = choosePullOrder(manifests, pulls, T0);
+    expect(choice.order).toBe('blended');
+    expect(choice.model).not.toBeNull();
+    const trial = choice.trial as NonNullable<typeof choice.trial>;
+    expect(trial.blendedLostPulls).toBeLessThan(trial.learnedLostPulls);
+    expect(trial.blendedLostPulls).toBeLessThan(trial.recencyLostPulls);
+  });
+
+  it.each([
+    [{ learnedLostPulls: 3, blendedLostPulls: 2, recencyLostPulls: 5 }, 'blended'],
+    [{ learnedLostPulls: 2, blendedLostPulls: 2, recencyLostPulls: 5 }, 'learned'],
+    [{ learnedLostPulls: 1, blendedLostPulls: 2, recencyLostPulls: 5 }, 'learned'],
+    [{ learnedLostPulls: 9, blendedLostPulls: 4, recencyLostPulls: 4 }, 'least-recently-pulled'],
+    [{ learnedLostPulls: 4, blendedLostPulls: 6, recencyLostPulls: 4 }, 'least-recently-pulled'],
+    [{ learnedLostPulls: 0, blendedLostPulls: 0, recencyLostPulls: 0 }, 'least-recently-pulled'],
+  ])('takes the order that lost fewest pulls, a tie keeping recency, then the learned rates: %o -> %s', (trial, order) => {
+    expect(trialWinner(trial)).toBe(order);
   });
 
   it('keeps least recently pulled first on a tie, and without a week of log before the trial', () => {
@@ -78,11 +100,41 @@ describe('choosing the order from the log\'s last week', () => {
     expect(tie.trial?.learnedLostPulls).toBe(tie.trial?.recencyLostPulls);
     expect(tie.trial?.learnedLostPulls).toBeGreaterThan(0);
     expect(tie.model).toBeNull();
+    expect(tie.order).toBe('least-recently-pulled');
     // The month's last 12 days only: enough to learn from now, not as of a week ago.
     const recent = month();
     const shortLog = recent.pulls.filter((p) => p.atMs > T0 - 12 * DAY);
     expect(learnPullModel(recent.manifests, shortLog, T0)).not.toBeNull();
     const short = choosePullOrder(recent.manifests, shortLog, T0);
     expect(short).toMatchObject({ model: null, trial: null, reason: expect.stringMatching(/before the last 7 days/) });
+  });
+});
+
+describe('the blend of the learned rates and recency', () => {
+  it('keeps longest what both orders keep, and puts a manifest one order keeps and the other drops between them', () => {
+    const scores = blendedScores([
+      // Likely and just pulled: last to go in both orders.
+      { key: 'hot', rate: 5, lastWantedMs: T0 - HOUR },
+      // Unlikely by its cell (a pinned release among dead versions) but pulled more recently than `dead`.
+      { key: 'pinned', rate: 0.01, lastWantedMs: T0 - DAY },
+      // Likely by its cell, but idle longest.
+      { key: 'quiet', rate: 1, lastWantedMs: T0 - 5 * DAY },
+      // First to go in both.
+      { key: 'dead', rate: 0.001, lastWantedMs: T0 - 4 * DAY },
+    ]);
+    const order = [...scores].sort((a, b) => a[1] - b[1]).map(([key]) => key);
+    // The learned rates alone take `pinned` second; recency takes `quiet` first. Places summed:
+    // dead 0+1, quiet 2+0, pinned 1+2, hot 3+3.
+    expect(order).toEqual(['dead', 'quiet', 'pinned', 'hot']);
+    expect(Object.fromEntries(scores)).toEqual({ dead: 1, quiet: 2, pinned: 3, hot: 6 });
+  });
+
+  it('breaks ties by recency, then by key, so the order is reproducible', () => {
+    const scores = blendedScores([
+      { key: 'b', rate: 1, lastWantedMs: T0 },
+      { key: 'a', rate: 1, lastWantedMs: T0 },
+    ]);
+    expect(scores.get('a')).toBe(0);
+    expect(scores.get('b')).toBe(2);
   });
 });
