@@ -270,10 +270,20 @@ export function createDockerClient(host: string): DockerClient {
     eventsBetween: async (sinceNano, untilNano) => {
       const collected: DockerEvent[] = [];
       // With `until`, Docker ends the stream itself once its own clock reaches that time; a daemon
-      // whose clock is behind ours would hold it open, so it is cut off and what came is used.
+      // whose clock is behind ours would hold it open, so it is cut off, and what came is complete
+      // up to the cut (what it had logged comes at once, later events as they happen). A daemon
+      // that has not answered at all by then (loaded by a burst of jobs) gave nothing to go on: an
+      // error, so that the removal waiting on it does not go ahead on stale records.
       const signal = AbortSignal.timeout(EVENTS_BETWEEN_TIMEOUT_MS);
+      let stream: AsyncIterable<DockerEvent>;
       try {
-        for await (const event of await streamEvents(docker, call, sinceNano, signal, untilNano)) collected.push(event);
+        stream = await streamEvents(docker, call, sinceNano, signal, untilNano);
+      } catch (error) {
+        if (signal.aborted) throw new DockerUnreachableError(host, `no answer to the events catch-up within ${EVENTS_BETWEEN_TIMEOUT_MS / 1000} s`);
+        throw error;
+      }
+      try {
+        for await (const event of stream) collected.push(event);
       } catch (error) {
         if (!signal.aborted) throw error;
       }

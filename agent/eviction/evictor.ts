@@ -18,6 +18,8 @@ export interface StepOutcome {
   result: StepResult;
   estimatedBytes: number;
   measuredBytes: number | null;
+  /** Docker event time (ns) the records were brought up to right before the removal; null if not. */
+  checkedThroughNano: string | null;
   error?: string;
 }
 
@@ -38,8 +40,8 @@ export interface EvictorDeps {
   clock: () => number;
   minAgeMs: number;
   dryRun: boolean;
-  /** Brings usage records up to the present (events not yet delivered), before each re-check. */
-  catchUp?: () => Promise<void>;
+  /** Brings usage records up to the present (events not yet delivered), before each re-check; returns the event time (ns) they are complete through. */
+  catchUp?: () => Promise<string | null>;
   /** Once aborted, the run ends after the removal in flight. */
   signal?: AbortSignal;
   /** Waits between re-measurements while a removal's space has not shown yet; default: a real timer. */
@@ -85,7 +87,7 @@ function reached(disk: DiskUsage, step: PlanStep): boolean {
 /** Tries one step; returns its outcome and the disk figures after it. */
 async function runStep(step: PlanStep, disk: DiskUsage, deps: EvictorDeps): Promise<[StepOutcome, DiskUsage]> {
   const { docker, store } = deps;
-  const outcome: StepOutcome = { imageId: step.imageId, tags: step.tags, mode: step.mode, result: 'failed', estimatedBytes: step.estimatedBytes, measuredBytes: null };
+  const outcome: StepOutcome = { imageId: step.imageId, tags: step.tags, mode: step.mode, result: 'failed', estimatedBytes: step.estimatedBytes, measuredBytes: null, checkedThroughNano: null };
   try {
     if ((await docker.listContainers()).some((c) => c.imageId === step.imageId)) {
       outcome.result = 'in-use';
@@ -93,8 +95,9 @@ async function runStep(step: PlanStep, disk: DiskUsage, deps: EvictorDeps): Prom
     }
     // Last, right before the removal: events not yet delivered (a job that pulled it a moment
     // ago), then the image's record. What happens between here and the removal is the only window
-    // left, and Docker's own 409 covers a container created in it.
-    await deps.catchUp?.();
+    // left, and Docker's own 409 covers a container created in it. A catch-up that fails (Docker
+    // did not answer) throws: the step fails, nothing is removed on stale records.
+    outcome.checkedThroughNano = (await deps.catchUp?.()) ?? null;
     const record = store.image(step.imageId);
     if (record !== undefined && recencyMs(record) > deps.clock() - deps.minAgeMs) {
       outcome.result = 'too-young';
@@ -144,6 +147,7 @@ function logOutcome(log: Log, step: PlanStep, outcome: StepOutcome, disk: DiskUs
     estimatedBytes: step.estimatedBytes,
     measuredBytes: outcome.measuredBytes,
     freeBytes: disk.freeBytes,
+    checkedThroughNano: outcome.checkedThroughNano,
   };
   if (outcome.result === 'failed') log.warn('eviction_failed', { ...fields, error: outcome.error });
   else if (outcome.result === 'removed' || outcome.result === 'would-remove') log.info(dryRun ? 'eviction_dry_run' : 'eviction', fields);

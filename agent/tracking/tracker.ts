@@ -44,9 +44,10 @@ export interface Tracker {
   preview(nowMs: number): Promise<Survey>;
   /**
    * Applies every event up to `nowMs` that the live stream may not have delivered yet, so a
-   * decision taken next sees a pull or container that happened a moment ago.
+   * decision taken next sees a pull or container that happened a moment ago. Returns the Docker
+   * event time (nanoseconds) the records are now complete through, or null without a cursor.
    */
-  catchUp(nowMs: number): Promise<void>;
+  catchUp(nowMs: number): Promise<string | null>;
   /** Moves the times recorded before a wall-clock jump by its skew; returns how many records moved. */
   absorbClockJump(jump: ClockJump): Promise<number>;
 }
@@ -173,7 +174,7 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
       recentKeys.add(key);
       // Sets iterate in insertion order: the first key is the oldest.
       if (recentKeys.size > RECENT_EVENTS) recentKeys.delete(recentKeys.values().next().value as string);
-      log.debug('docker_event', { type: event.type, action: event.action, actor: event.actorId, changed: changes.length });
+      log.debug('docker_event', { type: event.type, action: event.action, actor: event.actorId, timeNano: event.timeNano, changed: changes.length });
       return true;
     });
   }
@@ -193,10 +194,11 @@ export function createTracker({ docker, store, log }: TrackerDeps): Tracker {
 
     catchUp: async (nowMs) => {
       const cursor = store.cursor();
-      if (cursor === null) return;
+      if (cursor === null) return null;
       const untilNano = msToNano(nowMs);
-      if (BigInt(untilNano) <= BigInt(cursor)) return;
+      if (BigInt(untilNano) <= BigInt(cursor)) return cursor;
       for (const event of await docker.eventsBetween(cursor, untilNano)) await applyEvent(event);
+      return untilNano;
     },
 
     absorbClockJump: (jump) =>

@@ -38,3 +38,37 @@ it('talks to a real engine with no ssh2 code loaded, and refuses ssh:// with a c
   expect(out.stub).toEqual([['Client']]);
   expect(out.refused).toBe('image-evictor does not connect to Docker over SSH: use unix:// or tcp://');
 });
+
+it('a catch-up the daemon does not answer is an error, not an empty list: no removal goes ahead on it', async () => {
+  // The daemon is stopped (SIGSTOP by its PID), as a loaded one that cannot answer in time: before,
+  // the catch-up gave back no events, and the removal waiting on it went ahead on stale records.
+  const script = `
+    const { createDockerClient } = require(${JSON.stringify(CLIENT)});
+    (async () => {
+      const client = createDockerClient(${JSON.stringify(engine.host)});
+      const nowNano = String(BigInt(Date.now()) * 1000000n);
+      await client.eventsBetween('0', nowNano);
+      process.stdout.write('answered\\n');
+      process.kill(${engine.pid}, 'SIGSTOP');
+      try {
+        const events = await client.eventsBetween('0', nowNano);
+        process.stdout.write(JSON.stringify({ events: events.length }));
+      } catch (error) {
+        process.stdout.write(JSON.stringify({ error: error.message }));
+      } finally {
+        process.kill(${engine.pid}, 'SIGCONT');
+      }
+    })();`;
+  let ran: Awaited<ReturnType<typeof run>>;
+  try {
+    ran = await run(process.execPath, ['-e', script], { cwd: join(__dirname, '..', '..') });
+  } finally {
+    process.kill(engine.pid, 'SIGCONT');
+  }
+  expect(ran.code).toBe(0);
+  const [answered, outcome] = ran.stdout.split('\n');
+  expect(answered).toBe('answered');
+  expect(JSON.parse(outcome as string)).toEqual({ error: expect.stringMatching(/^cannot reach Docker at .*: no answer to the events catch-up within 3 s$/) });
+  // The daemon goes on as before.
+  expect(await engine.docker(['version', '--format', '{{.Server.Version}}'])).toMatch(/^\d+\./);
+});

@@ -7,7 +7,7 @@ import type { Layer } from '../../agent/core/image';
 import { msToNano } from '../../agent/core/image';
 import { runCheck, type CheckDeps } from '../../agent/eviction/check';
 import { answerFromHistory, replayHere, type LearnRequest } from '../../agent/eviction/order-learner';
-import { DockerApiError } from '../../agent/errors';
+import { DockerApiError, DockerUnreachableError } from '../../agent/errors';
 import type { Log, LogFields } from '../../agent/log';
 import { runAgent } from '../../agent/service/agent';
 import { openStore, readHistory, type Store } from '../../agent/state/store';
@@ -283,6 +283,32 @@ describe('a whole check on a full disk', () => {
     // 300 MB free: above low, so no second round goes after d to make up for a.
     expect(s.engine.imageIds()).toContain(ids.d);
     expect(s.log.lines.find((l) => l.message === 'eviction_run')).toMatchObject({ stoppedBecause: 'plan-exhausted', freeBytes: 300 * MB });
+  });
+
+  it('a catch-up Docker does not answer: the step fails, nothing is removed on stale records', async () => {
+    const { s, ids } = await fullDisk();
+    // A job pulls `a` again after the last ingest, and Docker, loaded, answers no catch-up.
+    s.engine.pull({ ref: 'ci/a:1', layers: [layer('a', 100)] });
+    s.clock.advance(1);
+    s.engine.eventsBetween = async () => {
+      throw new DockerUnreachableError('/fake/docker', 'no answer to the events catch-up within 3 s');
+    };
+    const report = await runCheck(s.deps, '/fake/docker', { lockWaitMs: 0 }, new AbortController().signal);
+    expect(report.outcomes.length).toBeGreaterThan(0);
+    expect(report.outcomes.every((o) => o.result === 'failed')).toBe(true);
+    expect(s.engine.removals).toEqual([]);
+    for (const id of [ids.a, ids.b, ids.c, ids.d]) expect(s.engine.imageIds()).toContain(id);
+    expect(s.log.lines.find((l) => l.message === 'eviction_failed')).toMatchObject({ error: expect.stringMatching(/no answer to the events catch-up/) });
+  });
+
+  it('says, on each eviction line, the Docker event time its re-check brought the records up to', async () => {
+    const { s } = await fullDisk();
+    s.clock.advance(1);
+    const checkedMs = s.clock.now();
+    await runCheck(s.deps, '/fake/docker', { lockWaitMs: 0 }, new AbortController().signal);
+    const evictions = s.log.lines.filter((l) => l.message === 'eviction');
+    expect(evictions.length).toBeGreaterThan(0);
+    for (const line of evictions) expect(BigInt(String(line.checkedThroughNano))).toBeGreaterThanOrEqual(BigInt(msToNano(checkedMs)));
   });
 
   it('a container created between planning and removal: Docker refuses (409), the image stays, the run goes on', async () => {
