@@ -200,10 +200,11 @@ export interface BlendEntry {
  * many of its repository's pulls, ranked among dead versions) recency still holds it, and the
  * other way round. Added 2026-11-25: on fresh seeds 37-66, broken pulls 4,512 -> 3,634 in the
  * bench's first registry family and 18,016 -> 17,313 in the branch family (26 and 27 seeds of 30
- * better); README has the study.
+ * better); bench/FINDINGS.md has the study.
  */
 export function blendedScores(entries: BlendEntry[]): Map<string, number> {
-  const byRecency = (a: BlendEntry, b: BlendEntry) => a.lastWantedMs - b.lastWantedMs || a.key.localeCompare(b.key);
+  // Code-point order on ties, not localeCompare: the same on every host, and cheaper.
+  const byRecency = (a: BlendEntry, b: BlendEntry) => a.lastWantedMs - b.lastWantedMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   const score = new Map<string, number>();
   [...entries].sort((a, b) => a.rate - b.rate || byRecency(a, b)).forEach((e, place) => score.set(e.key, place));
   [...entries].sort(byRecency).forEach((e, place) => score.set(e.key, (score.get(e.key) as number) + place));
@@ -269,9 +270,10 @@ export function choosePullOrder(manifests: ModelManifest[], pulls: PullRecord[],
     const since = (a: ModelManifest, b: ModelManifest) => (wanted.get(a) as number) - (wanted.get(b) as number);
     const byRecency = [...live].sort(since);
     const byRate = [...live].sort((a, b) => (rates.get(a) as number) - (rates.get(b) as number) || since(a, b));
-    const blended = blendedScores(live.map((m) => ({ key: keyOf(m.repository, m.digest), rate: rates.get(m) as number, lastWantedMs: wanted.get(m) as number })));
-    const scoreOf = (m: ModelManifest) => blended.get(keyOf(m.repository, m.digest)) as number;
-    const byBlend = [...live].sort((a, b) => scoreOf(a) - scoreOf(b) || since(a, b));
+    const keys = new Map(live.map((m) => [m, keyOf(m.repository, m.digest)]));
+    const blended = blendedScores(live.map((m) => ({ key: keys.get(m) as string, rate: rates.get(m) as number, lastWantedMs: wanted.get(m) as number })));
+    const scores = new Map(live.map((m) => [m, blended.get(keys.get(m) as string) as number]));
+    const byBlend = [...live].sort((a, b) => (scores.get(a) as number) - (scores.get(b) as number) || since(a, b));
     for (const share of TRIAL_SHARES) {
       const n = Math.round(share * live.length);
       for (const m of byRate.slice(0, n)) trial.learnedLostPulls += lost.get(m) as number;
