@@ -250,6 +250,19 @@ async function monthOnRegistry(statePath: string, registry: Registry, month: Mon
   return ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 20 * MiB}B`];
 }
 
+/** `registry apply` under `thresholds`: it says `order`, deletes b26-b28 and reaches target; `kept` and q1 stay. */
+async function expectDeadVersionsDeleted(statePath: string, registry: Registry, thresholds: string[], order: string, kept: string[]): Promise<void> {
+  const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
+  expect(applied.code).toBe(0);
+  const result = JSON.parse(applied.stdout) as { pressureOrder: { order: string }; outcomes: Outcome[]; reachesTarget: boolean };
+  expect(result.pressureOrder.order).toBe(order);
+  expect(result.outcomes.filter((o) => o.result === 'deleted').map((o) => o.tags[0]).sort()).toEqual(['b26', 'b27', 'b28']);
+  expect(result.reachesTarget).toBe(true);
+  for (const name of ['b26', 'b27', 'b28']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
+  for (const name of kept) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(200);
+  expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
+}
+
 interface ShownStatus {
   pressureOrder: { order: string; pulls: number; trial: { learnedLostPulls: number; blendedLostPulls: number; recencyLostPulls: number } };
   images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; lastPull: string }>;
@@ -278,15 +291,7 @@ describe('registry apply learns from its pull log', () => {
         expect(d?.rank).toBeLessThan(q1?.rank ?? 0);
       }
 
-      const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
-      expect(applied.code).toBe(0);
-      const result = JSON.parse(applied.stdout) as { pressureOrder: { order: string }; outcomes: Outcome[]; reachesTarget: boolean };
-      expect(result.pressureOrder.order).toBe('learned');
-      expect(result.outcomes.filter((o) => o.result === 'deleted').map((o) => o.tags[0]).sort()).toEqual(['b26', 'b27', 'b28']);
-      expect(result.reachesTarget).toBe(true);
-      for (const name of ['b26', 'b27', 'b28']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
-      for (const name of ['b29', 'b30']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(200);
-      expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
+      await expectDeadVersionsDeleted(statePath, registry, thresholds, 'learned', ['b29', 'b30']);
     } finally {
       await stop();
     }
@@ -309,15 +314,7 @@ describe('registry apply learns from its pull log', () => {
       expect(Date.parse(byTag.get('b5')?.lastPull ?? '')).toBeLessThan(Date.parse(byTag.get('b28')?.lastPull ?? ''));
       expect(byTag.get('b28')?.rank).toBeLessThan(byTag.get('b5')?.rank ?? 0);
 
-      const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
-      expect(applied.code).toBe(0);
-      const result = JSON.parse(applied.stdout) as { pressureOrder: { order: string }; outcomes: Outcome[]; reachesTarget: boolean };
-      expect(result.pressureOrder.order).toBe('blended');
-      expect(result.outcomes.filter((o) => o.result === 'deleted').map((o) => o.tags[0]).sort()).toEqual(['b26', 'b27', 'b28']);
-      expect(result.reachesTarget).toBe(true);
-      for (const name of ['b26', 'b27', 'b28']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(404);
-      for (const name of ['b5', 'b29', 'b30']) expect(await manifestStatus(registry, 'ci/busy', name)).toBe(200);
-      expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
+      await expectDeadVersionsDeleted(statePath, registry, thresholds, 'blended', ['b5', 'b29', 'b30']);
     } finally {
       await stop();
     }
