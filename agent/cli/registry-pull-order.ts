@@ -2,7 +2,7 @@
 // and `status`: chosen by the registry's own pull log (core/pull-model.ts) when the log says
 // enough: the learned rates, their blend with recency, or least recently pulled first, whichever
 // its last week says would have lost fewest pulls.
-import { blendedScores, choosePullOrder, pullRate, type PullOrderTrial } from '../core/pull-model';
+import { blendedScores, choosePullOrder, pullRate, type PullOrder, type PullOrderTrial } from '../core/pull-model';
 import { lastPullMs, lastWantedMs, type RegistryImage } from '../core/registry';
 import { formatDuration } from '../core/units';
 import { PULL_LOG_MS } from '../state/registry-store';
@@ -10,7 +10,7 @@ import type { RegistryContext } from './registry-context';
 
 /** How storage pressure chose among candidates, and why. */
 export type PressureOrder =
-  | { order: 'learned' | 'blended'; pulls: number; samples: number; reason: string; trial: PullOrderTrial }
+  | { order: Exclude<PullOrder, 'least-recently-pulled'>; pulls: number; samples: number; reason: string; trial: PullOrderTrial }
   | { order: 'least-recently-pulled'; pulls: number; reason: string; trial: PullOrderTrial | null };
 
 /**

@@ -19,6 +19,7 @@ const HOUR = 3_600_000;
 // which no loaded machine takes between two docker commands. The images start out an hour cold
 // (moved back in the state), so the agent wants every one of them gone from its first check on.
 const MIN_AGE = '10m';
+const MIN_AGE_MS = 10 * 60_000;
 /** Jobs keep coming until the agent has evicted this many images while they ran; then it fails. */
 const DEADLINE_MS = 150_000;
 const JOBS = 60;
@@ -84,7 +85,7 @@ function pullsIn(logs: LogLine[], image: BuiltImage): bigint[] {
  * alone (each eviction line says how far its re-check reached), so no timing decides it.
  */
 function removalsAfterAKnownPull(logs: LogLine[]): string[] {
-  const minAgeNs = nano(10 * 60_000);
+  const minAgeNs = nano(MIN_AGE_MS);
   return logs
     .filter((l) => l.message === 'eviction')
     .filter((l) => {
