@@ -27,17 +27,17 @@ export function pullRates(ctx: RegistryContext, images: RegistryImage[], nowMs: 
   if (choice.order === 'least-recently-pulled' || choice.model === null || choice.log === null || choice.trial === null) {
     return { rates: null, likelihood: null, order: { order: 'least-recently-pulled', pulls: pulls.length, reason: choice.reason, trial: choice.trial } };
   }
+  const { model, log } = choice;
   const rates = new Map<string, number>();
-  for (const image of images) {
+  const entries = images.map((image) => {
     const m = image.manifest;
     const modelManifest = { repository: image.repository, digest: m.digest, pushedMs: m.pushedMs, deletedMs: null, topLevel: image.parents.length === 0 };
-    rates.set(`${image.repository}@${m.digest}`, pullRate(choice.model, choice.log, modelManifest, nowMs, lastPullMs(m, headCounts)));
-  }
-  const likelihood =
-    choice.order === 'blended'
-      ? blendedScores(images.map((i) => ({ key: `${i.repository}@${i.manifest.digest}`, rate: rates.get(`${i.repository}@${i.manifest.digest}`) as number, lastWantedMs: lastWantedMs(i.manifest, headCounts) })))
-      : rates;
-  return { rates, likelihood, order: { order: choice.order, pulls: pulls.length, samples: choice.model.samples, reason: choice.reason, trial: choice.trial } };
+    const entry = { key: `${image.repository}@${m.digest}`, rate: pullRate(model, log, modelManifest, nowMs, lastPullMs(m, headCounts)), lastWantedMs: lastWantedMs(m, headCounts) };
+    rates.set(entry.key, entry.rate);
+    return entry;
+  });
+  const likelihood = choice.order === 'blended' ? blendedScores(entries) : rates;
+  return { rates, likelihood, order: { order: choice.order, pulls: pulls.length, samples: model.samples, reason: choice.reason, trial: choice.trial } };
 }
 
 export function pressureOrderText(order: PressureOrder): string {

@@ -44,11 +44,6 @@ afterAll(async () => {
   rmSync(dirname(statePath), { recursive: true, force: true });
 });
 
-/**
- * One CI job: pull its image, then run a container from it without pulling again. Jobs come in
- * waves over working sets of images, as pipelines do, in the order the agent evicts them: jobs
- * pull images the agent is about to remove, is removing, or has just removed.
- */
 interface Failure {
   text: string;
   image: BuiltImage;
@@ -59,6 +54,11 @@ interface Failure {
   pullEndMs: number;
 }
 
+/**
+ * One CI job: pull its image, then run a container from it without pulling again. Jobs come in
+ * waves over working sets of images, as pipelines do, in the order the agent evicts them: jobs
+ * pull images the agent is about to remove, is removing, or has just removed.
+ */
 async function job(index: number): Promise<Failure | null> {
   const wave = Math.min(WAVES - 1, Math.floor((index * WAVES) / JOBS));
   const image = images[wave * PER_WAVE + (index % PER_WAVE)] as BuiltImage;
