@@ -3,7 +3,9 @@
 // nightly clean-up runs. Compares today's retention rules with the registry planner's pull-LRU
 // (agent/core/registry-planner.ts, the code `registry apply` runs) on broken pulls (a pull of a
 // deleted tag is a failed CI job) and storage. Each seed draws its own shape.
+import { DEFAULTS } from '../agent/config/schema';
 import type { BlobRef, RegistryImage } from '../agent/core/registry';
+import type { SizeSpec } from '../agent/core/units';
 import { blendedScores, choosePullOrder, pullRate, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
 import { planRegistry } from '../agent/core/registry-planner';
 import { median, times, type Table } from './report';
@@ -155,6 +157,19 @@ const keepRecentPulls =
     return doomed;
   };
 
+/** A default threshold as a share of the storage: the cap stands for the storage's size. */
+function shareOf(spec: SizeSpec): number {
+  if (spec.kind !== 'ratio') throw new Error('the registry thresholds default to percentages');
+  return spec.ratio;
+}
+
+/**
+ * The thresholds `registry apply` takes by default (registry-low-free, registry-target-free), for
+ * image-evictor and the references alike. Until 2026-11-25 they were the host's 15% and 25%.
+ */
+const LOW_SHARE = shareOf(DEFAULTS.registryLowFree);
+const TARGET_SHARE = shareOf(DEFAULTS.registryTargetFree);
+
 /** How much pull log `registry apply` learns from: the state's history window. */
 const LOG_WINDOW_MS = 30 * DAY_MS;
 
@@ -174,7 +189,7 @@ const pullLru =
     }));
     const blobs = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, l.version.blobs]));
     let likelihood: Map<string, number> | undefined;
-    if (learn && capBytes - usedBytes < 0.15 * capBytes) {
+    if (learn && capBytes - usedBytes < LOW_SHARE * capBytes) {
       const pulls = past.pulls.filter((p) => p.atMs >= nowMs - LOG_WINDOW_MS);
       const manifests = [...past.manifests.values()].filter((m) => m.deletedMs === null || m.deletedMs >= nowMs - LOG_WINDOW_MS);
       const { order, model, log } = choosePullOrder(manifests, pulls, nowMs);
@@ -193,7 +208,7 @@ const pullLru =
       nowMs,
       headCounts: false,
       minAgeMs: 10 * 60_000,
-      pressure: { freeBytes: capBytes - usedBytes, lowBytes: 0.15 * capBytes, targetBytes: 0.25 * capBytes },
+      pressure: { freeBytes: capBytes - usedBytes, lowBytes: LOW_SHARE * capBytes, targetBytes: TARGET_SHARE * capBytes },
     });
     return new Set(plan.deletions.map((d) => d.digest));
   };
@@ -207,7 +222,7 @@ const farthestNextPull =
   (capBytes: number, pullsOf: Map<string, number[]>): Cleanup =>
   (live, nowMs, usedBytes) => {
     const doomed = new Set<string>();
-    if (capBytes - usedBytes >= 0.15 * capBytes) return doomed;
+    if (capBytes - usedBytes >= LOW_SHARE * capBytes) return doomed;
     const next = new Map(live.map((l) => [l.version.digest, (pullsOf.get(l.version.digest) ?? []).find((t) => t > nowMs) ?? Infinity]));
     const nextPull = (l: Live) => next.get(l.version.digest) as number;
     const order = [...live].filter((l) => nowMs - Math.max(l.version.pushedMs, l.lastPullMs ?? -Infinity) >= 10 * 60_000).sort((a, b) => nextPull(b) - nextPull(a));
@@ -216,7 +231,7 @@ const farthestNextPull =
     for (const l of live) for (const b of l.version.blobs) refs.set(b.digest, (refs.get(b.digest) ?? 0) + 1);
     let used = storageOf(live);
     for (const l of order) {
-      if (capBytes - used >= 0.25 * capBytes) break;
+      if (capBytes - used >= TARGET_SHARE * capBytes) break;
       for (const b of l.version.blobs) {
         const left = (refs.get(b.digest) ?? 0) - 1;
         refs.set(b.digest, left);

@@ -46,10 +46,13 @@ export function warnUnmatchedProtections(unmatched: string[]): void {
   for (const origin of unmatched) process.stderr.write(`image-evictor: warning: ${escapeControl(origin)} matches no image: it protects nothing\n`);
 }
 
-/** Writes one stderr line per threshold no one can have meant on this disk (one-shots warn; the agent refuses to start). */
-export function warnImplausibleThresholds(thresholds: Pick<Thresholds, 'lowFree' | 'targetFree'>, disk: { totalBytes: number; path: string }): void {
+/**
+ * Writes one stderr line per threshold no one can have meant on this disk (one-shots warn; the
+ * agent refuses to start). `prefix` names the registry's keys (`registry-low-free`).
+ */
+export function warnImplausibleThresholds(thresholds: Pick<Thresholds, 'lowFree' | 'targetFree'>, disk: { totalBytes: number; path: string }, prefix = ''): void {
   for (const { key, reason } of implausibleThresholds(thresholds, disk.totalBytes)) {
-    process.stderr.write(`image-evictor: warning: ${key} on ${escapeControl(disk.path)}: ${reason}\n`);
+    process.stderr.write(`image-evictor: warning: ${prefix}${key} on ${escapeControl(disk.path)}: ${reason}\n`);
   }
 }
 

@@ -136,12 +136,21 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--gitlab-concurrency <n>', 'with --gitlab: API requests in flight at once, 1 to 64 (default 8)')
     .option('--registry-auth-file <file>', "credentials: one line 'basic USER:PASSWORD' or 'bearer TOKEN'")
     .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured")
+    .option('--storage-low-free <size>', 'apply deletes least likely pulled tags when --storage has less free than this: a size or a percentage (default 15%)')
+    .option('--storage-target-free <size>', 'and stops once this much would be free after gc; just above the low for a nightly run (default 16%)')
     .option('--metrics-file <file>', "apply and gc write their figures here, for node_exporter's textfile collector");
   /** The registry group's short flags under their config keys' names. */
   const registryFlags = (opts: Record<string, unknown>) => {
-    const { storage, listen, tokenFile, ignoreUserAgents, headCounts, unit, restartCommand, gcCommand, metricsFile, project, group, ...rest } = opts;
+    const { storage, storageLowFree, storageTargetFree, listen, tokenFile, ignoreUserAgents, headCounts, unit, restartCommand, gcCommand, metricsFile, project, group, lowFree, targetFree, ...rest } = opts;
+    // The host's thresholds are global flags and would be taken silently, doing nothing here.
+    if (lowFree !== undefined || targetFree !== undefined) {
+      const flag = lowFree !== undefined ? 'low-free' : 'target-free';
+      throw new ConfigError('command line', `--${flag} is the Docker host's threshold; the registry's storage takes --storage-${flag} (config key 'registry-${flag}')`, flag);
+    }
     return {
       ...rest,
+      registryLowFree: storageLowFree,
+      registryTargetFree: storageTargetFree,
       gitlabProject: project,
       gitlabGroup: group,
       registryStorage: storage,
@@ -173,7 +182,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (_options, command: Command) => setExit(await registryListenCommand(openRegistryContext(registryFlags(command.optsWithGlobals()), 'listen'))));
   registry
     .command('plan')
-    .description('show what apply would delete: rules (--rules) per tag, and LRU by last pull when --storage is below low-free (deletes nothing)')
+    .description('show what apply would delete: rules (--rules) per tag, and the least likely to be pulled again when --storage is below --storage-low-free (deletes nothing)')
     .option('--rules <file>', 'rule file: docker_gc syntax, or a YAML policy')
     .option('--json', 'print the plan as JSON')
     .action(async (_options, command: Command) => {

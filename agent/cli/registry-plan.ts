@@ -7,7 +7,7 @@ import { escapeControl } from '../log';
 import { applyGitlabPlan } from '../gitlab/apply';
 import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
 import { writeRegistryMetrics } from '../registry/metrics';
-import { formatAgo, formatBytes, isoTime, renderTable } from './format';
+import { formatAgo, formatBytes, isoTime, renderTable, warnImplausibleThresholds } from './format';
 import { distributionClient, type RegistryContext } from './registry-context';
 import { pressureOrderText, pullRates, type PressureOrder } from './registry-pull-order';
 
@@ -28,8 +28,10 @@ async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: R
   let pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null = null;
   if (config.registryStoragePath !== null) {
     const disk = await measureDisk(config.registryStoragePath);
-    const lowBytes = thresholdBytes(config.lowFree, disk.totalBytes);
-    pressure = { freeBytes: disk.freeBytes, lowBytes, targetBytes: Math.max(lowBytes, thresholdBytes(config.targetFree, disk.totalBytes)) };
+    const thresholds = { lowFree: config.registryLowFree, targetFree: config.registryTargetFree };
+    warnImplausibleThresholds(thresholds, { totalBytes: disk.totalBytes, path: config.registryStoragePath }, 'registry-');
+    const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
+    pressure = { freeBytes: disk.freeBytes, lowBytes, targetBytes: Math.max(lowBytes, thresholdBytes(thresholds.targetFree, disk.totalBytes)) };
   }
   const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
   // Only pressure orders candidates; rules alone do not need the model.
@@ -71,7 +73,7 @@ function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullT
     ...plan.held.map((h) => `kept: ${escapeControl(h.repository)} ${h.tags.map(escapeControl).join(',')} (${h.digest.replace(/^sha256:/, '').slice(0, 12)}): ${escapeControl(h.why)}`),
     ctx.gitlab !== null
       ? `${plan.deletions.reduce((n, d) => n + d.tags.length, 0)} tags to delete; up to ${formatBytes(plan.reclaimBytes)} of images ${GITLAB_RECLAIM}`
-      : `${plan.deletions.length} manifests to delete, about ${formatBytes(plan.reclaimBytes)} of blobs freed after garbage collection${plan.underPressure ? (plan.reachesTarget ? '; reaches target-free' : '; does NOT reach target-free') : ''}`,
+      : `${plan.deletions.length} manifests to delete, about ${formatBytes(plan.reclaimBytes)} of blobs freed after garbage collection${plan.underPressure ? (plan.reachesTarget ? '; reaches registry-target-free' : '; does NOT reach registry-target-free') : ''}`,
     ...(pressureOrder === null ? [] : [pressureOrderText(pressureOrder)]),
     ...(pullTimes ? [] : [pullTimesNote(ctx)]),
   ];

@@ -3,12 +3,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isScalar, type Pair } from 'yaml';
 import type { z } from 'zod';
+import type { SizeSpec } from '../core/units';
 import { ConfigError } from '../errors';
 import { loadPolicy } from './policy-file';
 import { readYaml } from './yaml';
 import {
   Config,
   ConfigLayer,
+  type ConfigKey,
   CONFIG_KEYS,
   DEFAULT_CONFIG_FILE,
   DEFAULTS,
@@ -136,14 +138,19 @@ function flagLayer(flags: Record<string, unknown>): ConfigLayer {
   return parseLayer(raw, 'command line', () => undefined);
 }
 
-function checkThresholds(config: Config): void {
-  const { lowFree: low, targetFree: target } = config;
+/** A target at or below its low threshold would stop eviction before it starts. */
+function checkTargetAbove(low: SizeSpec, target: SizeSpec, lowKey: ConfigKey, targetKey: ConfigKey): void {
   // Bytes against a percentage can only be compared on a real filesystem; the agent checks those.
   const comparable = low.kind === target.kind;
   const above = low.kind === 'ratio' ? target.kind === 'ratio' && target.ratio > low.ratio : target.kind === 'bytes' && target.bytes > low.bytes;
   if (comparable && !above) {
-    throw new ConfigError('configuration', "must be above 'low-free' (eviction starts below low and stops at target)", 'target-free');
+    throw new ConfigError('configuration', `must be above '${lowKey}' (eviction starts below low and stops at target)`, targetKey);
   }
+}
+
+function checkThresholds(config: Config): void {
+  checkTargetAbove(config.lowFree, config.targetFree, 'low-free', 'target-free');
+  checkTargetAbove(config.registryLowFree, config.registryTargetFree, 'registry-low-free', 'registry-target-free');
   if (config.targetFreeInodesRatio <= config.lowFreeInodesRatio) {
     throw new ConfigError('configuration', "must be above 'low-free-inodes'", 'target-free-inodes');
   }

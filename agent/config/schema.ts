@@ -118,6 +118,8 @@ export const ConfigLayer = z
     registry: RegistryUrlField,
     'registry-auth-file': z.string().min(1),
     'registry-storage': z.string().min(1),
+    'registry-low-free': SizeField,
+    'registry-target-free': SizeField,
     'registry-listen': ListenField,
     'registry-listen-token-file': z.string().min(1),
     'registry-ignore-user-agents': ListField,
@@ -171,6 +173,14 @@ export const Config = z.object({
   registryAuthFile: z.string().nullable(),
   /** The registry's storage directory, where pressure and freed bytes are measured. */
   registryStoragePath: z.string().nullable(),
+  /**
+   * `registry apply` deletes under pressure when the storage has less free than this at its run,
+   * and stops at the target. A host evicts every few minutes and wants a wide band; a registry
+   * cleaned nightly needs only what the coming day's pushes take, so its target sits just above
+   * its low: each byte deleted early is a tag kept a day less (bench/FINDINGS.md).
+   */
+  registryLowFree: SizeSpecSchema,
+  registryTargetFree: SizeSpecSchema,
   /** Where `registry listen` receives notifications: loopback by default. */
   registryListen: z.string(),
   registryListenTokenFile: z.string().nullable(),
@@ -220,6 +230,8 @@ export const KEY_TO_FIELD: Record<ConfigKey, keyof Config> = {
   registry: 'registryUrl',
   'registry-auth-file': 'registryAuthFile',
   'registry-storage': 'registryStoragePath',
+  'registry-low-free': 'registryLowFree',
+  'registry-target-free': 'registryTargetFree',
   'registry-listen': 'registryListen',
   'registry-listen-token-file': 'registryListenTokenFile',
   'registry-ignore-user-agents': 'registryIgnoreUserAgents',
@@ -260,6 +272,8 @@ export const DEFAULTS: Config = {
   registryUrl: null,
   registryAuthFile: null,
   registryStoragePath: null,
+  registryLowFree: { kind: 'ratio', ratio: 0.15 },
+  registryTargetFree: { kind: 'ratio', ratio: 0.16 },
   registryListen: '127.0.0.1:9708',
   registryListenTokenFile: null,
   // Vulnerability scanners that pull to scan (Harbor #15810), and GitLab reading manifests for its

@@ -177,7 +177,7 @@ describe('registry apply under a storage cap', () => {
       const freeBytes = stats.bavail * stats.bsize;
       // Below low by a little; the target needs more than one image's 8 MiB layer but less than two.
       // min-age 0s: these pulls are seconds old, and the default 10m would hold them all.
-      const thresholds = ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 12 * MiB}B`, '--min-age', '0s'];
+      const thresholds = ['--storage', registry.dataDir, '--storage-low-free', `${freeBytes + MiB}B`, '--storage-target-free', `${freeBytes + 12 * MiB}B`, '--min-age', '0s'];
       const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
       expect(applied.code).toBe(0);
       const outcomes = (JSON.parse(applied.stdout) as { outcomes: Outcome[]; reachesTarget: boolean; underPressure: boolean }).outcomes;
@@ -247,7 +247,7 @@ async function monthOnRegistry(statePath: string, registry: Registry, month: Mon
   const stats = statfsSync(registry.dataDir);
   const freeBytes = stats.bavail * stats.bsize;
   // Below low by a little; the target needs three 8 MiB images deleted, not two, not four.
-  return ['--storage', registry.dataDir, '--low-free', `${freeBytes + MiB}B`, '--target-free', `${freeBytes + 20 * MiB}B`];
+  return ['--storage', registry.dataDir, '--storage-low-free', `${freeBytes + MiB}B`, '--storage-target-free', `${freeBytes + 20 * MiB}B`];
 }
 
 /** `registry apply` under `thresholds`: it says `order`, deletes b26-b28 and reaches target; `kept` and q1 stay. */

@@ -232,7 +232,11 @@ describe('registry bad input', () => {
     const storage = await cli(['--state', join(dir, 'x.db'), 'registry', '--registry', registryUrl, '--storage', join(dir, 'no-such-dir'), 'plan']);
     expect(storage.code).toBe(2);
     expect(storage.stderr).toMatch(/key 'registry-storage': .*no-such-dir is not a directory/);
-    for (const r of [none, creds, file, status, storage]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // The host's threshold given to a registry command would do nothing there: refused, naming the registry's.
+    const hostThreshold = await cli(['--state', join(dir, 'x.db'), '--low-free', '20%', 'registry', '--registry', registryUrl, 'plan']);
+    expect(hostThreshold.code).toBe(2);
+    expect(hostThreshold.stderr).toMatch(/--low-free is the Docker host's threshold; the registry's storage takes --storage-low-free/);
+    for (const r of [none, creds, file, status, storage, hostThreshold]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 

@@ -130,6 +130,7 @@ describe('loadConfig errors name the source, line and key', () => {
     ['low-free: 30%\ntarget-free: 20%\n', 'target-free'],
     ['low-free: 10GB\ntarget-free: 10GB\n', 'target-free'],
     ['low-free-inodes: 20%\ntarget-free-inodes: 10%\n', 'target-free-inodes'],
+    ['registry-low-free: 15%\nregistry-target-free: 15%\n', 'registry-target-free'],
   ])('refuses target not above low: %j', (text, key) => {
     expect(errorOf(() => loadConfig({ configFile: file(text), env: {}, flags: {} })).key).toBe(key);
   });
