@@ -50,6 +50,15 @@ it('a catch-up the daemon does not answer is an error, not an empty list: no rem
       await client.eventsBetween('0', nowNano);
       process.stdout.write('answered\\n');
       process.kill(${engine.pid}, 'SIGSTOP');
+      // A group stop reaches each thread in turn: on a loaded machine a running thread can still
+      // answer for a while (once it answered this whole catch-up). Wait until every thread is stopped.
+      const fs = require('node:fs');
+      const state = (t) => { const stat = fs.readFileSync('/proc/${engine.pid}/task/' + t + '/stat', 'utf8'); return stat.slice(stat.lastIndexOf(') ') + 2, stat.lastIndexOf(') ') + 3); };
+      const stopped = () => fs.readdirSync('/proc/${engine.pid}/task').every((t) => state(t) === 'T');
+      for (const deadline = Date.now() + 30000; !stopped(); ) {
+        if (Date.now() > deadline) throw new Error('dockerd did not stop');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       try {
         const events = await client.eventsBetween('0', nowNano);
         process.stdout.write(JSON.stringify({ events: events.length }));
