@@ -1,6 +1,6 @@
 // `registry plan` and `registry apply`: what the rules and storage pressure select, and deleting it.
 import { thresholdBytes } from '../core/planner';
-import { planRegistry, type RegistryPlan } from '../core/registry-planner';
+import { bytesPushedSince, planRegistry, type RegistryPlan } from '../core/registry-planner';
 import type { Rule } from '../core/rules';
 import { measureDisk } from '../disk/disk';
 import { escapeControl } from '../log';
@@ -10,6 +10,9 @@ import { writeRegistryMetrics } from '../registry/metrics';
 import { formatAgo, formatBytes, isoTime, renderTable, warnImplausibleThresholds } from './format';
 import { distributionClient, type RegistryContext } from './registry-context';
 import { pressureOrderText, pullRates, type PressureOrder } from './registry-pull-order';
+
+/** The day a nightly run's low-free must hold the pushes of. */
+const DAY_MS = 86_400_000;
 
 /** The registry refused deletes: the run stopped at its first one. */
 const EXIT_REFUSED = 3;
@@ -25,6 +28,8 @@ export interface PlanOptions {
 async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean; pressureOrder: PressureOrder | null; rates: Map<string, number> | null }> {
   const { config } = ctx;
   const nowMs = ctx.clock();
+  const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
+  const blobs = ctx.store.blobs();
   let pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null = null;
   if (config.registryStoragePath !== null) {
     const disk = await measureDisk(config.registryStoragePath);
@@ -32,13 +37,20 @@ async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: R
     warnImplausibleThresholds(thresholds, { totalBytes: disk.totalBytes, path: config.registryStoragePath }, 'registry-');
     const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
     pressure = { freeBytes: disk.freeBytes, lowBytes, targetBytes: Math.max(lowBytes, thresholdBytes(thresholds.targetFree, disk.totalBytes)) };
+    // A run leaves about low-free free, and the storage fills until the next one: a day's pushes
+    // beyond it fill the disk, and pushes fail, before the next nightly run can help.
+    const pushed = bytesPushedSince(images, blobs, nowMs - DAY_MS);
+    if (pushed !== null && pushed > lowBytes) {
+      process.stderr.write(
+        `image-evictor: warning: registry-low-free on ${escapeControl(config.registryStoragePath)}: ${formatBytes(lowBytes)} is less than the ${formatBytes(pushed)} pushed over the last 24 h: the storage may fill before the next nightly run; raise registry-low-free\n`,
+      );
+    }
   }
-  const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
   // Only pressure orders candidates; rules alone do not need the model.
   const learned = pressure !== null && pressure.freeBytes < pressure.lowBytes ? pullRates(ctx, images, nowMs) : null;
   const plan = planRegistry({
     images,
-    blobs: ctx.store.blobs(),
+    blobs,
     rules,
     nowMs,
     headCounts: config.registryHeadCounts,

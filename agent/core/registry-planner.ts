@@ -94,6 +94,27 @@ function subjectOf(image: RegistryImage, tag: string | null, headCounts: boolean
   return { record };
 }
 
+/**
+ * Bytes of the blobs that only manifests pushed at or after `sinceMs` reference: what the storage
+ * took in since then, as far as the live manifests tell (a layer an older manifest holds took
+ * nothing). Null when the state knows no manifest pushed before `sinceMs`: right after a first
+ * sync every manifest counts as pushed then, and the figure would be the whole registry.
+ */
+export function bytesPushedSince(images: RegistryImage[], blobs: Map<string, BlobRef[]>, sinceMs: number): number | null {
+  const older = new Set<string>();
+  const newer = new Map<string, number>();
+  for (const image of images) {
+    for (const blob of blobs.get(key(image.repository, image.manifest.digest)) ?? []) {
+      if (image.manifest.pushedMs < sinceMs) older.add(blob.digest);
+      else newer.set(blob.digest, blob.sizeBytes);
+    }
+  }
+  if (!images.some((i) => i.manifest.pushedMs < sinceMs)) return null;
+  let bytes = 0;
+  for (const [digest, size] of newer) if (!older.has(digest)) bytes += size;
+  return bytes;
+}
+
 /** Reference counts of blobs over live manifests; deleting one frees the blobs only it held. */
 function blobLedger(images: RegistryImage[], blobs: Map<string, BlobRef[]>) {
   const refs = new Map<string, number>();

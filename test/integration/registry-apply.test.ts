@@ -188,6 +188,18 @@ describe('registry apply under a storage cap', () => {
       expect(await manifestStatus(registry, 'ci/b', '1')).toBe(404);
       expect(await manifestStatus(registry, 'ci/a', '1')).toBe(404);
       expect(await manifestStatus(registry, 'ci/c', '1')).toBe(200);
+      // Nothing was pushed over the last day (all backdated): no word on the low threshold's size.
+      expect(applied.stderr).not.toMatch(/pushed over the last 24 h/);
+      // A push today of 8 MiB of new layers, against a low threshold of 4 MiB: the next day's
+      // pushes would fill what a run leaves free, and plan says so.
+      await buildImage({ name: 'ci/d', tag: '1', layerBytes: [8 * MiB], registry: registry.address });
+      expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
+      const small = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, '--storage-low-free', '4MiB', '--storage-target-free', '5MiB', 'plan']);
+      expect(small.code).toBe(0);
+      const warned = /warning: registry-low-free on .*: 4 MiB is less than the ([\d.]+) MiB pushed over the last 24 h/.exec(small.stderr);
+      // ci/d's own 8 MiB layer, its config and its copy of busybox (shared with ci/c or not, as the build cache has it).
+      expect(Number(warned?.[1])).toBeGreaterThanOrEqual(8);
+      expect(Number(warned?.[1])).toBeLessThan(11);
     } finally {
       await stop();
     }

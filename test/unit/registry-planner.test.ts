@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRuleFile } from '../../agent/config/rule-syntax';
 import type { BlobRef, RegistryImage } from '../../agent/core/registry';
-import { planRegistry, type RegistryPlanInput } from '../../agent/core/registry-planner';
+import { bytesPushedSince, planRegistry, type RegistryPlanInput } from '../../agent/core/registry-planner';
 import { DAY, T0 } from './fixtures';
 
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -147,5 +147,28 @@ describe('storage pressure', () => {
     const order = (extra: Partial<RegistryPlanInput>) => planRegistry(input([pinned, superseded, tool, other, kept], 'Repository("ci/base") : Keep', { pressure, ...extra })).deletions.map((d) => d.tags[0]);
     expect(order({})).toEqual(['release', '1', '2', 'v7']);
     expect(order({ likelihood })).toEqual(['v7', '1', '2', 'release']);
+  });
+});
+
+describe('bytesPushedSince: what the storage took in over the last day', () => {
+  const blob = (n: number, sizeBytes: number): BlobRef => ({ digest: `sha256:${n.toString(16).padStart(64, 'b')}`, sizeBytes });
+  const base = blob(1, 1000);
+
+  it('counts the layers only the day\'s manifests hold, each once; not the ones an older manifest holds', () => {
+    const old = image('ci/app', ['v1'], 3);
+    const v2 = image('ci/app', ['v2'], 0.5);
+    const v3 = image('ci/app', ['v3'], 0.2);
+    const shared = blob(2, 300);
+    const blobs = new Map([
+      [`ci/app@${old.manifest.digest}`, [base, blob(3, 50)]],
+      [`ci/app@${v2.manifest.digest}`, [base, shared, blob(4, 70)]],
+      [`ci/app@${v3.manifest.digest}`, [base, shared, blob(5, 90)]],
+    ]);
+    expect(bytesPushedSince([old, v2, v3], blobs, T0 - DAY)).toBe(300 + 70 + 90);
+  });
+
+  it('is null when the state knows nothing pushed before the day (a first sync dates all it finds now)', () => {
+    const v1 = image('ci/app', ['v1'], 0.1);
+    expect(bytesPushedSince([v1], new Map([[`ci/app@${v1.manifest.digest}`, [base]]]), T0 - DAY)).toBeNull();
   });
 });
