@@ -136,8 +136,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--gitlab-concurrency <n>', 'with --gitlab: API requests in flight at once, 1 to 64 (default 8)')
     .option('--registry-auth-file <file>', "credentials: one line 'basic USER:PASSWORD' or 'bearer TOKEN'")
     .option('--storage <dir>', "the registry's storage directory, where pressure and freed bytes are measured")
-    .option('--storage-low-free <size>', 'apply deletes least likely pulled tags when --storage has less free than this: a size or a percentage (default 15%)')
-    .option('--storage-target-free <size>', 'and stops once this much would be free after gc; just above the low for a nightly run (default 16%)')
+    .option('--storage-low-free <size>', 'apply deletes, least likely to be pulled again first, when --storage has less free than this: a size or a percentage (default 15%)')
+    .option('--storage-target-free <size>', 'until this much would be free after gc: just above the low, for a nightly run (default 16%)')
     .option('--metrics-file <file>', "apply and gc write their figures here, for node_exporter's textfile collector");
   /** The registry group's short flags under their config keys' names. */
   const registryFlags = (opts: Record<string, unknown>) => {
