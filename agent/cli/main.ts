@@ -207,9 +207,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--unit <name>', 'the systemd unit to restart read-only and back (default docker-registry.service)')
     .option('--restart-command <cmd>', 'restart with this command instead, run with IMAGE_EVICTOR_REGISTRY_MODE=readonly|normal')
     .option('--gc-command <cmd>', 'the collection (default: docker-registry garbage-collect /etc/docker/registry/config.yml); --delete-untagged is refused')
+    .option('--always', 'collect even when nothing was deleted since the last collection (skipped by default: pushes fail while read-only)')
     .option('--json', 'print the result as JSON')
     .action(async (_options, command: Command) => {
-      const { json, ...opts } = command.optsWithGlobals();
+      const { json, always, ...opts } = command.optsWithGlobals();
       const ctx = openRegistryContext(registryFlags(opts), 'read');
       try {
         checkGcSettings(ctx.config);
@@ -217,7 +218,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         ctx.store.close();
         throw error;
       }
-      setExit(await registryGcCommand(ctx, json === true));
+      setExit(await registryGcCommand(ctx, { json: json === true, always: always === true }));
     });
   registry
     .command('delete-tag')

@@ -2,9 +2,9 @@
 import type { Config } from '../config/schema';
 import { ConfigError } from '../errors';
 import { escapeControl } from '../log';
-import { checkGcCommand, collectGarbage, commandRestarter, systemdRestarter } from '../registry/gc';
+import { checkGcCommand, collectGarbage, commandRestarter, lastCollectionCovers, systemdRestarter } from '../registry/gc';
 import { writeRegistryMetrics } from '../registry/metrics';
-import { formatBytes } from './format';
+import { formatBytes, isoTime } from './format';
 import { distributionClient, type RegistryContext } from './registry-context';
 
 /** Kept tags broken after garbage collection: the run finished, its outcome is not what it must be. */
@@ -17,7 +17,8 @@ export function checkGcSettings(config: Config): void {
   if (bad !== null) throw new ConfigError('configuration', bad, 'registry-gc-command');
 }
 
-export async function registryGcCommand(ctx: RegistryContext, json: boolean): Promise<number> {
+export async function registryGcCommand(ctx: RegistryContext, options: { json: boolean; always: boolean }): Promise<number> {
+  const { json } = options;
   if (ctx.gitlab !== null) {
     ctx.store.close();
     throw new ConfigError('configuration', 'GitLab collects its registry\'s garbage itself: `sudo gitlab-ctl registry-garbage-collect` (Omnibus, downtime or read-only), or online GC with the metadata database', 'gitlab');
@@ -25,6 +26,13 @@ export async function registryGcCommand(ctx: RegistryContext, json: boolean): Pr
   const client = distributionClient(ctx, 'gc');
   try {
     const { config } = ctx;
+    const coveredMs = options.always ? null : lastCollectionCovers(ctx.store);
+    if (coveredMs !== null) {
+      ctx.log.info('registry_gc_skipped', { registry: ctx.name, lastCollection: isoTime(coveredMs) });
+      if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.name, skipped: true, lastCollection: isoTime(coveredMs) }, null, 2)}\n`);
+      else process.stdout.write(`${escapeControl(ctx.name)}: nothing deleted since the last collection (${isoTime(coveredMs)}): not collected, pushes never refused (--always collects anyway)\n`);
+      return 0;
+    }
     const restarter = config.registryRestartCommand !== null ? commandRestarter(config.registryRestartCommand, ctx.log) : systemdRestarter(config.registryUnit, ctx.log);
     const result = await collectGarbage({ ...ctx, client, restarter, gcCommand: config.registryGcCommand, storagePath: config.registryStoragePath as string });
     if (config.registryMetricsFile !== null) {

@@ -96,6 +96,23 @@ export function checkGcCommand(command: string): string | null {
 }
 
 const READONLY_MARK = 'registry-gc-readonly';
+/** When the last collection that ran to its end started (ISO time). */
+const COLLECTED_MARK = 'registry-gc-collected';
+
+/**
+ * Whether a collection has anything to do: only deleted manifests leave blobs for it (an untagged
+ * manifest still holds its blobs, and `--delete-untagged` is refused). Null: collect, because a
+ * run left the registry read-only, none ran to its end yet, or manifests were deleted since the
+ * last one started (by apply, delete-tag, or anyone, as listen and sync record). Else the time of
+ * the last one: skipping spares the read-only window, in which pushes fail.
+ */
+export function lastCollectionCovers(store: RegistryStore): number | null {
+  if (store.mark(READONLY_MARK) !== null) return null;
+  const collected = store.mark(COLLECTED_MARK);
+  const collectedMs = collected === null ? NaN : Date.parse(collected);
+  if (!Number.isFinite(collectedMs) || store.deletedSince(collectedMs) > 0) return null;
+  return collectedMs;
+}
 
 export interface GcDeps {
   client: RegistryClient;
@@ -143,6 +160,7 @@ export async function collectGarbage(deps: GcDeps): Promise<GcResult> {
     await restarter.restart('readonly');
     await waitReady(client, readyMs);
     await runShell(deps.gcCommand, {}, log, 'garbage-collect');
+    store.setMark(COLLECTED_MARK, new Date(started).toISOString());
   } finally {
     // Normal mode again whatever happened; a failure here leaves the mark for the next run.
     await restarter.restart('normal');

@@ -41,6 +41,8 @@ export interface RegistryStore {
   setMark(name: string, value: string | null): void;
   /** The manifest is gone from the registry: deleted by us or found missing. */
   markDeleted(repository: string, digest: string, atMs: number): void;
+  /** How many manifests the state knows were deleted at or after `sinceMs`. */
+  deletedSince(sinceMs: number): number;
   /**
    * A registry that shows tags only (GitLab): live manifests of the repository no tag names are
    * gone as far as it is concerned (its own garbage collection takes them). Returns how many.
@@ -140,6 +142,7 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
       NOT EXISTS (SELECT 1 FROM registry_children c WHERE c.registry = m.registry AND c.repository = m.repository AND c.child = m.digest) AS top_level
     FROM registry_manifests m WHERE m.registry = ? AND (m.deleted_ms IS NULL OR m.deleted_ms >= ?)`);
   const setDeleted = db.prepare('UPDATE registry_manifests SET deleted_ms = ? WHERE registry = ? AND repository = ? AND digest = ? AND deleted_ms IS NULL');
+  const countDeletedSince = db.prepare('SELECT COUNT(*) AS n FROM registry_manifests WHERE registry = ? AND deleted_ms >= ?');
 
   function manifest(repository: string, digest: string): RegistryManifest | undefined {
     const row = selectManifest.get(registry, repository, digest) as ManifestRow | undefined;
@@ -274,6 +277,7 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
       return byManifest;
     },
     markDeleted: (repository, digest, atMs) => markDeleted.immediate(repository, digest, atMs),
+    deletedSince: (sinceMs) => (countDeletedSince.get(registry, sinceMs) as { n: number }).n,
     dropUntagged: (repository, atMs) => dropUntagged.immediate(repository, atMs),
     untag: (repository, tag, atMs) => untag.immediate(repository, tag, atMs),
     mark: (name) => (selectMeta.get(metaKey(name)) as { value: string } | undefined)?.value ?? null,

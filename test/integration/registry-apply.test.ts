@@ -446,6 +446,14 @@ describe('registry gc', () => {
       expect(await manifestStatus(registry, 'ci/gc', 'new')).toBe(200);
       await builderCli(['rmi', kept.ref]);
       await builderCli(['pull', kept.ref]);
+      // Nothing deleted since: the next night's run leaves the registry alone (no read-only window).
+      const gcArgs = ['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, 'gc', '--restart-command', restart, '--gc-command', gcCommand, '--json'];
+      const again = await cli(gcArgs);
+      expect({ code: again.code, out: JSON.parse(again.stdout) as unknown }).toEqual({ code: 0, out: { registry: `http://${registry.address}`, skipped: true, lastCollection: expect.any(String) } });
+      expect(readFileSync(modes, 'utf8').trim().split('\n')).toEqual(['readonly', 'normal']);
+      // --always collects anyway.
+      expect((await cli([...gcArgs, '--always'])).code).toBe(0);
+      expect(readFileSync(modes, 'utf8').trim().split('\n')).toEqual(['readonly', 'normal', 'readonly', 'normal']);
     } finally {
       await registry.stop();
     }

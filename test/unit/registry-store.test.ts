@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { RegistryEvent } from '../../agent/core/registry';
 import { silentLog } from '../../agent/log';
+import { lastCollectionCovers } from '../../agent/registry/gc';
 import { createRegistryStore, PULL_LOG_MS } from '../../agent/state/registry-store';
 import { openDatabase } from '../../agent/state/store';
 import { fileTestDir } from '../harness/tmp';
@@ -57,6 +58,30 @@ it('logs each pull and HEAD with its time, forgets those older than 30 days, and
     expect(manifests.get(digest('c'))?.topLevel).toBe(true);
     // Deleted before the window: not a manifest the log can speak of.
     expect(store.modelManifests(T0 - 4 * DAY).map((m) => m.digest).sort()).toEqual([digest('b'), digest('c'), digest('d')]);
+  } finally {
+    store.close();
+  }
+});
+
+it('gc collects only when something was deleted since the last collection that ran to its end, or a run left the registry read-only', () => {
+  const { db } = openDatabase(join(dir, 'collected.db'), silentLog, T0);
+  const store = createRegistryStore(db, 'http://127.0.0.1:5000');
+  try {
+    store.applyEvent(event('push', T0 - 2 * DAY, digest('e'), 'v1'));
+    store.applyEvent(event('push', T0 - 2 * DAY, digest('f'), 'v2'));
+    // No collection ran yet: collect.
+    expect(lastCollectionCovers(store)).toBeNull();
+    store.setMark('registry-gc-collected', new Date(T0 - DAY).toISOString());
+    expect(lastCollectionCovers(store)).toBe(T0 - DAY);
+    // A manifest deleted after it (a listener's delete event, or apply's): collect.
+    store.applyEvent(event('delete', T0 - HOUR, digest('e')));
+    expect(store.deletedSince(T0 - DAY)).toBe(1);
+    expect(lastCollectionCovers(store)).toBeNull();
+    store.setMark('registry-gc-collected', new Date(T0).toISOString());
+    expect(lastCollectionCovers(store)).toBe(T0);
+    // A run killed while read-only: collect (and restore) whatever was deleted.
+    store.setMark('registry-gc-readonly', new Date(T0).toISOString());
+    expect(lastCollectionCovers(store)).toBeNull();
   } finally {
     store.close();
   }
