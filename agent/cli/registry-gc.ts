@@ -30,7 +30,7 @@ export async function registryGcCommand(ctx: RegistryContext, options: { json: b
     if (coveredMs !== null) {
       ctx.log.info('registry_gc_skipped', { registry: ctx.name, lastCollection: isoTime(coveredMs) });
       if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.name, skipped: true, lastCollection: isoTime(coveredMs) }, null, 2)}\n`);
-      else process.stdout.write(`${escapeControl(ctx.name)}: nothing deleted since the last collection (${isoTime(coveredMs)}): not collected, pushes never refused (--always collects anyway)\n`);
+      else process.stdout.write(`${escapeControl(ctx.name)}: nothing deleted since the last collection (${isoTime(coveredMs)}): not collected, the registry stays writable (--always collects anyway)\n`);
       return 0;
     }
     const restarter = config.registryRestartCommand !== null ? commandRestarter(config.registryRestartCommand, ctx.log) : systemdRestarter(config.registryUnit, ctx.log);
