@@ -40,7 +40,7 @@ for unit in image-evictor.service image-evictor@.service image-evictor-purge.ser
 done
 cp policies/config.example.yaml "$root/etc/image-evictor/config.yaml"
 cp README.md "$root/usr/share/doc/image-evictor/"
-cp systemd/alerts.yml systemd/grafana-dashboard.json "$root/usr/share/doc/image-evictor/"
+cp systemd/alerts.yml systemd/registry-alerts.yml systemd/grafana-dashboard.json "$root/usr/share/doc/image-evictor/"
 
 cat > "$root/DEBIAN/control" <<EOF
 Package: image-evictor

@@ -25,12 +25,22 @@ export interface PlanOptions {
   apply: boolean;
 }
 
-async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean; pressureOrder: PressureOrder | null; rates: Map<string, number> | null }> {
+/** The storage as the plan found it: its low threshold, and the bytes pushed over the last day (null: the state cannot tell yet). */
+interface StorageFigures {
+  lowFreeBytes: number;
+  pushedLastDayBytes: number | null;
+}
+
+async function buildPlan(
+  ctx: RegistryContext,
+  rules: Rule[],
+): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean; pressureOrder: PressureOrder | null; rates: Map<string, number> | null; storage: StorageFigures | null }> {
   const { config } = ctx;
   const nowMs = ctx.clock();
   const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
   const blobs = ctx.store.blobs();
   let pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null = null;
+  let storage: StorageFigures | null = null;
   if (config.registryStoragePath !== null) {
     const disk = await measureDisk(config.registryStoragePath);
     const thresholds = { lowFree: config.registryLowFree, targetFree: config.registryTargetFree };
@@ -40,6 +50,7 @@ async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: R
     // A run leaves about low-free free, and the storage fills until the next one: a day's pushes
     // beyond it fill the disk, and pushes fail, before the next nightly run can help.
     const pushed = bytesPushedSince(images, blobs, nowMs - DAY_MS);
+    storage = { lowFreeBytes: lowBytes, pushedLastDayBytes: pushed };
     if (pushed !== null && pushed > lowBytes) {
       process.stderr.write(
         `image-evictor: warning: registry-low-free on ${escapeControl(config.registryStoragePath)}: ${formatBytes(lowBytes)} is less than the ${formatBytes(pushed)} pushed over the last 24 h: the storage may fill before the next nightly run; raise registry-low-free\n`,
@@ -59,7 +70,7 @@ async function buildPlan(ctx: RegistryContext, rules: Rule[]): Promise<{ plan: R
     perTag: ctx.gitlab !== null,
     ...(learned?.likelihood ? { likelihood: learned.likelihood } : {}),
   });
-  return { plan, nowMs, pullTimes: images.some((i) => i.manifest.lastPullMs !== null || i.manifest.lastHeadMs !== null), pressureOrder: learned?.order ?? null, rates: learned?.rates ?? null };
+  return { plan, nowMs, pullTimes: images.some((i) => i.manifest.lastPullMs !== null || i.manifest.lastHeadMs !== null), pressureOrder: learned?.order ?? null, rates: learned?.rates ?? null, storage };
 }
 
 /** Where the bytes go for a GitLab scope: its own garbage collection frees them, not the delete. */
@@ -108,7 +119,7 @@ function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult
 /** `registry plan` (print) and `registry apply` (carry out, unless --dry-run). */
 export async function registryPlanCommand(ctx: RegistryContext, options: PlanOptions): Promise<number> {
   try {
-    const { plan, nowMs, pullTimes, pressureOrder, rates } = await buildPlan(ctx, options.rules);
+    const { plan, nowMs, pullTimes, pressureOrder, rates, storage } = await buildPlan(ctx, options.rules);
     if (!options.apply) {
       process.stdout.write(options.json ? `${JSON.stringify(planJson(ctx, plan, null, pullTimes, pressureOrder, rates), null, 2)}\n` : planText(ctx, plan, nowMs, pullTimes, pressureOrder));
       return 0;
@@ -122,6 +133,11 @@ export async function registryPlanCommand(ctx: RegistryContext, options: PlanOpt
         apply_skipped_manifests: { help: 'Manifests the last registry apply skipped (changed since the plan) or failed to delete', value: applied.outcomes.length - deleted.length },
         apply_reclaim_estimate_bytes: { help: 'Blob bytes the last registry apply made collectable (estimate)', value: deleted.reduce((s, o) => s + o.reclaimBytes, 0) },
         apply_refused: { help: '1 if the registry refused deletes at the last registry apply', value: applied.refused === null ? 0 : 1 },
+        // Side by side, so that an alert sees a day's pushes outgrow what a run leaves free.
+        ...(storage === null ? {} : { apply_low_free_bytes: { help: 'registry-low-free on the storage at the last registry apply, in bytes', value: storage.lowFreeBytes } }),
+        ...(storage === null || storage.pushedLastDayBytes === null
+          ? {}
+          : { apply_pushed_last_day_bytes: { help: 'Bytes of layers only manifests pushed in the 24 h before the last registry apply reference', value: storage.pushedLastDayBytes } }),
       });
     }
     if (options.json) process.stdout.write(`${JSON.stringify(planJson(ctx, plan, applied, pullTimes, pressureOrder, rates), null, 2)}\n`);

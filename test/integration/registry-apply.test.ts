@@ -419,7 +419,8 @@ describe('registry gc', () => {
       const rules = join(dir, 'gc.conf');
       writeFileSync(rules, 'Tag("old") : Delete\n');
       const metricsFile = join(dir, 'registry.prom');
-      expect((await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--metrics-file', metricsFile, 'apply', '--rules', rules])).code).toBe(0);
+      // --storage: apply also writes the low threshold and the day's pushes, for the registry alerts.
+      expect((await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, '--metrics-file', metricsFile, 'apply', '--rules', rules])).code).toBe(0);
       const pidBefore = registry.currentPid();
       // The restart command records each mode it was asked for, so the order can be checked.
       const modes = join(dir, 'gc-modes');
@@ -442,6 +443,12 @@ describe('registry gc', () => {
       expect(freed).toBe(result.freedBytes);
       const promtool = await run('/bin/sh', ['-c', `promtool check metrics < '${metricsFile}'`]);
       expect({ code: promtool.code, output: promtool.stdout + promtool.stderr }).toEqual({ code: 0, output: '' });
+      // The registry alerts are valid rules and name only figures apply and gc write.
+      const alertRules = join(__dirname, '..', '..', 'systemd', 'registry-alerts.yml');
+      const checked = await run('promtool', ['check', 'rules', alertRules]);
+      expect({ code: checked.code, out: checked.stdout }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 3 rules found') });
+      const written = new Set(metrics.match(/^image_evictor_registry_[a-z_]+/gm));
+      for (const name of readFileSync(alertRules, 'utf8').match(/image_evictor_registry_[a-z_]+/g) ?? []) expect(written).toContain(name);
       expect(await uploadStatus(registry)).toBe(202);
       expect(await manifestStatus(registry, 'ci/gc', 'new')).toBe(200);
       await builderCli(['rmi', kept.ref]);

@@ -184,9 +184,11 @@ describe('packaging', () => {
     }
   });
 
-  test('the emergency alert fires on an emergency eviction the gauge showed for one scrape only (promtool test rules)', async () => {
-    const result = await run('promtool', ['test', 'rules', join(ROOT, 'systemd', 'alerts.test.yml')]);
-    expect(result.stdout + result.stderr).toContain('SUCCESS');
-    expect(result.code).toBe(0);
+  test('the emergency alert fires on an emergency eviction the gauge showed for one scrape only; the registry\'s pushes alert where a day\'s pushes outgrow registry-low-free (promtool test rules)', async () => {
+    for (const file of ['alerts.test.yml', 'registry-alerts.test.yml']) {
+      const result = await run('promtool', ['test', 'rules', join(ROOT, 'systemd', file)]);
+      expect(result.stdout + result.stderr).toContain('SUCCESS');
+      expect(result.code).toBe(0);
+    }
   });
 });
