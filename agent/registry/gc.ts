@@ -95,9 +95,10 @@ export function checkGcCommand(command: string): string | null {
   return /(^|\s)(--delete-untagged|-m)(=|\s|$)/.test(command) ? 'never pass --delete-untagged (-m): on registry 2.x it deletes the images inside multi-arch indexes; untagged manifests are deleted by `registry apply` (Dangling : Delete)' : null;
 }
 
-const READONLY_MARK = 'registry-gc-readonly';
+/** Set while a run has the registry read-only (ISO time it began); left by a run killed half-way. */
+export const READONLY_MARK = 'registry-gc-readonly';
 /** When the last collection that ran to its end started (ISO time). */
-const COLLECTED_MARK = 'registry-gc-collected';
+export const COLLECTED_MARK = 'registry-gc-collected';
 
 /**
  * Whether a collection has anything to do: only deleted manifests leave blobs for it (an untagged

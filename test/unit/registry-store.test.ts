@@ -1,9 +1,9 @@
 // The registry's pull log (migration 007) as the listener's events fill it: what the pull model
-// reads, bounded to 30 days.
+// reads, bounded to 30 days; and the deletions and marks `registry gc` decides by.
 import { join } from 'node:path';
 import type { RegistryEvent } from '../../agent/core/registry';
 import { silentLog } from '../../agent/log';
-import { lastCollectionCovers } from '../../agent/registry/gc';
+import { COLLECTED_MARK, lastCollectionCovers, READONLY_MARK } from '../../agent/registry/gc';
 import { createRegistryStore, PULL_LOG_MS } from '../../agent/state/registry-store';
 import { openDatabase } from '../../agent/state/store';
 import { fileTestDir } from '../harness/tmp';
@@ -71,16 +71,16 @@ it('gc collects only when something was deleted since the last collection that r
     store.applyEvent(event('push', T0 - 2 * DAY, digest('f'), 'v2'));
     // No collection ran yet: collect.
     expect(lastCollectionCovers(store)).toBeNull();
-    store.setMark('registry-gc-collected', new Date(T0 - DAY).toISOString());
+    store.setMark(COLLECTED_MARK, new Date(T0 - DAY).toISOString());
     expect(lastCollectionCovers(store)).toBe(T0 - DAY);
     // A manifest deleted after it (a listener's delete event, or apply's): collect.
     store.applyEvent(event('delete', T0 - HOUR, digest('e')));
     expect(store.deletedSince(T0 - DAY)).toBe(1);
     expect(lastCollectionCovers(store)).toBeNull();
-    store.setMark('registry-gc-collected', new Date(T0).toISOString());
+    store.setMark(COLLECTED_MARK, new Date(T0).toISOString());
     expect(lastCollectionCovers(store)).toBe(T0);
     // A run killed while read-only: collect (and restore) whatever was deleted.
-    store.setMark('registry-gc-readonly', new Date(T0).toISOString());
+    store.setMark(READONLY_MARK, new Date(T0).toISOString());
     expect(lastCollectionCovers(store)).toBeNull();
   } finally {
     store.close();
