@@ -25,9 +25,13 @@ export interface PlanOptions {
   apply: boolean;
 }
 
-/** The storage as the plan found it: its low threshold, and the bytes pushed over the last day (null: the state cannot tell yet). */
+/** The storage as the plan found it: free space, thresholds, and the bytes pushed over the last day (null: the state cannot tell yet). */
 interface StorageFigures {
+  path: string;
+  freeBytes: number;
+  totalBytes: number;
   lowFreeBytes: number;
+  targetFreeBytes: number;
   pushedLastDayBytes: number | null;
 }
 
@@ -50,7 +54,7 @@ async function buildPlan(
     // A run leaves about low-free free, and the storage fills until the next one: a day's pushes
     // beyond it fill the disk, and pushes fail, before the next nightly run can help.
     const pushed = bytesPushedSince(images, blobs, nowMs - DAY_MS);
-    storage = { lowFreeBytes: lowBytes, pushedLastDayBytes: pushed };
+    storage = { path: config.registryStoragePath, freeBytes: disk.freeBytes, totalBytes: disk.totalBytes, lowFreeBytes: lowBytes, targetFreeBytes: pressure.targetBytes, pushedLastDayBytes: pushed };
     if (pushed !== null && pushed > lowBytes) {
       process.stderr.write(
         `image-evictor: warning: registry-low-free on ${escapeControl(config.registryStoragePath)}: ${formatBytes(lowBytes)} is less than the ${formatBytes(pushed)} pushed over the last 24 h: the storage may fill before the next nightly run; raise registry-low-free\n`,
@@ -81,7 +85,13 @@ function pullTimesNote(ctx: RegistryContext): string {
   return `no pulls recorded for ${ctx.name}: Unused and PreserveRecent judge by push times (first seen by sync). For pull times, point the registry's notifications at \`image-evictor registry --registry URL listen\`${ctx.gitlab !== null ? " (gitlab.rb: registry['notifications']) and give the same --registry URL here" : ''}`;
 }
 
-function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullTimes: boolean, pressureOrder: PressureOrder | null): string {
+/** One line: the storage's free space against its thresholds, so that a plan without pressure says why. */
+function storageText(storage: StorageFigures): string {
+  const below = storage.freeBytes < storage.lowFreeBytes;
+  return `storage ${escapeControl(storage.path)}: ${formatBytes(storage.freeBytes)} free of ${formatBytes(storage.totalBytes)}, ${below ? 'below' : 'above'} registry-low-free ${formatBytes(storage.lowFreeBytes)}${below ? `: deleting toward registry-target-free ${formatBytes(storage.targetFreeBytes)}` : ': no deletes for space'}`;
+}
+
+function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullTimes: boolean, pressureOrder: PressureOrder | null, storage: StorageFigures | null): string {
   const rows = plan.deletions.map((d) => [
     d.reason,
     escapeControl(d.repository),
@@ -97,15 +107,17 @@ function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullT
     ctx.gitlab !== null
       ? `${plan.deletions.reduce((n, d) => n + d.tags.length, 0)} tags to delete; up to ${formatBytes(plan.reclaimBytes)} of images ${GITLAB_RECLAIM}`
       : `${plan.deletions.length} manifests to delete, about ${formatBytes(plan.reclaimBytes)} of blobs freed after garbage collection${plan.underPressure ? (plan.reachesTarget ? '; reaches registry-target-free' : '; does NOT reach registry-target-free') : ''}`,
+    ...(storage === null ? [] : [storageText(storage)]),
     ...(pressureOrder === null ? [] : [pressureOrderText(pressureOrder)]),
     ...(pullTimes ? [] : [pullTimesNote(ctx)]),
   ];
   return `${lines.join('\n')}\n`;
 }
 
-function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult | null, pullTimes: boolean, pressureOrder: PressureOrder | null, rates: Map<string, number> | null): unknown {
+function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult | null, pullTimes: boolean, pressureOrder: PressureOrder | null, rates: Map<string, number> | null, storage: StorageFigures | null): unknown {
   return {
     registry: ctx.name,
+    ...(storage === null ? {} : { storage }),
     ...(ctx.gitlab === null ? {} : { gitlab: ctx.gitlab.client.url, scope: ctx.gitlab.scope, reclaim: GITLAB_RECLAIM }),
     pullTimes,
     ...(pullTimes ? {} : { note: pullTimesNote(ctx) }),
@@ -121,7 +133,7 @@ export async function registryPlanCommand(ctx: RegistryContext, options: PlanOpt
   try {
     const { plan, nowMs, pullTimes, pressureOrder, rates, storage } = await buildPlan(ctx, options.rules);
     if (!options.apply) {
-      process.stdout.write(options.json ? `${JSON.stringify(planJson(ctx, plan, null, pullTimes, pressureOrder, rates), null, 2)}\n` : planText(ctx, plan, nowMs, pullTimes, pressureOrder));
+      process.stdout.write(options.json ? `${JSON.stringify(planJson(ctx, plan, null, pullTimes, pressureOrder, rates, storage), null, 2)}\n` : planText(ctx, plan, nowMs, pullTimes, pressureOrder, storage));
       return 0;
     }
     const applied = ctx.gitlab !== null ? await applyGitlabPlan({ ...ctx, gitlab: ctx.gitlab.client, scope: ctx.gitlab.scope }, plan) : await applyRegistryPlan({ ...ctx, client: distributionClient(ctx, 'apply') }, plan);
@@ -140,7 +152,7 @@ export async function registryPlanCommand(ctx: RegistryContext, options: PlanOpt
           : { apply_pushed_last_day_bytes: { help: 'Bytes of layers only manifests pushed in the 24 h before the last registry apply reference', value: storage.pushedLastDayBytes } }),
       });
     }
-    if (options.json) process.stdout.write(`${JSON.stringify(planJson(ctx, plan, applied, pullTimes, pressureOrder, rates), null, 2)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(planJson(ctx, plan, applied, pullTimes, pressureOrder, rates, storage), null, 2)}\n`);
     else {
       const rows = applied.outcomes.map((o) => [o.result, escapeControl(o.repository), o.tags.map(escapeControl).join(',') || '<untagged>', o.digest.replace(/^sha256:/, '').slice(0, 12), o.detail === null ? '' : escapeControl(o.detail)]);
       if (rows.length > 0) process.stdout.write(`${renderTable(['RESULT', 'REPOSITORY', 'TAGS', 'DIGEST', 'DETAIL'], rows)}\n`);

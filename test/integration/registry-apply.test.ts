@@ -180,7 +180,11 @@ describe('registry apply under a storage cap', () => {
       const thresholds = ['--storage', registry.dataDir, '--storage-low-free', `${freeBytes + MiB}B`, '--storage-target-free', `${freeBytes + 12 * MiB}B`, '--min-age', '0s'];
       const applied = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'apply', '--json']);
       expect(applied.code).toBe(0);
-      const outcomes = (JSON.parse(applied.stdout) as { outcomes: Outcome[]; reachesTarget: boolean; underPressure: boolean }).outcomes;
+      const report = JSON.parse(applied.stdout) as { outcomes: Outcome[]; reachesTarget: boolean; underPressure: boolean; storage: { lowFreeBytes: number; targetFreeBytes: number; freeBytes: number } };
+      // The storage as the plan measured it, against the thresholds given.
+      expect(report.storage).toMatchObject({ lowFreeBytes: freeBytes + MiB, targetFreeBytes: freeBytes + 12 * MiB });
+      expect(report.storage.freeBytes).toBeLessThan(report.storage.lowFreeBytes);
+      const outcomes = report.outcomes;
       expect(outcomes.map((o) => [o.repository, o.result])).toEqual([
         ['ci/b', 'deleted'],
         ['ci/a', 'deleted'],
@@ -196,6 +200,7 @@ describe('registry apply under a storage cap', () => {
       expect((await evictor(statePath, registry, ['sync'])).code).toBe(0);
       const small = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, '--storage-low-free', '4MiB', '--storage-target-free', '5MiB', 'plan']);
       expect(small.code).toBe(0);
+      expect(small.stdout).toMatch(/^storage .*: [\d.]+ MiB free of [\d.]+ MiB, above registry-low-free 4 MiB: no deletes for space$/m);
       const warned = /warning: registry-low-free on .*: 4 MiB is less than the ([\d.]+) MiB pushed over the last 24 h/.exec(small.stderr);
       // ci/d's own 8 MiB layer, its config and its copy of busybox (shared with ci/c or not, as the build cache has it).
       expect(Number(warned?.[1])).toBeGreaterThanOrEqual(8);
