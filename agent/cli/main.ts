@@ -235,10 +235,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('every manifest the state knows, least recently pulled first: class and rank, tags, size, push time, last pull, pulls')
     .option('--rules <file>', 'classify under this rule file (docker_gc syntax or YAML policy)')
     .option('--json', 'print the report as JSON')
-    .action((_options, command: Command) => {
+    .action(async (_options, command: Command) => {
       const { json, rules, ...opts } = command.optsWithGlobals();
       const loaded = loadRules(rules as string | undefined);
-      setExit(registryStatusCommand(openRegistryContext(registryFlags(opts), 'read'), json === true, loaded));
+      setExit(await registryStatusCommand(openRegistryContext(registryFlags(opts), 'read'), json === true, loaded));
     });
   return program;
 }

@@ -1,18 +1,14 @@
 // `registry plan` and `registry apply`: what the rules and storage pressure select, and deleting it.
-import { thresholdBytes } from '../core/planner';
-import { bytesPushedSince, planRegistry, type RegistryPlan } from '../core/registry-planner';
+import { planRegistry, type RegistryPlan } from '../core/registry-planner';
 import type { Rule } from '../core/rules';
-import { measureDisk } from '../disk/disk';
 import { escapeControl } from '../log';
 import { applyGitlabPlan } from '../gitlab/apply';
 import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
 import { writeRegistryMetrics } from '../registry/metrics';
-import { formatAgo, formatBytes, isoTime, renderTable, warnImplausibleThresholds } from './format';
+import { formatAgo, formatBytes, isoTime, renderTable } from './format';
 import { distributionClient, type RegistryContext } from './registry-context';
 import { pressureOrderText, pullRates, type PressureOrder } from './registry-pull-order';
-
-/** The day a nightly run's low-free must hold the pushes of. */
-const DAY_MS = 86_400_000;
+import { measureStorage, storageText, type StorageFigures } from './registry-storage';
 
 /** The registry refused deletes: the run stopped at its first one. */
 const EXIT_REFUSED = 3;
@@ -25,16 +21,6 @@ export interface PlanOptions {
   apply: boolean;
 }
 
-/** The storage as the plan found it: free space, thresholds, and the bytes pushed over the last day (null: the state cannot tell yet). */
-interface StorageFigures {
-  path: string;
-  freeBytes: number;
-  totalBytes: number;
-  lowFreeBytes: number;
-  targetFreeBytes: number;
-  pushedLastDayBytes: number | null;
-}
-
 async function buildPlan(
   ctx: RegistryContext,
   rules: Rule[],
@@ -43,24 +29,8 @@ async function buildPlan(
   const nowMs = ctx.clock();
   const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
   const blobs = ctx.store.blobs();
-  let pressure: { freeBytes: number; lowBytes: number; targetBytes: number } | null = null;
-  let storage: StorageFigures | null = null;
-  if (config.registryStoragePath !== null) {
-    const disk = await measureDisk(config.registryStoragePath);
-    const thresholds = { lowFree: config.registryLowFree, targetFree: config.registryTargetFree };
-    warnImplausibleThresholds(thresholds, { totalBytes: disk.totalBytes, path: config.registryStoragePath }, 'registry-');
-    const lowBytes = thresholdBytes(thresholds.lowFree, disk.totalBytes);
-    pressure = { freeBytes: disk.freeBytes, lowBytes, targetBytes: Math.max(lowBytes, thresholdBytes(thresholds.targetFree, disk.totalBytes)) };
-    // A run leaves about low-free free, and the storage fills until the next one: a day's pushes
-    // beyond it fill the disk, and pushes fail, before the next nightly run can help.
-    const pushed = bytesPushedSince(images, blobs, nowMs - DAY_MS);
-    storage = { path: config.registryStoragePath, freeBytes: disk.freeBytes, totalBytes: disk.totalBytes, lowFreeBytes: lowBytes, targetFreeBytes: pressure.targetBytes, pushedLastDayBytes: pushed };
-    if (pushed !== null && pushed > lowBytes) {
-      process.stderr.write(
-        `image-evictor: warning: registry-low-free on ${escapeControl(config.registryStoragePath)}: ${formatBytes(lowBytes)} is less than the ${formatBytes(pushed)} pushed over the last 24 h: the storage may fill before the next nightly run; raise registry-low-free\n`,
-      );
-    }
-  }
+  const storage = await measureStorage(config, images, blobs, nowMs);
+  const pressure = storage === null ? null : { freeBytes: storage.freeBytes, lowBytes: storage.lowFreeBytes, targetBytes: storage.targetFreeBytes };
   // Only pressure orders candidates; rules alone do not need the model.
   const learned = pressure !== null && pressure.freeBytes < pressure.lowBytes ? pullRates(ctx, images, nowMs) : null;
   const plan = planRegistry({
@@ -83,12 +53,6 @@ const GITLAB_RECLAIM = "reclaimable after GitLab's garbage collection (`sudo git
 /** What a plan without pull times judges by, and how to get them. */
 function pullTimesNote(ctx: RegistryContext): string {
   return `no pulls recorded for ${ctx.name}: Unused and PreserveRecent judge by push times (first seen by sync). For pull times, point the registry's notifications at \`image-evictor registry --registry URL listen\`${ctx.gitlab !== null ? " (gitlab.rb: registry['notifications']) and give the same --registry URL here" : ''}`;
-}
-
-/** One line: the storage's free space against its thresholds, so that a plan without pressure says why. */
-function storageText(storage: StorageFigures): string {
-  const below = storage.freeBytes < storage.lowFreeBytes;
-  return `storage ${escapeControl(storage.path)}: ${formatBytes(storage.freeBytes)} free of ${formatBytes(storage.totalBytes)}, ${below ? 'below' : 'above'} registry-low-free ${formatBytes(storage.lowFreeBytes)}${below ? `: deleting toward registry-target-free ${formatBytes(storage.targetFreeBytes)}` : ': no deletes for space'}`;
 }
 
 function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullTimes: boolean, pressureOrder: PressureOrder | null, storage: StorageFigures | null): string {

@@ -6,6 +6,7 @@ import { escapeControl } from '../log';
 import { formatAgo, formatBytes, isoTime, renderTable } from './format';
 import type { RegistryContext } from './registry-context';
 import { pressureOrderText, pullRates } from './registry-pull-order';
+import { measureStorage, storageText } from './registry-storage';
 
 function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage[] {
   // Least recently wanted first, as eviction would consider them.
@@ -44,10 +45,11 @@ function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], n
   return out;
 }
 
-export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules: Rule[] = []): number {
+export async function registryStatusCommand(ctx: RegistryContext, json: boolean, rules: Rule[] = []): Promise<number> {
   try {
     const nowMs = ctx.clock();
     const images = statusRows(ctx.store.images().filter((i) => ctx.inScope(i.repository)), ctx.config.registryHeadCounts);
+    const storage = await measureStorage(ctx.config, images, ctx.store.blobs(), nowMs);
     const learned = rankless(ctx) ? null : pullRates(ctx, images, nowMs);
     const rates = learned?.rates ?? null;
     const classOf = classes(ctx, images, rules, nowMs, learned?.likelihood ?? null);
@@ -68,7 +70,7 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
         heads: i.manifest.heads,
         ...(rates === null ? {} : { expectedPullsPerDay: rates.get(`${i.repository}@${i.manifest.digest}`) ?? null }),
       }));
-      process.stdout.write(`${JSON.stringify({ registry: ctx.name, headCounts: ctx.config.registryHeadCounts, pressureOrder: learned?.order ?? null, images: out }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ registry: ctx.name, headCounts: ctx.config.registryHeadCounts, ...(storage === null ? {} : { storage }), pressureOrder: learned?.order ?? null, images: out }, null, 2)}\n`);
       return 0;
     }
     const tagsCell = (i: RegistryImage) => (i.tags.length > 0 ? i.tags.map(escapeControl).join(',') : i.parents.length > 0 ? `<child of ${i.parents.length} index>` : '<untagged>');
@@ -87,6 +89,7 @@ export function registryStatusCommand(ctx: RegistryContext, json: boolean, rules
     const rank = rankless(ctx) || learned === null ? 'no RANK: without --storage nothing is evicted under pressure' : `RANK: eviction order ${pressureOrderText(learned.order)}`;
     process.stdout.write(`registry ${escapeControl(ctx.name)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, ${rank}\n`);
     process.stdout.write(`${renderTable(['CLASS', 'RANK', 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
+    if (storage !== null) process.stdout.write(`${storageText(storage)}\n`);
     return 0;
   } finally {
     ctx.store.close();

@@ -166,8 +166,12 @@ describe('registry apply under a storage cap', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       // status ranks them as apply will take them: least recently pulled first.
-      const status = await cli(['--state', statePath, '--min-age', '0s', 'registry', '--registry', `http://${registry.address}`, 'status', '--json']);
-      const ranks = (JSON.parse(status.stdout) as { images: Array<{ repository: string; rank: number | null; class: string }> }).images.filter((i) => i.repository.startsWith('ci/'));
+      const status = await cli(['--state', statePath, '--min-age', '0s', 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, 'status', '--json']);
+      const statusReport = JSON.parse(status.stdout) as { storage: { totalBytes: number; lowFreeBytes: number }; images: Array<{ repository: string; rank: number | null; class: string }> };
+      // The storage it sits on, and the default registry-low-free (15%) of it.
+      expect(statusReport.storage.totalBytes).toBeGreaterThan(200 * MiB);
+      expect(statusReport.storage.lowFreeBytes).toBe(Math.ceil(0.15 * statusReport.storage.totalBytes));
+      const ranks = statusReport.images.filter((i) => i.repository.startsWith('ci/'));
       expect(ranks.map((i) => [i.repository, i.class, i.rank])).toEqual([
         ['ci/b', 'candidate', 1],
         ['ci/a', 'candidate', 2],
