@@ -26,9 +26,12 @@ export async function registryGcCommand(ctx: RegistryContext, options: { json: b
   const client = distributionClient(ctx, 'gc');
   try {
     const { config } = ctx;
+    // A quiet registry's last success grows old by design: this gauge says the nightly run still runs.
+    const checked = { gc_last_check_timestamp_seconds: { help: 'When registry gc last ran, collecting or finding nothing deleted since the last collection (Unix time)', value: ctx.clock() / 1000 } };
     const coveredMs = options.always ? null : lastCollectionCovers(ctx.store);
     if (coveredMs !== null) {
       ctx.log.info('registry_gc_skipped', { registry: ctx.name, lastCollection: isoTime(coveredMs) });
+      if (config.registryMetricsFile !== null) writeRegistryMetrics(config.registryMetricsFile, ctx.name, checked);
       if (json) process.stdout.write(`${JSON.stringify({ registry: ctx.name, skipped: true, lastCollection: isoTime(coveredMs) }, null, 2)}\n`);
       else process.stdout.write(`${escapeControl(ctx.name)}: nothing deleted since the last collection (${isoTime(coveredMs)}): not collected, the registry stays writable (--always collects anyway)\n`);
       return 0;
@@ -37,6 +40,7 @@ export async function registryGcCommand(ctx: RegistryContext, options: { json: b
     const result = await collectGarbage({ ...ctx, client, restarter, gcCommand: config.registryGcCommand, storagePath: config.registryStoragePath as string });
     if (config.registryMetricsFile !== null) {
       writeRegistryMetrics(config.registryMetricsFile, ctx.name, {
+        ...checked,
         gc_last_success_timestamp_seconds: { help: 'When registry gc last finished (Unix time)', value: ctx.clock() / 1000 },
         gc_duration_seconds: { help: 'How long the last registry gc took, read-only window included', value: result.durationMs / 1000 },
         gc_freed_bytes: { help: 'Bytes the last registry gc freed under the storage directory (measured)', value: result.freedBytes },

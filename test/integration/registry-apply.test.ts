@@ -455,7 +455,7 @@ describe('registry gc', () => {
       // The registry alerts are valid rules and name only figures apply and gc write.
       const alertRules = join(__dirname, '..', '..', 'systemd', 'registry-alerts.yml');
       const checked = await run('promtool', ['check', 'rules', alertRules]);
-      expect({ code: checked.code, out: checked.stdout }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 3 rules found') });
+      expect({ code: checked.code, out: checked.stdout }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 4 rules found') });
       const written = new Set(metrics.match(/^image_evictor_registry_[a-z_]+/gm));
       for (const name of readFileSync(alertRules, 'utf8').match(/image_evictor_registry_[a-z_]+/g) ?? []) expect(written).toContain(name);
       expect(await uploadStatus(registry)).toBe(202);
@@ -463,10 +463,17 @@ describe('registry gc', () => {
       await builderCli(['rmi', kept.ref]);
       await builderCli(['pull', kept.ref]);
       // Nothing deleted since: the next night's run leaves the registry alone (no read-only window).
-      const gcArgs = ['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, 'gc', '--restart-command', restart, '--gc-command', gcCommand, '--json'];
+      const gcArgs = ['--state', statePath, 'registry', '--registry', `http://${registry.address}`, '--storage', registry.dataDir, '--metrics-file', metricsFile, 'gc', '--restart-command', restart, '--gc-command', gcCommand, '--json'];
+      const gauge = (name: string) => Number(new RegExp(`image_evictor_registry_${name}\\{[^}]*\\} (\\S+)`).exec(readFileSync(metricsFile, 'utf8'))?.[1]);
+      const lastSuccess = gauge('gc_last_success_timestamp_seconds');
+      const firstCheck = gauge('gc_last_check_timestamp_seconds');
+      expect(firstCheck).toBeLessThanOrEqual(lastSuccess);
       const again = await cli(gcArgs);
       expect({ code: again.code, out: JSON.parse(again.stdout) as unknown }).toEqual({ code: 0, out: { registry: `http://${registry.address}`, skipped: true, lastCollection: expect.any(String) } });
       expect(readFileSync(modes, 'utf8').trim().split('\n')).toEqual(['readonly', 'normal']);
+      // The skipped run is on record as a check; the last success stays the collection's.
+      expect(gauge('gc_last_check_timestamp_seconds')).toBeGreaterThan(firstCheck);
+      expect(gauge('gc_last_success_timestamp_seconds')).toBe(lastSuccess);
       // --always collects anyway.
       expect((await cli([...gcArgs, '--always'])).code).toBe(0);
       expect(readFileSync(modes, 'utf8').trim().split('\n')).toEqual(['readonly', 'normal', 'readonly', 'normal']);
