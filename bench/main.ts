@@ -56,7 +56,7 @@ const met = (ok: boolean) => (ok ? 'met' : '**NOT met**');
 function targetsTable(study: OrderStudy | null, overhead: OverheadFigures | null, history: HistoryFigures | null, replay: ReplaySection | null, registry: RegistryFigures | null, retentions: Array<{ family: RegistryFamily; study: RegistryStudy }>): Table {
   const rows: string[][] = [];
   for (const { family, study: retention } of retentions) {
-    const label = family === 'branches' ? 'Registry retention, branch family' : 'Registry retention';
+    const label = family === 'branches' ? 'Registry retention, branch family' : family === 'releases' ? 'Registry retention, release family' : 'Registry retention';
     const ours = [...retention.broken].find(([name]) => name.startsWith('image-evictor as registry apply'));
     const recency = [...retention.broken].find(([name]) => name.startsWith('image-evictor pull-LRU'));
     const others = [...retention.broken].filter(([name]) => retention.baselines.includes(name));
@@ -135,7 +135,7 @@ async function main(options: Options): Promise<void> {
     tables.push(...study.tables);
   }
   if (want('registry-study')) {
-    for (const family of ['pinned', 'branches'] as const) {
+    for (const family of ['pinned', 'branches', 'releases'] as const) {
       log(`registry retention study: ${options.seeds} randomized registry traces (${family})`);
       const study = studyRegistryRetention(options.seeds, options.seed, family);
       retentions.push({ family, study });

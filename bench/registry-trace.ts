@@ -158,7 +158,7 @@ const keepRecentPulls =
   };
 
 /** A default threshold as a share of the storage: the cap stands for the storage's size. */
-function shareOf(spec: SizeSpec): number {
+function thresholdShare(spec: SizeSpec): number {
   if (spec.kind !== 'ratio') throw new Error('the registry thresholds default to percentages');
   return spec.ratio;
 }
@@ -167,8 +167,8 @@ function shareOf(spec: SizeSpec): number {
  * The thresholds `registry apply` takes by default (registry-low-free, registry-target-free), for
  * image-evictor and the references alike. Until 2026-11-25 they were the host's 15% and 25%.
  */
-const LOW_SHARE = shareOf(DEFAULTS.registryLowFree);
-const TARGET_SHARE = shareOf(DEFAULTS.registryTargetFree);
+const LOW_SHARE = thresholdShare(DEFAULTS.registryLowFree);
+const TARGET_SHARE = thresholdShare(DEFAULTS.registryTargetFree);
 
 /** How much pull log `registry apply` learns from: the state's history window. */
 const LOG_WINDOW_MS = 30 * DAY_MS;
@@ -404,7 +404,83 @@ function branchTrace(seed: number): { days: number; events: Event[] } {
   return { days, events };
 }
 
-export type RegistryFamily = 'pinned' | 'branches';
+/**
+ * A third family, written after the registry's thresholds were chosen (2026-11-25). Per repository, dev builds
+ * every day (tag dev-N, pulled while newest, a little after), and 1-4 maintained release lines
+ * (tag M.P): a new major every 10-40 days retires the oldest line; each maintained line gets a
+ * patch every 1-7 days. Release jobs pick a maintained line (newest most often), then its latest
+ * patch, or an older patch with a geometric fade (deployments pinned to a patch).
+ */
+function releaseTrace(seed: number): { days: number; events: Event[] } {
+  const random = seededRandom((seed ^ 0x1b873593) >>> 0);
+  const between = (lo: number, hi: number) => lo + random() * (hi - lo);
+  const days = 60;
+  const repositories = Math.round(between(8, 30));
+  const jobsPerDay = Math.round(between(200, 1500));
+  const zipf = between(0.5, 1.5);
+  const devShare = between(0.2, 0.7);
+  const lines = 1 + Math.floor(random() * 4);
+  const lineEveryDays = between(10, 40);
+  const patchEveryDays = between(1, 7);
+  const devPerDay = between(1, 6);
+  const fade = between(0.1, 0.6);
+  const baseMiB = between(100, 400);
+  const ownMiB = [between(5, 50), between(60, 300)] as const;
+  const events: Event[] = [];
+  const repoWeights = Array.from({ length: repositories }, (_, r) => 1 / (r + 1) ** zipf);
+  const pickIndex = (weights: number[]) => {
+    let x = random() * weights.reduce((a, b) => a + b, 0);
+    return Math.max(0, weights.findIndex((w) => (x -= w) < 0));
+  };
+  let counter = 0;
+  for (let r = 0; r < repositories; r += 1) {
+    const repository = `ci/app-${r}`;
+    const base: BlobRef = { digest: `sha256:base-${r}`, sizeBytes: Math.round(baseMiB * MiB) };
+    const push = (t: number, tag: string) => {
+      counter += 1;
+      const own = { digest: `sha256:own-${r}-${counter}`, sizeBytes: Math.round(between(ownMiB[0], ownMiB[1]) * MiB) };
+      events.push({ atMs: t, kind: 'push', version: { repository, tag, digest: `sha256:m-${r}-${counter}`, pushedMs: t, blobs: [base, own] } });
+    };
+    let n = 0;
+    for (let t = -between(0, 1) * DAY_MS; t < days * DAY_MS; t += (-Math.log(1 - random()) / devPerDay) * DAY_MS) push(t, `dev-${(n += 1)}`);
+    // Majors start every lineEveryDays, the first ones before the trace so that `lines` are maintained from the start.
+    const offset = between(0, lineEveryDays);
+    for (let major = 1; ; major += 1) {
+      const startMs = (offset + (major - 1 - lines) * lineEveryDays) * DAY_MS;
+      if (startMs >= days * DAY_MS) break;
+      const endMs = startMs + lines * lineEveryDays * DAY_MS;
+      let patch = 0;
+      for (let t = startMs; t < Math.min(endMs, days * DAY_MS); t += (-Math.log(1 - random()) * patchEveryDays) * DAY_MS) {
+        if (t >= -DAY_MS) push(t, `${major}.${patch}`);
+        patch += 1;
+      }
+    }
+  }
+  for (let j = 0; j < jobsPerDay * days; j += 1) {
+    const r = pickIndex(repoWeights);
+    const atMs = random() * days * DAY_MS;
+    if (random() < devShare) {
+      const back = random() < 0.9 ? 0 : 1 + Math.floor(random() * 3);
+      const pick = (versions: Version[]) => versions.filter((v) => v.tag.startsWith('dev-')).at(-1 - back) ?? null;
+      events.push({ atMs, kind: 'pull', repository: `ci/app-${r}`, wants: 'latest', pick });
+      continue;
+    }
+    const lineRank = pickIndex(Array.from({ length: lines }, (_, i) => 1 / (i + 1)));
+    let back = 0;
+    while (random() < fade) back += 1;
+    const pick = (versions: Version[]) => {
+      const majors = [...new Set(versions.filter((v) => !v.tag.startsWith('dev-')).map((v) => Number(v.tag.split('.')[0])))].sort((a, b) => b - a);
+      const major = majors[Math.min(lineRank, majors.length - 1)];
+      if (major === undefined) return null;
+      return versions.filter((v) => v.tag.startsWith(`${major}.`)).at(-1 - back) ?? null;
+    };
+    events.push({ atMs, kind: 'pull', repository: `ci/app-${r}`, wants: back === 0 ? 'latest' : 'pinned', pick });
+  }
+  events.sort((a, b) => a.atMs - b.atMs || (a.kind === 'push' ? -1 : 1));
+  return { days, events };
+}
+
+export type RegistryFamily = 'pinned' | 'branches' | 'releases';
 
 /**
  * Per seed: today's rules (GitLab keep 10, age 30 days, Harbor retain 10 most recently pulled)
@@ -418,7 +494,7 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
   const learnedByKind = new Map<PullKind, number>();
   for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
     const pinned = family === 'pinned' ? registryTrace(seed) : null;
-    const { days, events } = pinned === null ? branchTrace(seed) : { days: pinned.shape.days, events: pinned.events };
+    const { days, events } = pinned !== null ? { days: pinned.shape.days, events: pinned.events } : family === 'branches' ? branchTrace(seed) : releaseTrace(seed);
     // The branch family has no pinned release: its picks never read it.
     PIN_DAYS.value = pinned?.shape.pinDays ?? 14;
     // Which version each pull wants does not depend on what was deleted: one pass records them.
@@ -454,17 +530,19 @@ export function studyRegistryRetention(seeds: number, firstSeed: number, family:
     storageRatio,
     baselines: BASELINES.map(([name]) => name),
     table: {
-      title: `Registry retention over ${seeds} randomized registry traces${family === 'branches' ? ' of the branch family' : ''} (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
+      title: `Registry retention over ${seeds} randomized registry traces${family === 'branches' ? ' of the branch family' : family === 'releases' ? ' of the release family' : ''} (seeds ${firstSeed}-${firstSeed + seeds - 1}, 60 days each): pulls of deleted tags (each a failed CI job) and peak storage`,
       header: ['policy (nightly)', 'broken pulls, median', 'broken pulls, worst seed', 'seeds with none', 'worst share of pulls broken', 'peak storage vs the smallest peak of the first three, worst seed'],
       rows,
       note:
-        family === 'branches'
-          ? 'A second family, written after the learned order and before its trial (the shares the trial deletes were then set on seeds 7-12 of both families): per repository a main line and up to 5 branch slots (Zipf weights) pushing their own tags; a branch ends after 2-14 days and a new one takes its slot; runners pull a branch version k back with a geometric fade (0.2-0.7, no limit); no pinned release. Storage held as above, same thresholds, references and rate oracle.'
-          : 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. Image-evictor\'s cap starts, per seed, at the smallest peak storage of the three other policies and is lowered until its own peak (storage just before a nightly clean-up) is no more than that: broken pulls at no more storage. (Until 2026-11-24 the cap was that peak itself, and storage grew past it between clean-ups by up to 4%.) With a pull log (what `registry listen` records), `registry apply` ranks by what it learned from the last 30 days of that log (agent/core/pull-model.ts): the least likely to be pulled again first, or that order and least recently pulled first together (each manifest\'s places in both summed), whichever the last week of the log says would have lost fewest pulls, least recently pulled first included; without a log, the least recently pulled. Of its broken pulls, ' +
-            `${shareOf('pinned')} asked for a pinned release (a version a quiet repository keeps pulling, rarely, long after newer ones arrived), ${shareOf('recent')} for one of the 5 before the latest, ${shareOf('latest')} for the latest. ` +
-            'The offline reference knows every future pull and is held to the same storage, with the same thresholds and min-age: what it breaks, no online policy can avoid. ' +
-            `The rate oracle runs the same planner as \`registry apply\`, ranking by each tag\'s pulls in the next ${ORACLE_DAYS} days instead of the learned likelihoods: the storage suffices, what image-evictor\'s order breaks is estimation. ` +
-            'Garbage collection right after each nightly clean-up.',
+        family === 'releases'
+          ? 'A third family, written after the registry\'s thresholds (15% and 16%) were chosen: per repository, dev builds every day (pulled while newest, a few a little after) and 1-4 maintained release lines; a new major every 10-40 days retires the oldest line, each maintained line gets a patch every 1-7 days; release jobs pick a maintained line (the newest most often) and its latest patch, or an older one with a geometric fade (deployments pinned to a patch). Storage held as above, same thresholds, references and rate oracle.'
+          : family === 'branches'
+            ? 'A second family, written after the learned order and before its trial (the shares the trial deletes were then set on seeds 7-12 of both families): per repository a main line and up to 5 branch slots (Zipf weights) pushing their own tags; a branch ends after 2-14 days and a new one takes its slot; runners pull a branch version k back with a geometric fade (0.2-0.7, no limit); no pinned release. Storage held as above, same thresholds, references and rate oracle.'
+            : 'Pipelines push versions (0.3-4 a day per repository, 10-40 repositories, Zipf popularity); runners pull the latest (50-85%), one of the 5 before it (retries, merge requests) or a pinned release that moves every 7-40 days. Image-evictor\'s cap starts, per seed, at the smallest peak storage of the three other policies and is lowered until its own peak (storage just before a nightly clean-up) is no more than that: broken pulls at no more storage. (Until 2026-11-24 the cap was that peak itself, and storage grew past it between clean-ups by up to 4%.) With a pull log (what `registry listen` records), `registry apply` ranks by what it learned from the last 30 days of that log (agent/core/pull-model.ts): the least likely to be pulled again first, or that order and least recently pulled first together (each manifest\'s places in both summed), whichever the last week of the log says would have lost fewest pulls, least recently pulled first included; without a log, the least recently pulled. Of its broken pulls, ' +
+              `${shareOf('pinned')} asked for a pinned release (a version a quiet repository keeps pulling, rarely, long after newer ones arrived), ${shareOf('recent')} for one of the 5 before the latest, ${shareOf('latest')} for the latest. ` +
+              'The offline reference knows every future pull and is held to the same storage, with the same thresholds and min-age: what it breaks, no online policy can avoid. ' +
+              `The rate oracle runs the same planner as \`registry apply\`, ranking by each tag\'s pulls in the next ${ORACLE_DAYS} days instead of the learned likelihoods: the storage suffices, what image-evictor\'s order breaks is estimation. ` +
+              'Garbage collection right after each nightly clean-up.',
     },
   };
 }
