@@ -347,6 +347,12 @@ const BASELINES: Array<[string, Cleanup]> = [
   ['retain 10 most recently pulled per repository (Harbor)', keepRecentPulls(10)],
 ];
 
+/** An index drawn with probability proportional to its weight (one draw of `random`). */
+function pickWeighted(random: () => number, weights: number[]): number {
+  let x = random() * weights.reduce((a, b) => a + b, 0);
+  return Math.max(0, weights.findIndex((w) => (x -= w) < 0));
+}
+
 /**
  * A second family, drawn apart from the first so that a claim holds beyond one generator: each
  * repository has a main line and up to 5 other branch slots (Zipf weights), each pushing its own
@@ -367,10 +373,7 @@ function branchTrace(seed: number): { days: number; events: Event[] } {
   const ownMiB = [between(5, 50), between(60, 300)] as const;
   const events: Event[] = [];
   const repoWeights = Array.from({ length: repositories }, (_, r) => 1 / (r + 1) ** zipf);
-  const pickIndex = (weights: number[]) => {
-    let x = random() * weights.reduce((a, b) => a + b, 0);
-    return Math.max(0, weights.findIndex((w) => (x -= w) < 0));
-  };
+  const pickIndex = (weights: number[]) => pickWeighted(random, weights);
   const slots = Array.from({ length: repositories }, () => 1 + Math.floor(random() * 6));
   const slotWeights = slots.map((n) => Array.from({ length: n }, (_, b) => 1 / (b + 1)));
   // Slot 0 is main and never ends; the others' branches last lifeDays each, then the next starts.
@@ -428,10 +431,7 @@ function releaseTrace(seed: number): { days: number; events: Event[] } {
   const ownMiB = [between(5, 50), between(60, 300)] as const;
   const events: Event[] = [];
   const repoWeights = Array.from({ length: repositories }, (_, r) => 1 / (r + 1) ** zipf);
-  const pickIndex = (weights: number[]) => {
-    let x = random() * weights.reduce((a, b) => a + b, 0);
-    return Math.max(0, weights.findIndex((w) => (x -= w) < 0));
-  };
+  const pickIndex = (weights: number[]) => pickWeighted(random, weights);
   let counter = 0;
   for (let r = 0; r < repositories; r += 1) {
     const repository = `ci/app-${r}`;
