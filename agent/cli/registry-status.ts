@@ -1,5 +1,5 @@
 // `registry status`: every manifest the state knows, with its class and rank under the rules.
-import { lastWantedMs, type RegistryImage } from '../core/registry';
+import { lastWantedMs, type BlobRef, type RegistryImage } from '../core/registry';
 import { planRegistry } from '../core/registry-planner';
 import type { Rule } from '../core/rules';
 import { escapeControl } from '../log';
@@ -19,12 +19,12 @@ const rankless = (ctx: RegistryContext) => ctx.gitlab !== null && ctx.config.reg
  * Each manifest's class under the rules and its rank among eviction candidates: the plan as if the
  * storage were empty and had to be refilled, so every candidate is ranked.
  */
-function classes(ctx: RegistryContext, images: RegistryImage[], rules: Rule[], nowMs: number, likelihood: Map<string, number> | null): Map<string, { class: string; rank: number | null }> {
+function classes(ctx: RegistryContext, images: RegistryImage[], blobs: Map<string, BlobRef[]>, rules: Rule[], nowMs: number, likelihood: Map<string, number> | null): Map<string, { class: string; rank: number | null }> {
   // A GitLab scope without a storage directory is never evicted under pressure: no ranks to show.
   const pressure = rankless(ctx) ? null : { freeBytes: 0, lowBytes: 1, targetBytes: Number.MAX_SAFE_INTEGER };
   const plan = planRegistry({
     images,
-    blobs: ctx.store.blobs(),
+    blobs,
     rules,
     nowMs,
     headCounts: ctx.config.registryHeadCounts,
@@ -49,10 +49,12 @@ export async function registryStatusCommand(ctx: RegistryContext, json: boolean,
   try {
     const nowMs = ctx.clock();
     const images = statusRows(ctx.store.images().filter((i) => ctx.inScope(i.repository)), ctx.config.registryHeadCounts);
-    const storage = await measureStorage(ctx.config, images, ctx.store.blobs(), nowMs);
+    // One read of the blobs serves the storage figures and the ranks.
+    const blobs = ctx.store.blobs();
+    const storage = await measureStorage(ctx.config, images, blobs, nowMs);
     const learned = rankless(ctx) ? null : pullRates(ctx, images, nowMs);
     const rates = learned?.rates ?? null;
-    const classOf = classes(ctx, images, rules, nowMs, learned?.likelihood ?? null);
+    const classOf = classes(ctx, images, blobs, rules, nowMs, learned?.likelihood ?? null);
     const cls = (i: RegistryImage) => classOf.get(`${i.repository}@${i.manifest.digest}`) ?? { class: 'kept', rank: null };
     if (json) {
       const out = images.map((i) => ({
