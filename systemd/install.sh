@@ -24,6 +24,11 @@ if [ ! -e /etc/image-evictor/config.yaml ]; then
   cp policies/config.example.yaml /etc/image-evictor/config.yaml
   echo "install.sh: wrote /etc/image-evictor/config.yaml"
 fi
+# The rules the nightly registry unit reads (image-evictor-registry-gc.service); an edited one stays.
+if [ ! -e /etc/image-evictor/registry-rules.conf ]; then
+  cp policies/registry-rules.conf /etc/image-evictor/registry-rules.conf
+  echo "install.sh: wrote /etc/image-evictor/registry-rules.conf"
+fi
 image-evictor --config /etc/image-evictor/config.yaml --docker-host unix:///dev/null status >/dev/null 2>&1 \
   || [ $? -ne 2 ] || { echo "install.sh: /etc/image-evictor/config.yaml is invalid:" >&2; \
        image-evictor --config /etc/image-evictor/config.yaml status >&2 || true; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds image-evictor_<version>_<arch>.deb with dpkg-deb (`npm run package [-- --out DIR]`): the
 # built code and production node_modules with the compiled SQLite binding (so fleet hosts need no
-# compiler, network or `npm ci`), the unit files, and /etc/image-evictor/config.yaml as a conffile.
+# compiler, network or `npm ci`), the unit files, and /etc/image-evictor/config.yaml and
+# registry-rules.conf (the nightly registry unit's rules) as conffiles.
 # Layout: /usr/lib/image-evictor (code), /usr/bin/image-evictor, /lib/systemd/system (units),
 # /etc/image-evictor (config), /var/lib/image-evictor (state, made at first start; purge removes it).
 set -euo pipefail
@@ -39,6 +40,7 @@ for unit in image-evictor.service image-evictor@.service image-evictor-purge.ser
   sed -e 's|/usr/local/bin/image-evictor|/usr/bin/image-evictor|g' -e 's|file:///opt/image-evictor/README.md|file:///usr/share/doc/image-evictor/README.md|' "systemd/$unit" > "$root/lib/systemd/system/$unit"
 done
 cp policies/config.example.yaml "$root/etc/image-evictor/config.yaml"
+cp policies/registry-rules.conf "$root/etc/image-evictor/registry-rules.conf"
 cp README.md "$root/usr/share/doc/image-evictor/"
 cp systemd/alerts.yml systemd/registry-alerts.yml systemd/grafana-dashboard.json "$root/usr/share/doc/image-evictor/"
 
@@ -56,7 +58,7 @@ Description: keeps the Docker image cache of CI runners from filling the disk
  and used from the engine's events, and evicts the least recently wanted images below a
  threshold, protecting allowlisted base images until emergency mode.
 EOF
-echo /etc/image-evictor/config.yaml > "$root/DEBIAN/conffiles"
+printf '%s\n' /etc/image-evictor/config.yaml /etc/image-evictor/registry-rules.conf > "$root/DEBIAN/conffiles"
 
 cat > "$root/DEBIAN/postinst" <<'EOF'
 #!/bin/sh

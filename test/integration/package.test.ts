@@ -35,13 +35,13 @@ afterAll(async () => {
 });
 
 describe('the Debian package', () => {
-  it('is named for its version and architecture, depends on nodejs >= 20, keeps its config as a conffile', async () => {
+  it('is named for its version and architecture, depends on nodejs >= 20, keeps its config and registry rules as conffiles', async () => {
     const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const arch = (await run('dpkg', ['--print-architecture'])).stdout.trim();
     expect(deb).toBe(join(dir, `image-evictor_${version}_${arch}.deb`));
     const info = await run('dpkg-deb', ['-I', deb]);
     expect(info.stdout).toMatch(/Depends: nodejs \(>= 20\)/);
-    expect((await run('dpkg-deb', ['-I', deb, 'conffiles'])).stdout.trim()).toBe('/etc/image-evictor/config.yaml');
+    expect((await run('dpkg-deb', ['-I', deb, 'conffiles'])).stdout.trim().split('\n')).toEqual(['/etc/image-evictor/config.yaml', '/etc/image-evictor/registry-rules.conf']);
     const files = (await run('dpkg-deb', ['-c', deb])).stdout;
     // The compiled SQLite binding travels in the package: no compiler or npm on the host.
     expect(files).toMatch(/\.\/usr\/lib\/image-evictor\/node_modules\/better-sqlite3\/build\/Release\/better_sqlite3\.node/);
@@ -66,6 +66,10 @@ describe('the Debian package', () => {
     const status = await run('/usr/bin/image-evictor', ['--docker-host', engine.host, '--state', join(dir, 'status.db'), 'status', '--json']);
     expect(status.code).toBe(0);
     expect((JSON.parse(status.stdout) as { disk: { path: string } }).disk.path).toBe(engine.dataRoot);
+    // The nightly registry unit's rule file is there, and the installed binary reads it.
+    const rules = await run('/usr/bin/image-evictor', ['policy', 'check', '/etc/image-evictor/registry-rules.conf']);
+    expect([rules.code, rules.stdout.split('\n')[0]]).toEqual([0, '/etc/image-evictor/registry-rules.conf: 3 rule(s), valid']);
+    expect(readFileSync('/lib/systemd/system/image-evictor-registry-gc.service', 'utf8')).toContain('--rules /etc/image-evictor/registry-rules.conf');
     // The agent from the package, with the package's config and its default state path.
     mkdirSync('/var/lib/image-evictor', { recursive: true });
     const agent = startService(['--docker-host', engine.host, 'run'], {}, '/usr/bin/image-evictor');
@@ -79,6 +83,7 @@ describe('the Debian package', () => {
     expect(existsSync('/lib/systemd/system/image-evictor.service')).toBe(false);
     // Removal keeps what the operator made: the config and the state.
     expect(existsSync('/etc/image-evictor/config.yaml')).toBe(true);
+    expect(existsSync('/etc/image-evictor/registry-rules.conf')).toBe(true);
     expect(existsSync('/var/lib/image-evictor/state.db')).toBe(true);
 
     expect((await run('dpkg', ['-P', 'image-evictor'])).code).toBe(0);

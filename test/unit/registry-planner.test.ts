@@ -51,6 +51,35 @@ describe('planRegistry with the docker_gc example rules', () => {
   });
 });
 
+describe('the shipped registry-rules.conf (what the nightly unit reads)', () => {
+  const rules = readFileSync(join(__dirname, '..', '..', 'policies', 'registry-rules.conf'), 'utf8');
+  // Everything old and never pulled: only the rules and pressure decide.
+  const images = () => [
+    image('ci/app', ['latest'], 90),
+    image('ci/app', ['main'], 90),
+    image('ci/app', ['v1.2.0'], 90),
+    image('ci/app', ['2.3.4'], 90),
+    image('ci/app', ['dev-17'], 90),
+    image('ci/app', [], 8),
+    image('ci/app', [], 8, { pulledDaysAgo: 2 }),
+    image('ci/app', [], 3),
+  ];
+  const blobsOf = (list: RegistryImage[]) => new Map(list.map((i, n) => [`ci/app@${i.manifest.digest}`, [{ digest: `sha256:blob${n}`, sizeBytes: 100 }]]));
+
+  it('without pressure deletes only the untagged manifest unpulled for a week', () => {
+    const list = images();
+    const plan = planRegistry(input(list, rules, { blobs: blobsOf(list) }));
+    expect(plan.deletions.map((d) => d.digest)).toEqual([(list[5] as RegistryImage).manifest.digest]);
+    expect(plan.deletions[0]).toMatchObject({ reason: 'rule', tags: [] });
+  });
+
+  it('under pressure deletes everything else the rules leave, never the moving tags or the releases', () => {
+    const list = images();
+    const plan = planRegistry(input(list, rules, { blobs: blobsOf(list), pressure: { freeBytes: 0, lowBytes: 10_000, targetBytes: 20_000 } }));
+    expect(deletedTags(plan)).toEqual(['ci/app:dev-17', 'ci/app@untagged', 'ci/app@untagged', 'ci/app@untagged']);
+  });
+});
+
 describe('per tag (GitLab deletes tag by tag)', () => {
   it('a selected tag goes even when a kept tag shares its digest; the image stays and frees nothing', () => {
     const shared = image('ci/app', ['pr-1', 'main'], 10);
