@@ -6,7 +6,7 @@
 import { DEFAULTS } from '../agent/config/schema';
 import type { BlobRef, RegistryImage } from '../agent/core/registry';
 import type { SizeSpec } from '../agent/core/units';
-import { blendedScores, choosePullOrder, pullRate, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
+import { blendedScores, choosePullOrder, pullRate, tagLine, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
 import { planRegistry } from '../agent/core/registry-planner';
 import { median, times, type Table } from './report';
 import { seededRandom } from './trace';
@@ -280,7 +280,7 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
       list.push(event.version);
       versions.set(event.version.repository, list);
       live.set(event.version.digest, { version: event.version, lastPullMs: null, pulls: 0 });
-      past.manifests.set(event.version.digest, { repository: event.version.repository, digest: event.version.digest, pushedMs: event.version.pushedMs, deletedMs: null, topLevel: true });
+      past.manifests.set(event.version.digest, { repository: event.version.repository, digest: event.version.digest, pushedMs: event.version.pushedMs, deletedMs: null, topLevel: true, line: tagLine([event.version.tag]) });
       continue;
     }
     const list = versions.get(event.repository) ?? [];

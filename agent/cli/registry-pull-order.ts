@@ -2,7 +2,7 @@
 // and `status`: chosen by the registry's own pull log (core/pull-model.ts) when the log says
 // enough: the learned rates, their blend with recency, or least recently pulled first, whichever
 // its last week says would have lost fewest pulls.
-import { blendedScores, choosePullOrder, pullRate, type PullOrder, type PullOrderTrial } from '../core/pull-model';
+import { blendedScores, choosePullOrder, pullRate, tagLine, type PullOrder, type PullOrderTrial } from '../core/pull-model';
 import { lastPullMs, lastWantedMs, type RegistryImage } from '../core/registry';
 import { formatDuration } from '../core/units';
 import { PULL_LOG_MS } from '../state/registry-store';
@@ -28,10 +28,13 @@ export function pullRates(ctx: RegistryContext, images: RegistryImage[], nowMs: 
     return { rates: null, likelihood: null, order: { order: 'least-recently-pulled', pulls: pulls.length, reason: choice.reason, trial: choice.trial } };
   }
   const { model, log } = choice;
+  // Each image in the line the model counted it in (its first tag's), else its tags now.
+  const lines = new Map(manifests.map((m) => [`${m.repository}@${m.digest}`, m.line]));
   const rates = new Map<string, number>();
   const entries = images.map((image) => {
     const m = image.manifest;
-    const modelManifest = { repository: image.repository, digest: m.digest, pushedMs: m.pushedMs, deletedMs: null, topLevel: image.parents.length === 0 };
+    const line = lines.get(`${image.repository}@${m.digest}`) ?? tagLine(image.tags);
+    const modelManifest = { repository: image.repository, digest: m.digest, pushedMs: m.pushedMs, deletedMs: null, topLevel: image.parents.length === 0, line };
     const entry = { key: `${image.repository}@${m.digest}`, rate: pullRate(model, log, modelManifest, nowMs, lastPullMs(m, headCounts)), lastWantedMs: lastWantedMs(m, headCounts) };
     rates.set(entry.key, entry.rate);
     return entry;

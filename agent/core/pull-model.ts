@@ -6,9 +6,14 @@
 //
 // At sample moments over the log (every 6 h), every live manifest is described by three features:
 // how many pulls its repository has had since it was last wanted (pull, else push), none of them
-// for it; how many newer manifests its repository has had pushed since its last pull (or that it
+// for it; how many newer manifests its tag line has had pushed since its last pull (or that it
 // was never pulled); and how many newer ones there were when it was last pulled (a release still
-// pulled while deep, or a version last pulled as one of the newest). Each sample is watched for a
+// pulled while deep, or a version last pulled as one of the newest). A tag line (tagLine) is a
+// repository's dev builds, a branch or a release line; newer versions are counted in it (in the
+// repository when its line is unknown or alone), so a release's latest patch is not taken for a
+// dead version because the repository pushed ten dev builds since. Lines added 2026-11-25: broken
+// pulls in the bench's branch family 12,911 -> 12,331 on seeds it was not tried on, in its release
+// family 74,148 -> 58,622 (bench/FINDINGS.md). Each sample is watched for a
 // day; a cell's rate is the pulls seen over the time watched, shrunk toward the coarser cells' so
 // that a sparse cell leans on what its neighbours say. The log's last week chooses how they are
 // used (choosePullOrder): alone, blended with least recently pulled first, or not at all.
@@ -22,7 +27,29 @@ export interface ModelManifest {
   deletedMs: number | null;
   /** Not a child of an index: children are pushed with their index and do not count as newer versions. */
   topLevel: boolean;
+  /** The tag line it was pushed in (tagLine); null: no tag known. */
+  line: string | null;
 }
+
+/**
+ * The line a tag belongs to: the tag with its last number replaced by `#` (`dev-17` and `dev-18`
+ * are both `dev-#`, `1.4.2` is `1.4.#`, `b3.1-45` is `b3.1-#`), or the tag itself when it ends in
+ * no number (successive pushes of `main`). A release line, a branch and the daily builds of one
+ * repository each count their own newer versions: a release's latest patch is not "deep" because
+ * the repository pushed ten dev builds since. Of several tags on one manifest, a numbered one
+ * names the line (the first in code-point order); null for no tag.
+ */
+export function tagLine(tags: readonly string[]): string | null {
+  const sorted = [...tags].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const numbered = sorted.find((t) => /\d$/.test(t));
+  if (numbered !== undefined) return numbered.replace(/\d+$/, '#');
+  return sorted[0] ?? null;
+}
+
+/** A line's own push times count once it has this many manifests; until then, its repository's. */
+const MIN_LINE_MANIFESTS = 2;
+
+const lineKeyOf = (m: Pick<ModelManifest, 'repository' | 'line'>) => (m.line === null ? null : `${m.repository}\0${m.line}`);
 
 /** One pull (GET; HEAD too when it counts) of a manifest. */
 export interface PullRecord {
@@ -77,6 +104,8 @@ const keyOf = (repository: string, digest: string) => `${repository}@${digest}`;
 /** The log arranged for lookups: push times per repository, pull times per manifest. */
 export interface PullLog {
   pushes: Map<string, number[]>;
+  /** Push times per tag line with at least MIN_LINE_MANIFESTS manifests (lineKeyOf). */
+  linePushes: Map<string, number[]>;
   pulls: Map<string, number[]>;
   /** Pull times per repository, any manifest. */
   repositoryPulls: Map<string, number[]>;
@@ -84,13 +113,20 @@ export interface PullLog {
 
 export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLog {
   const pushes = new Map<string, number[]>();
+  const linePushes = new Map<string, number[]>();
+  const append = (map: Map<string, number[]>, key: string, t: number) => {
+    const times = map.get(key);
+    if (times === undefined) map.set(key, [t]);
+    else times.push(t);
+  };
   for (const m of manifests) {
     if (!m.topLevel) continue;
-    const times = pushes.get(m.repository);
-    if (times === undefined) pushes.set(m.repository, [m.pushedMs]);
-    else times.push(m.pushedMs);
+    append(pushes, m.repository, m.pushedMs);
+    const lineKey = lineKeyOf(m);
+    if (lineKey !== null) append(linePushes, lineKey, m.pushedMs);
   }
-  for (const times of pushes.values()) times.sort((a, b) => a - b);
+  for (const [key, times] of linePushes) if (times.length < MIN_LINE_MANIFESTS) linePushes.delete(key);
+  for (const times of [...pushes.values(), ...linePushes.values()]) times.sort((a, b) => a - b);
   const byManifest = new Map<string, number[]>();
   const repositoryPulls = new Map<string, number[]>();
   for (const p of pulls) {
@@ -104,7 +140,7 @@ export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLo
   }
   for (const times of byManifest.values()) times.sort((a, b) => a - b);
   for (const times of repositoryPulls.values()) times.sort((a, b) => a - b);
-  return { pushes, pulls: byManifest, repositoryPulls };
+  return { pushes, linePushes, pulls: byManifest, repositoryPulls };
 }
 
 /** The cell keys of a manifest at `atMs`, coarse to fine; `lastPullMs` overrides the log's (the state's own record). */
@@ -112,7 +148,9 @@ function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: num
   const pulls = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
   const fromLog = lastAtOrBefore(pulls, atMs);
   const lastPull = lastPullMs !== undefined ? lastPullMs : fromLog < 0 ? null : (pulls[fromLog] as number);
-  const pushes = log.pushes.get(m.repository) ?? [];
+  // Newer versions are counted in the manifest's tag line, or its repository when the line is unknown or alone.
+  const lineKey = lineKeyOf(m);
+  const pushes = (lineKey === null ? undefined : log.linePushes.get(lineKey)) ?? log.pushes.get(m.repository) ?? [];
   const newerThan = (t: number) => lastAtOrBefore(pushes, atMs) - lastAtOrBefore(pushes, t);
   // Pulls of its repository since it was last wanted, none for it: the evidence it is no longer
   // wanted, in the repository's own traffic (five idle hours say much in a busy one, little in a quiet one).

@@ -1,7 +1,7 @@
 // The registry side's state in the same SQLite file (migration 006): manifests with their pull
 // counts, tags, the blobs and children each manifest references, and notification IDs applied.
 import type { Database } from 'better-sqlite3';
-import type { ModelManifest, PullRecord } from '../core/pull-model';
+import { tagLine, type ModelManifest, type PullRecord } from '../core/pull-model';
 import { RegistryManifest, type BlobRef, type ManifestRefs, type RegistryEvent, type RegistryImage } from '../core/registry';
 
 /** How long applied notification IDs are remembered: the registry retries for far less. */
@@ -137,10 +137,14 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
   const insertPull = db.prepare('INSERT INTO registry_pulls (registry, repository, digest, at_ms, head) VALUES (@registry, @repository, @digest, @atMs, @head)');
   const forgetPulls = db.prepare('DELETE FROM registry_pulls WHERE registry = ? AND at_ms < ?');
   const selectPulls = db.prepare('SELECT repository, digest, at_ms FROM registry_pulls WHERE registry = ? AND at_ms >= ? AND (head = 0 OR ?)');
+  // Rows recorded before migration 009 have no line: their tags now (a NUL-separated list) give it.
   const selectModelManifests = db.prepare(`
-    SELECT m.repository, m.digest, m.pushed_ms, m.deleted_ms,
-      NOT EXISTS (SELECT 1 FROM registry_children c WHERE c.registry = m.registry AND c.repository = m.repository AND c.child = m.digest) AS top_level
+    SELECT m.repository, m.digest, m.pushed_ms, m.deleted_ms, m.line,
+      NOT EXISTS (SELECT 1 FROM registry_children c WHERE c.registry = m.registry AND c.repository = m.repository AND c.child = m.digest) AS top_level,
+      CASE WHEN m.line IS NULL THEN (SELECT group_concat(t.tag, char(0)) FROM registry_tags t WHERE t.registry = m.registry AND t.repository = m.repository AND t.digest = m.digest) END AS tags
     FROM registry_manifests m WHERE m.registry = ? AND (m.deleted_ms IS NULL OR m.deleted_ms >= ?)`);
+  // The first line seen sticks: a tag moved onto an old manifest later does not make it new in another line.
+  const setLine = db.prepare('UPDATE registry_manifests SET line = ? WHERE registry = ? AND repository = ? AND digest = ? AND line IS NULL');
   const setDeleted = db.prepare('UPDATE registry_manifests SET deleted_ms = ? WHERE registry = ? AND repository = ? AND digest = ? AND deleted_ms IS NULL');
   const countDeletedSince = db.prepare('SELECT COUNT(*) AS n FROM registry_manifests WHERE registry = ? AND deleted_ms >= ?');
 
@@ -187,7 +191,10 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     if (event.kind === 'push') {
       ensureManifest(repository, digest, event.mediaType ?? 'application/octet-stream', event.atMs);
       markPushed.run({ registry, repository, digest, atMs: event.atMs });
-      if (event.tag !== null) upsertTag.run(registry, repository, event.tag, digest);
+      if (event.tag !== null) {
+        upsertTag.run(registry, repository, event.tag, digest);
+        setLine.run(tagLine([event.tag]), registry, repository, digest);
+      }
       return true;
     }
     // A pull of a manifest the state never saw (pushed before the listener ran): known from now.
@@ -212,7 +219,12 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
 
   function setTags(repository: string, tags: Map<string, string>): void {
     deleteRepoTags.run(registry, repository);
-    for (const [tag, digest] of tags) upsertTag.run(registry, repository, tag, digest);
+    const byDigest = new Map<string, string[]>();
+    for (const [tag, digest] of tags) {
+      upsertTag.run(registry, repository, tag, digest);
+      byDigest.set(digest, [...(byDigest.get(digest) ?? []), tag]);
+    }
+    for (const [digest, its] of byDigest) setLine.run(tagLine(its), registry, repository, digest);
   }
 
   // Transactions that read before they write take the write lock first (IMMEDIATE): in WAL mode a
@@ -261,12 +273,13 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     pulls: (sinceMs, headCounts) =>
       (selectPulls.all(registry, sinceMs, headCounts ? 1 : 0) as Array<{ repository: string; digest: string; at_ms: number }>).map((r) => ({ repository: r.repository, digest: r.digest, atMs: r.at_ms })),
     modelManifests: (sinceMs) =>
-      (selectModelManifests.all(registry, sinceMs) as Array<{ repository: string; digest: string; pushed_ms: number; deleted_ms: number | null; top_level: number }>).map((r) => ({
+      (selectModelManifests.all(registry, sinceMs) as Array<{ repository: string; digest: string; pushed_ms: number; deleted_ms: number | null; top_level: number; line: string | null; tags: string | null }>).map((r) => ({
         repository: r.repository,
         digest: r.digest,
         pushedMs: r.pushed_ms,
         deletedMs: r.deleted_ms,
         topLevel: r.top_level === 1,
+        line: r.line ?? (r.tags === null ? null : tagLine(r.tags.split('\0'))),
       })),
     blobs: () => {
       const byManifest = new Map<string, BlobRef[]>();

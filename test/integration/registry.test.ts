@@ -26,6 +26,7 @@ interface ManifestRow {
   heads: number;
   last_pull_ms: number | null;
   deleted_ms: number | null;
+  line: string | null;
 }
 
 let dir: string;
@@ -38,7 +39,11 @@ let app: BuiltImage;
 let tool: BuiltImage;
 
 function rows(sql: string, ...params: unknown[]): ManifestRow[] {
-  const db = new Database(statePath, { readonly: true, fileMustExist: true });
+  return rowsOf(statePath, sql, ...params);
+}
+
+function rowsOf(path: string, sql: string, ...params: unknown[]): ManifestRow[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     return db.prepare(sql).all(...params) as ManifestRow[];
   } finally {
@@ -81,6 +86,8 @@ describe('registry listen', () => {
     const pushed = await waitFor('the push of team/app:v1', () => manifestOf('team/app', digestOf(app)));
     expect(pushed.deleted_ms).toBeNull();
     expect(rows('SELECT * FROM registry_tags WHERE repository = ?', 'team/app')).toEqual([expect.objectContaining({ tag: 'v1', digest: digestOf(app) })]);
+    // The tag line the pull model counts its newer versions in.
+    expect(pushed.line).toBe('v#');
   });
 
   it('counts a docker pull, and a pull by digest, on the manifest its tags name; blob events are not recorded', async () => {
@@ -183,6 +190,10 @@ describe('registry sync', () => {
       expect((await fetch(`http://${quiet.address}/v2/ci/base/manifests/${digestOf(child)}`, { method: 'DELETE' })).status).toBe(202);
       const again = await cli(['--state', quietState, 'registry', '--registry', `http://${quiet.address}`, 'sync', '--json']);
       expect(JSON.parse(again.stdout)).toMatchObject({ tags: 2, newManifests: 0 });
+      // Its tag gone, the manifest keeps the line it was found in.
+      expect(rowsOf(quietState, 'SELECT * FROM registry_tags WHERE digest = ?', digestOf(child))).toEqual([]);
+      expect(rowsOf(quietState, 'SELECT * FROM registry_manifests WHERE digest = ?', digestOf(child))).toEqual([expect.objectContaining({ line: 'v#' })]);
+      expect(rowsOf(quietState, 'SELECT * FROM registry_manifests WHERE digest = ?', indexDigest)).toEqual([expect.objectContaining({ line: 'multi' })]);
       const text = await cli(['--state', quietState, 'registry', '--registry', `http://${quiet.address}`, 'status']);
       expect(text.stdout).toMatch(/REPOSITORY\s+TAGS\s+DIGEST/);
       expect(text.stdout).toContain('multi');

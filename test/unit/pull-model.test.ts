@@ -1,6 +1,6 @@
 // The pull model (core/pull-model.ts): what a registry's own pull log says about which images will
 // be pulled again, where least recently pulled first is wrong.
-import { blendedScores, choosePullOrder, learnPullModel, pullLog, pullRate, trialWinner, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
+import { blendedScores, choosePullOrder, learnPullModel, pullLog, pullRate, tagLine, trialWinner, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
 import { busyAndQuietMonth, pinnedReleaseMonth, type MonthVersion } from '../harness/pull-month';
 import { DAY, HOUR, T0 } from './fixtures';
 
@@ -8,7 +8,7 @@ function month(versions: MonthVersion[] = busyAndQuietMonth(T0)): { manifests: M
   const v = new Map<string, ModelManifest>();
   const pulls: PullRecord[] = [];
   for (const version of versions) {
-    const m = { repository: version.repository, digest: `sha256:${version.name}`, pushedMs: version.pushedMs, deletedMs: version.deletedMs, topLevel: true };
+    const m = { repository: version.repository, digest: `sha256:${version.name}`, pushedMs: version.pushedMs, deletedMs: version.deletedMs, topLevel: true, line: null };
     v.set(version.name, m);
     for (const atMs of version.pullsMs) pulls.push({ repository: m.repository, digest: m.digest, atMs });
   }
@@ -55,8 +55,62 @@ it('takes the state\'s last pull over the log\'s (pulls older than the log), and
   const b27 = v.get('b27') as ModelManifest;
   // Pulled an hour ago after all (the state says so): then it is as wanted as anything just pulled.
   expect(pullRate(model, log, b27, T0, T0 - HOUR)).toBeGreaterThan(pullRate(model, log, b27, T0));
-  const fresh: ModelManifest = { repository: 'ci/busy', digest: 'sha256:b31', pushedMs: T0 - HOUR, deletedMs: null, topLevel: true };
+  const fresh: ModelManifest = { repository: 'ci/busy', digest: 'sha256:b31', pushedMs: T0 - HOUR, deletedMs: null, topLevel: true, line: null };
   expect(pullRate(model, log, fresh, T0, null)).toBeGreaterThan(0);
+});
+
+describe('tag lines', () => {
+  it.each([
+    [['dev-17'], 'dev-#'],
+    [['1.4.2'], '1.4.#'],
+    [['b3.1-45'], 'b3.1-#'],
+    [['20240110'], '#'],
+    [['main'], 'main'],
+    [['latest', 'v2.0.1', '2.0'], '2.#'],
+    [['main-3f2a1b'], 'main-3f2a1b'],
+    [[], null],
+  ])('%j is in the line %s', (tags, line) => expect(tagLine(tags)).toBe(line));
+
+  /**
+   * A month of one repository: a dev build every 6 hours, pulled for its first 6 hours only; and a
+   * release line, a patch every 4 days, its latest pulled every 12 hours. In the repository's own
+   * count the latest patch is always 10 or more versions deep, like the dead dev builds.
+   */
+  function devAndReleaseMonth(withLines: boolean): { manifests: ModelManifest[]; pulls: PullRecord[] } {
+    const manifests: ModelManifest[] = [];
+    const pulls: PullRecord[] = [];
+    const repository = 'ci/app';
+    const add = (tag: string, pushedMs: number, pullsMs: number[]) => {
+      const m = { repository, digest: `sha256:${tag}`, pushedMs, deletedMs: null, topLevel: true, line: withLines ? tagLine([tag]) : null };
+      manifests.push(m);
+      for (const atMs of pullsMs.filter((t) => t < T0)) pulls.push({ repository, digest: m.digest, atMs });
+    };
+    let n = 0;
+    for (let t = T0 - 30 * DAY; t < T0 - HOUR; t += 6 * HOUR) add(`dev-${(n += 1)}`, t, [1, 2, 3, 4, 5, 6].map((k) => t + k * HOUR - 30 * 60_000));
+    let patch = 0;
+    for (let t = T0 - 30 * DAY + 2 * HOUR; t < T0; t += 4 * DAY) {
+      const times: number[] = [];
+      for (let u = t + 5 * HOUR; u < t + 4 * DAY; u += 12 * HOUR) times.push(u);
+      add(`1.${(patch += 1)}`, t, times);
+    }
+    pulls.sort((a, b) => a.atMs - b.atMs);
+    return { manifests, pulls };
+  }
+
+  it('counts a release\'s newer versions in its own line: its latest patch outranks the superseded dev builds, which it does not in the repository\'s count', () => {
+    const rates = (withLines: boolean) => {
+      const { manifests, pulls } = devAndReleaseMonth(withLines);
+      const model = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
+      const log = pullLog(manifests, pulls);
+      const rate = (tag: string) => pullRate(model, log, manifests.find((m) => m.digest === `sha256:${tag}`) as ModelManifest, T0);
+      // dev-119 was last pulled 6.5 hours ago, the latest patch 1.8 5 hours ago; dev-120 is the newest build.
+      return { patch: rate('1.8'), dead: Math.max(rate('dev-117'), rate('dev-118'), rate('dev-119')) };
+    };
+    const lined = rates(true);
+    expect(lined.patch).toBeGreaterThan(3 * lined.dead);
+    const unlined = rates(false);
+    expect(unlined.patch).toBeLessThan(unlined.dead);
+  });
 });
 
 describe('choosing the order from the log\'s last week', () => {
@@ -93,7 +147,7 @@ describe('choosing the order from the log\'s last week', () => {
 
   it('keeps least recently pulled first on a tie, and without a week of log before the trial', () => {
     // Three images, each pulled every hour all month: any one deleted loses as many pulls as another.
-    const manifests: ModelManifest[] = ['a', 'b', 'c'].map((r) => ({ repository: `ci/${r}`, digest: `sha256:${r}`, pushedMs: T0 - 30 * DAY, deletedMs: null, topLevel: true }));
+    const manifests: ModelManifest[] = ['a', 'b', 'c'].map((r) => ({ repository: `ci/${r}`, digest: `sha256:${r}`, pushedMs: T0 - 30 * DAY, deletedMs: null, topLevel: true, line: null }));
     const pulls: PullRecord[] = [];
     for (const m of manifests) for (let t = T0 - 30 * DAY + HOUR; t < T0; t += HOUR) pulls.push({ repository: m.repository, digest: m.digest, atMs: t });
     const tie = choosePullOrder(manifests, pulls, T0);

@@ -51,13 +51,34 @@ it('logs each pull and HEAD with its time, forgets those older than 30 days, and
     ]);
     expect(store.pulls(since, false).map((p) => p.digest)).toEqual([digest('a'), digest('b')]);
     const manifests = new Map(store.modelManifests(since).map((m) => [m.digest, m]));
-    expect(manifests.get(digest('a'))).toMatchObject({ pushedMs: T0 - 40 * DAY, deletedMs: T0 - 5 * DAY, topLevel: true });
-    expect(manifests.get(digest('b'))).toMatchObject({ deletedMs: null, topLevel: true });
+    // A deleted manifest keeps the tag line it was pushed in (its tags went with it).
+    expect(manifests.get(digest('a'))).toMatchObject({ pushedMs: T0 - 40 * DAY, deletedMs: T0 - 5 * DAY, topLevel: true, line: 'v#' });
+    expect(manifests.get(digest('b'))).toMatchObject({ deletedMs: null, topLevel: true, line: 'v#' });
+    expect(manifests.get(digest('c'))?.line).toBeNull();
     // An index's child is pushed with it: not a version of its own.
     expect(manifests.get(digest('d'))?.topLevel).toBe(false);
     expect(manifests.get(digest('c'))?.topLevel).toBe(true);
     // Deleted before the window: not a manifest the log can speak of.
     expect(store.modelManifests(T0 - 4 * DAY).map((m) => m.digest).sort()).toEqual([digest('b'), digest('c'), digest('d')]);
+  } finally {
+    store.close();
+  }
+});
+
+it('records each manifest\'s tag line from the first tags seen on it (a numbered tag first), and reads older rows\' lines from their tags', () => {
+  const { db } = openDatabase(join(dir, 'lines.db'), silentLog, T0);
+  const store = createRegistryStore(db, 'http://127.0.0.1:5000');
+  const lines = () => new Map(store.modelManifests(0).map((m) => [m.digest, m.line]));
+  try {
+    for (const c of ['g', 'h', 'k']) store.saveManifest('ci/app', digest(c), MANIFEST, T0 - DAY, { blobs: [], children: [] });
+    store.setTags('ci/app', new Map([['latest', digest('g')], ['1.4.2', digest('g')], ['main', digest('h')]]));
+    expect(lines()).toEqual(new Map([[digest('g'), '1.4.#'], [digest('h'), 'main'], [digest('k'), null]]));
+    // `main` moves on: the old build stays in the line it was pushed in.
+    store.setTags('ci/app', new Map([['main', digest('k')], ['dev-3', digest('h')]]));
+    expect(lines()).toEqual(new Map([[digest('g'), '1.4.#'], [digest('h'), 'main'], [digest('k'), 'main']]));
+    // A row from before the column (migration 009): its tags now name its line.
+    db.prepare('UPDATE registry_manifests SET line = NULL').run();
+    expect(lines()).toEqual(new Map([[digest('g'), null], [digest('h'), 'dev-#'], [digest('k'), 'main']]));
   } finally {
     store.close();
   }
