@@ -11,9 +11,9 @@
 // pulled while deep, or a version last pulled as one of the newest). A tag line (tagLine) is a
 // repository's dev builds, a branch or a release line; newer versions are counted in it (in the
 // repository when its line is unknown or alone), so a release's latest patch is not taken for a
-// dead version because the repository pushed ten dev builds since. Lines added 2026-11-25: broken
-// pulls in the bench's branch family 12,911 -> 12,331 on seeds it was not tried on, in its release
-// family 74,148 -> 58,622 (bench/FINDINGS.md). Each sample is watched for a
+// dead version because the repository pushed ten dev builds since. Lines added 2026-11-25: on
+// seeds they were not tried on, broken pulls in the bench's branch family 12,911 -> 12,331 and in
+// its release family 52,385 -> 39,666 (bench/FINDINGS.md). Each sample is watched for a
 // day; a cell's rate is the pulls seen over the time watched, shrunk toward the coarser cells' so
 // that a sparse cell leans on what its neighbours say. The log's last week chooses how they are
 // used (choosePullOrder): alone, blended with least recently pulled first, or not at all.
