@@ -2,8 +2,8 @@
 // gaps between uses of each image (Kaplan-Meier over log-spaced idle times, censored at "now"),
 // per class of image: how often it was used, how many other images of its repository were used
 // since its last use (none, one, two or more: a pipeline that moved on to newer versions or other
-// branches, against a service or a tool alone in its repository), and whether it was in use for a
-// day or more. No class is assumed dead or alive: each host's history decides, so retried old
+// branches, against a service or a tool alone in its repository), whether it was in use for a
+// day or more, and whether 3 or more images of its repository came after it. No class is assumed dead or alive: each host's history decides, so retried old
 // pipelines keep their versions and dead ones go first. The count replaced "a newer image of its
 // repository arrived since" (2026-11-25): on 90 runs of fresh seeds (67-96) `learned` went from
 // 1.162x to 1.132x the offline order in the median, 1.705x to 1.681x at worst, 36 runs better and
@@ -55,7 +55,20 @@ const OTHERS_LEVELS = 3;
  * to 1.596x at worst (a day chosen over 6 hours on seeds 7-66).
  */
 const SPAN_MS = 24 * 3_600_000;
-export const CLASSES = COUNT_CLASSES * OTHERS_LEVELS * 2;
+/**
+ * Images of its repository first seen after the image: fewer than 3, or 3 or more (a version with
+ * successors, however many branches build them, against the newest few). An image with many uses
+ * and the same idle time is likelier dead once several versions came after it; "other images used
+ * since" cannot tell that on a pipeline whose branches all use the repository. Added 2026-12-07:
+ * on seeds 7-36 `learned` went from 1.1389x to 1.1369x the offline order in the mean and from
+ * 1.424x to 1.400x at worst (10 runs better, 2 worse; 2, 4, and 3 with 8 tried); on seeds no
+ * choice had seen, 37-66: 1.629x to 1.552x at worst, mean 1.1367x to 1.1359x (5 better, 5 worse),
+ * and 300-329: 1.474x to 1.432x, mean 1.1133x to 1.1124x (9 better, 5 worse). In a plan only live
+ * images count, in the history every first sighting: counting removed images too at plan time
+ * did no better on seeds 7-36 (mean 1.1362x, worst 1.396x).
+ */
+const DEPTH_MIN_NEWER = 3;
+export const CLASSES = COUNT_CLASSES * OTHERS_LEVELS * 2 * 2;
 /** A repository's classes: its use count (the same cuts) and the span of the image that opened the gap. */
 export const REPOSITORY_CLASSES = COUNT_CLASSES * 2;
 
@@ -94,9 +107,13 @@ function countClassOf(useCount: number): number {
   return c;
 }
 
-/** The class of a gap: use count before it, other images of the repository used during it, and the image's span of use before it. */
-export function classOf(useCount: number, othersUsedSince: number, spanMs: number): number {
-  return (countClassOf(useCount) * OTHERS_LEVELS + Math.min(OTHERS_LEVELS - 1, othersUsedSince)) * 2 + (spanMs >= SPAN_MS ? 1 : 0);
+/**
+ * The class of a gap: use count before it, other images of the repository used during it, the
+ * image's span of use before it, and the images of its repository first seen after it.
+ */
+export function classOf(useCount: number, othersUsedSince: number, spanMs: number, newerImages: number): number {
+  const cls = (countClassOf(useCount) * OTHERS_LEVELS + Math.min(OTHERS_LEVELS - 1, othersUsedSince)) * 2 + (spanMs >= SPAN_MS ? 1 : 0);
+  return cls * 2 + (newerImages >= DEPTH_MIN_NEWER ? 1 : 0);
 }
 
 /** The class of a repository's gap: its uses (any image's) before it, and the span of use of the image whose use opened it. */
@@ -237,6 +254,24 @@ export interface UseEvent {
   repositories: string[];
 }
 
+/** Per repository, images in order of first sighting: how many came after a given one. */
+function arrivalCounter(): { arrive(imageId: string, repositories: string[]): void; newerThan(imageId: string, repositories: string[]): number } {
+  const arrived = new Map<string, number>();
+  const place = new Map<string, Map<string, number>>();
+  return {
+    arrive: (imageId, repositories) => {
+      for (const repo of repositories) {
+        const n = (arrived.get(repo) ?? 0) + 1;
+        arrived.set(repo, n);
+        const places = place.get(imageId) ?? new Map<string, number>();
+        places.set(repo, n);
+        place.set(imageId, places);
+      }
+    },
+    newerThan: (imageId, repositories) => Math.max(0, ...repositories.map((repo) => (arrived.get(repo) ?? 0) - (place.get(imageId)?.get(repo) ?? 0))),
+  };
+}
+
 /**
  * Counts gaps from uses in time order: each use closes the image's open gap (classed by its use
  * count then, by how many other images of its repository were used during the gap, and by the
@@ -247,10 +282,12 @@ export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts 
   const counts = emptyCounts();
   const last = new Map<string, { atMs: number; count: number; repositories: string[]; firstMs: number }>();
   const recent: RecentByRepository = new Map();
+  const arrivals = arrivalCounter();
   for (const use of uses) {
     const before = last.get(use.imageId);
-    if (before !== undefined) {
-      const cls = classOf(before.count, othersUsedSince(recent, use.repositories, use.imageId, before.atMs), before.atMs - before.firstMs);
+    if (before === undefined) arrivals.arrive(use.imageId, use.repositories);
+    else {
+      const cls = classOf(before.count, othersUsedSince(recent, use.repositories, use.imageId, before.atMs), before.atMs - before.firstMs, arrivals.newerThan(use.imageId, use.repositories));
       const row = counts.ended[cls] as number[];
       const b = bucketOf(use.atMs - before.atMs);
       row[b] = (row[b] as number) + 1;
@@ -259,7 +296,7 @@ export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts 
     last.set(use.imageId, { atMs: use.atMs, count: (before?.count ?? 0) + 1, repositories: use.repositories, firstMs: before?.firstMs ?? use.atMs });
   }
   for (const [imageId, l] of last) {
-    const cls = classOf(l.count, othersUsedSince(recent, l.repositories, imageId, l.atMs), l.atMs - l.firstMs);
+    const cls = classOf(l.count, othersUsedSince(recent, l.repositories, imageId, l.atMs), l.atMs - l.firstMs, arrivals.newerThan(imageId, l.repositories));
     const row = counts.open[cls] as number[];
     const b = bucketOf(nowMs - l.atMs);
     row[b] = (row[b] as number) + 1;
@@ -332,11 +369,37 @@ export function replayLearner(): { observe(job: WorkloadJob, repositories: strin
   };
 }
 
+/** Per record: the live images of any of its repositories first seen after it (the most over its repositories). */
+function newerLiveImages(records: ImageRecord[]): (r: ImageRecord) => number {
+  const firstSeen = new Map<string, number[]>();
+  for (const r of records) {
+    for (const repo of repositoriesOf(r)) {
+      const times = firstSeen.get(repo);
+      if (times === undefined) firstSeen.set(repo, [r.firstSeenMs]);
+      else times.push(r.firstSeenMs);
+    }
+  }
+  for (const times of firstSeen.values()) times.sort((a, b) => a - b);
+  // Entries after the last one at or before `ms`, by binary search.
+  const after = (times: number[], ms: number) => {
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((times[mid] as number) <= ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return times.length - lo;
+  };
+  return (r) => Math.max(0, ...repositoriesOf(r).map((repo) => after(firstSeen.get(repo) ?? [], r.firstSeenMs)));
+}
+
 /**
  * The `learned` order's key over live records: the time each would sit on disk per use within
  * the next day, largest first; classed by its use count, by how many other live images of its
- * repositories were pulled or used since its last use or pull, and by the time from its first
- * sighting to that last one. The newest live image of a repository that has had other images
+ * repositories were pulled or used since its last use or pull, by the time from its first
+ * sighting to that last one, and by how many live images of its repositories were first seen
+ * after it. The newest live image of a repository that has had other images
  * (`uses`: uses per repository over every record, removed ones too) holds, in its layers below the
  * top one that only images of that repository share, what the repository's next version will
  * reuse: those bytes take the repository's key, and the image's key is the two weighed by bytes
@@ -349,6 +412,7 @@ export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: num
   const recent: RecentByRepository = new Map();
   const byRecency = records.map((r) => ({ r, atMs: recencyMs(r) })).sort((a, b) => a.atMs - b.atMs);
   for (const { r, atMs } of byRecency) noteUse(recent, repositoriesOf(r), { imageId: r.id, atMs });
+  const newerImages = newerLiveImages(records);
   // Per layer, the repositories every live image holding it belongs to.
   const commonRepositories = new Map<string, string[]>();
   for (const r of records) {
@@ -365,7 +429,7 @@ export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: num
     if (known !== undefined) return known;
     const repositories = repositoriesOf(r);
     const last = recencyMs(r);
-    let key = idlePerUseMs(model, classOf(r.useCount, othersUsedSince(recent, repositories, r.id, last), last - r.firstSeenMs), nowMs - last);
+    let key = idlePerUseMs(model, classOf(r.useCount, othersUsedSince(recent, repositories, r.id, last), last - r.firstSeenMs, newerImages(r)), nowMs - last);
     const repositoryUses = Math.max(0, ...repositories.map((repo) => uses.get(repo) ?? 0));
     const score = repositories.length > 0 && repositoryUses <= r.useCount && r.useCount >= STEADY_MIN_USES ? useScoreAt(r, nowMs) : 0;
     // Steady use at a rate λ keeps an image 1/λ on disk per use, however long it has been idle,

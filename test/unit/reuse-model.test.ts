@@ -62,8 +62,8 @@ describe('the learned order', () => {
     // The model says why: a superseded image idle 90 min, with its successor and older versions
     // used since, costs under two hours on disk per use; the service idle 5 h (alone in its
     // repository) more than half a day (some services were never used again).
-    expect(idlePerUseMs(model, classOf(10, 2, 6.5 * HOUR), 90 * MINUTE)).toBeLessThan(2 * HOUR);
-    expect(idlePerUseMs(model, classOf(10, 0, 10 * DAY), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, 2, 6.5 * HOUR, 1), 90 * MINUTE)).toBeLessThan(2 * HOUR);
+    expect(idlePerUseMs(model, classOf(10, 0, 10 * DAY, 0), 5 * HOUR)).toBeGreaterThan(12 * HOUR);
   });
 
   it('ranks an image alone in its repository, used a few times, by its recent rate of use (use score), not its class', () => {
@@ -114,7 +114,7 @@ describe('the learned order', () => {
     // The expected time to the next use would take the tool first (a chance of never); per use
     // within the next day, the nightly image costs more disk.
     expect([...both].sort(evictionComparator('learned', both, nowMs, undefined, undefined, model)).map((r) => r.id)).toEqual(['night', 'tool']);
-    expect(idlePerUseMs(model, classOf(20, 0, 38 * DAY), DAY)).toBeGreaterThan(idlePerUseMs(model, classOf(3, 0, 60 * MINUTE), 10 * MINUTE));
+    expect(idlePerUseMs(model, classOf(20, 0, 38 * DAY, 0), DAY)).toBeGreaterThan(idlePerUseMs(model, classOf(3, 0, 60 * MINUTE, 0), 10 * MINUTE));
   });
 
   it('counts a gap as open (censored) at now, not as ended: an image never seen again is expected late', () => {
@@ -122,9 +122,9 @@ describe('the learned order', () => {
     const uses = byTime(Array.from({ length: 40 }, (_, i) => every(`i${i}`, `r/i${i}`, T0 + i * HOUR, 10 * MINUTE, 2)).flat());
     const model = learned(uses, T0 + 10 * DAY);
     // Idle a day, past every ended gap: only the open ones reached it, and none ended.
-    const late = idlePerUseMs(model, classOf(2, 0, 10 * MINUTE), DAY);
+    const late = idlePerUseMs(model, classOf(2, 0, 10 * MINUTE, 0), DAY);
     expect(late).toBeGreaterThan(30 * DAY);
-    expect(idlePerUseMs(model, classOf(1, 0, 0), 0)).toBeLessThan(late / 5);
+    expect(idlePerUseMs(model, classOf(1, 0, 0, 0), 0)).toBeLessThan(late / 5);
   });
 
   it('classes a gap by how many other images of its repository were used during it: none, one, two or more', () => {
@@ -139,28 +139,67 @@ describe('the learned order', () => {
       use(T0 + 6 * MINUTE, 'c'),
       use(T0 + 7 * MINUTE, 'd'),
       use(T0 + 8 * MINUTE, 's', 'svc/db'), // another repository: never counted
-      use(T0 + 9 * MINUTE, 'a'), // a's third gap: b, c and d, at the top level
+      use(T0 + 9 * MINUTE, 'a'), // a's third gap: b, c and d, at the top level (and b, c and d came after a)
     ];
     const counts = countGaps(uses, T0 + 9 * MINUTE);
     const ended = (cls: number) => (counts.ended[cls] as number[]).reduce((x, y) => x + y, 0);
-    expect(ended(classOf(1, 0, 0))).toBe(2);
-    expect(ended(classOf(2, 1, 0))).toBe(2);
-    expect(ended(classOf(3, 2, 0))).toBe(1);
+    expect(ended(classOf(1, 0, 0, 0))).toBe(2);
+    expect(ended(classOf(2, 1, 0, 0))).toBe(2);
+    expect(ended(classOf(3, 2, 0, 3))).toBe(1);
     expect(counts.ended.flat().reduce((x, y) => x + y, 0)).toBe(5);
-    // Open at the end: a (4 uses, nothing since), b (3 uses; c, d and a since), c (d and a since),
-    // d (a since), s (alone in its repository).
+    // Open at the end: a (4 uses, nothing since, 3 after it), b (3 uses; c, d and a since; c and d
+    // after it), c (d and a since), d (a since), s (alone in its repository).
     const open = (cls: number) => (counts.open[cls] as number[]).reduce((x, y) => x + y, 0);
-    expect([open(classOf(4, 0, 0)), open(classOf(3, 2, 0)), open(classOf(1, 2, 0)), open(classOf(1, 1, 0)), open(classOf(1, 0, 0))]).toEqual([1, 1, 1, 1, 1]);
+    expect([open(classOf(4, 0, 0, 3)), open(classOf(3, 2, 0, 2)), open(classOf(1, 2, 0, 1)), open(classOf(1, 1, 0, 0)), open(classOf(1, 0, 0, 0))]).toEqual([1, 1, 1, 1, 1]);
   });
 
   it('classes a gap by the time from the image\'s first use to the gap\'s start: under a day, or a day or more', () => {
     const uses = [T0, T0 + 2 * DAY, T0 + 2 * DAY + HOUR].map((atMs) => ({ atMs, imageId: 'x', repositories: ['svc/x'] }));
     const counts = countGaps(uses, T0 + 2 * DAY + HOUR);
     const ended = (cls: number) => (counts.ended[cls] as number[]).reduce((x, y) => x + y, 0);
-    expect(ended(classOf(1, 0, 0))).toBe(1); // the first gap starts at the first use
-    expect(ended(classOf(2, 0, 2 * DAY))).toBe(1); // the second, two days after it
-    expect(ended(classOf(2, 0, 0))).toBe(0);
-    expect(classOf(2, 0, DAY - 1)).not.toBe(classOf(2, 0, DAY));
+    expect(ended(classOf(1, 0, 0, 0))).toBe(1); // the first gap starts at the first use
+    expect(ended(classOf(2, 0, 2 * DAY, 0))).toBe(1); // the second, two days after it
+    expect(ended(classOf(2, 0, 0, 0))).toBe(0);
+    expect(classOf(2, 0, DAY - 1, 0)).not.toBe(classOf(2, 0, DAY, 0));
+  });
+
+  it('classes a gap by the images of its repository first seen after the image: fewer than 3, or 3 or more', () => {
+    const use = (atMs: number, imageId: string, repository = 'pipe/app'): UseEvent => ({ atMs, imageId, repositories: [repository] });
+    // a is used around the arrivals of b, c and d; s, in another repository, never counts.
+    const uses = ['a', 'a', 'b', 'a', 'c', 's', 'a', 'd', 'a'].map((id, i) => use(T0 + i * MINUTE, id, id === 's' ? 'svc/db' : 'pipe/app'));
+    const counts = countGaps(uses, T0 + 9 * MINUTE);
+    const ended = (cls: number) => (counts.ended[cls] as number[]).reduce((x, y) => x + y, 0);
+    // a's gaps end after 0, 1, 2 and 3 newer images: only the last is deep.
+    expect(ended(classOf(1, 0, 0, 0))).toBe(1);
+    expect(ended(classOf(2, 1, 0, 1))).toBe(1);
+    expect(ended(classOf(3, 1, 0, 2))).toBe(1);
+    expect(ended(classOf(4, 1, 0, 3))).toBe(1);
+    expect(classOf(4, 1, 0, 2)).not.toBe(classOf(4, 1, 0, 3));
+    expect(classOf(4, 1, 0, 3)).toBe(classOf(4, 1, 0, 30));
+  });
+
+  it('evicts first a version 3 or more versions deep where old versions are retried only until then (other branches\' use alike)', () => {
+    // Twelve days of one pipeline with two branches: a new version every 5 h, used every 30 min
+    // while newest (10 uses), then retried every 2 h until the third version after it arrives
+    // (5 more uses), never after. Each version's successors are used meanwhile, so "other images
+    // used since" is two or more for every old version, live or dead.
+    const uses: UseEvent[] = [];
+    for (let v = 0; v * 5 * HOUR < 12 * DAY - 5 * HOUR; v += 1) {
+      const start = T0 + v * 5 * HOUR;
+      uses.push(...every(`v${v}`, 'pipe/app', start, 30 * MINUTE, 10), ...every(`v${v}`, 'pipe/app', start + 6 * HOUR, 2 * HOUR, 5));
+    }
+    const model = learned(byTime(uses), NOW);
+    // Two old versions alike in uses, span (under a day) and idle time, with other images used
+    // since: one with two live versions first seen after it (still retried), one with four (dead).
+    // By ID the shallow one would go first.
+    const image = (id: string, firstSeenMs: number, lastUsedMs: number, useCount: number) => record(id, { repoTags: [`pipe/app:${id}`], firstSeenMs, lastPulledMs: firstSeenMs, lastUsedMs, useCount });
+    const deep = image('b-deep', NOW - 20 * HOUR, NOW - 90 * MINUTE, 15);
+    const shallow = image('a-shallow', NOW - 15 * HOUR, NOW - 90 * MINUTE, 15);
+    const newer = [image('n1', NOW - 17 * HOUR, NOW - 10 * MINUTE, 15), image('n2', NOW - 10 * HOUR, NOW - 10 * MINUTE, 12), image('n3', NOW - 5 * HOUR, NOW - 10 * MINUTE, 8)];
+    const live = [shallow, deep, ...newer];
+    const order = [...live].sort(evictionComparator('learned', live, NOW, undefined, undefined, model)).map((r) => r.id);
+    expect(order.indexOf('b-deep')).toBeLessThan(order.indexOf('a-shallow'));
+    expect(idlePerUseMs(model, classOf(15, 2, 14 * HOUR, 3), 90 * MINUTE)).toBeGreaterThan(2 * idlePerUseMs(model, classOf(15, 2, 14 * HOUR, 2), 90 * MINUTE));
   });
 
   it('counts a repository\'s gaps between uses of any of its images, classed by its uses and the span of the image that opened each', () => {
