@@ -172,8 +172,20 @@ export type ReuseModel = z.infer<typeof ReuseModel>;
 /** How much history the model is learned from, and how often anew (the agent and replays alike). */
 export const REUSE_WINDOW_MS = 7 * 86_400_000;
 export const REUSE_EVERY_MS = 6 * 3_600_000;
+/** While nothing usable is learned yet (a new host), it is tried again sooner. */
+export const REUSE_RETRY_MS = REUSE_EVERY_MS / 6;
 /** Fewer ended gaps than this say nothing yet: the `learned` order falls back to LRU. */
 export const REUSE_MIN_GAPS = 30;
+
+/**
+ * Whether a model learned at `learnedMs` (null: too little history then) is due to be learned
+ * again: every REUSE_EVERY_MS, and every REUSE_RETRY_MS until it holds anything, so a new host
+ * leaves plain LRU about an hour after it has enough gaps. A time ahead of now (a clock set back)
+ * is due at once.
+ */
+export function reuseModelDue(model: ReuseModel | null, learnedMs: number, nowMs: number): boolean {
+  return learnedMs > nowMs || nowMs - learnedMs >= (model === null ? REUSE_RETRY_MS : REUSE_EVERY_MS);
+}
 
 export function emptyCounts(classes = CLASSES): ReuseCounts {
   const grid = () => Array.from({ length: classes }, () => new Array<number>(BUCKETS).fill(0));
@@ -348,7 +360,7 @@ export function learnFromWorkload(workload: Workload, nowMs: number): ReuseModel
   return learnFromUses(usesOf(workload.jobs, (id) => images.get(id) as WorkloadImage), nowMs);
 }
 
-/** A replayed agent's model: it sees jobs as they happen and learns as the agent does, every REUSE_EVERY_MS. */
+/** A replayed agent's model: it sees jobs as they happen and learns as the agent does (reuseModelAge). */
 export function replayLearner(): { observe(job: WorkloadJob, repositories: string[]): void; modelAt(nowMs: number): ReuseModel | null } {
   const uses: UseEvent[] = [];
   let start = 0;
@@ -359,8 +371,7 @@ export function replayLearner(): { observe(job: WorkloadJob, repositories: strin
       uses.push({ atMs: job.atMs, imageId: job.imageId, repositories });
     },
     modelAt: (nowMs) => {
-      // Until it has learned anything, it tries again sooner.
-      if (nowMs - learnedMs < (model === null ? REUSE_EVERY_MS / 6 : REUSE_EVERY_MS)) return model;
+      if (!reuseModelDue(model, learnedMs, nowMs)) return model;
       while (start < uses.length && (uses[start] as UseEvent).atMs < nowMs - REUSE_WINDOW_MS) start += 1;
       model = learnFromUses(uses.slice(start), nowMs);
       learnedMs = nowMs;

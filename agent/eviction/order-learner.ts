@@ -10,7 +10,7 @@ import type { Workload } from '../core/replay';
 import type { ImageRecord, Layer } from '../core/image';
 import { type EvictionOrder } from '../core/order';
 import { thresholdBytes } from '../core/planner';
-import { learnFromWorkload, REUSE_EVERY_MS, REUSE_WINDOW_MS, type ReuseModel } from '../core/reuse-model';
+import { learnFromWorkload, reuseModelDue, REUSE_WINDOW_MS, type ReuseModel } from '../core/reuse-model';
 import type { DiskUsage } from '../disk/disk';
 import { errorText } from '../errors';
 import type { Log } from '../log';
@@ -36,13 +36,14 @@ export function liveImageBytes(records: Iterable<ImageRecord>, layers: Map<strin
 
 /**
  * The `learned` order's model: learned anew from the last REUSE_WINDOW_MS of history when the
- * stored one is older than REUSE_EVERY_MS, and only when `learned` is the order or may become it.
+ * stored one is due (reuseModelDue: every 6 hours, hourly while none is usable, as the bench's
+ * replays learn), and only when `learned` is the order or may become it.
  */
 export function reuseModelOf(deps: { config: Config; store: Store; log?: Log }, nowMs: number, save = true): ReuseModel | null {
   const { config, store } = deps;
   if (config.evictionOrder !== 'auto' && config.evictionOrder !== 'learned') return null;
   const stored = store.reuseModel();
-  if (stored !== null && nowMs - stored.learnedMs < REUSE_EVERY_MS && stored.learnedMs <= nowMs) return stored.model;
+  if (stored !== null && !reuseModelDue(stored.model, stored.learnedMs, nowMs)) return stored.model;
   const sinceMs = nowMs - reuseWindowMs(config);
   const { workload } = workloadFromHistory(store.history(sinceMs), store.historyImages(sinceMs));
   return learnReuseModel(deps, workload, nowMs, save);

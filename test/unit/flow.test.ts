@@ -494,6 +494,16 @@ describe('auto eviction order', () => {
 });
 
 describe('learned eviction order', () => {
+  /** Applies the fake engine's events up to now, as the agent's event stream would. */
+  function ingester(s: Setup): () => Promise<void> {
+    let ingestedNano = '0';
+    return async () => {
+      const until = msToNano(s.clock.now() + 1);
+      for (const event of await s.engine.eventsBetween(ingestedNano, until)) await s.deps.tracker.applyEvent(event);
+      ingestedNano = String(BigInt(until) + 1n);
+    };
+  }
+
   /**
    * Four days of a runner: a pipeline with a new version every 5 h, each used every 30 min until
    * the next arrives and never again; three services used once a day. Then free space is short
@@ -501,12 +511,7 @@ describe('learned eviction order', () => {
    */
   async function fourDays(order: 'learned' | 'lru'): Promise<{ superseded: string[]; services: string[]; removed: Set<string>; s: Setup }> {
     const s = setup({ evictionOrder: order }, 500 * MB);
-    let ingestedNano = '0';
-    const ingest = async () => {
-      const until = msToNano(s.clock.now() + 1);
-      for (const event of await s.engine.eventsBetween(ingestedNano, until)) await s.deps.tracker.applyEvent(event);
-      ingestedNano = String(BigInt(until) + 1n);
-    };
+    const ingest = ingester(s);
     const versions: string[] = [];
     const services: string[] = [];
     const ends = T0 + 4 * DAY;
@@ -536,5 +541,26 @@ describe('learned eviction order', () => {
     // Plain LRU on the same history takes a service idle since yesterday before recent old versions.
     const lru = await fourDays('lru');
     expect(lru.services.some((id) => lru.removed.has(id))).toBe(true);
+  });
+
+  it('tries to learn again an hour after a check found too little history, not six hours later', async () => {
+    const s = setup({ evictionOrder: 'learned' });
+    const ingest = ingester(s);
+    const check = () => runCheck(s.deps, '/data', { lockWaitMs: 0 }, new AbortController().signal);
+    await check();
+    expect(s.store.reuseModel()).toEqual({ learnedMs: T0, model: null });
+    // Three tools used every minute for 45 minutes: over a hundred gaps.
+    for (let k = 0; k < 3; k += 1) s.engine.pull({ ref: `tool/t${k}:1`, layers: [layer(`t${k}`, 10)] });
+    for (let step = 0; step < 45; step += 1) {
+      for (let k = 0; k < 3; k += 1) s.engine.run(`job-${step}-${k}`, `tool/t${k}:1`);
+      await ingest();
+      s.clock.advance(MINUTE);
+    }
+    await check();
+    expect(s.store.reuseModel()?.learnedMs).toBe(T0);
+    s.clock.advance(16 * MINUTE);
+    await check();
+    expect(s.store.reuseModel()).toMatchObject({ learnedMs: T0 + HOUR + MINUTE });
+    expect(s.store.reuseModel()?.model?.gaps).toBeGreaterThan(100);
   });
 });
