@@ -3,8 +3,9 @@
 // per class of image: how often it was used, how many other images of its repository were used
 // since its last use (none, one, two or more: a pipeline that moved on to newer versions or other
 // branches, against a service or a tool alone in its repository), whether it was in use for a
-// day or more, and whether 3 or more images of its repository came after it. No class is assumed dead or alive: each host's history decides, so retried old
-// pipelines keep their versions and dead ones go first. The count replaced "a newer image of its
+// day or more, and whether 3 or more images of its repository came after it. No class is assumed
+// dead or alive: each host's history decides, so retried old pipelines keep their versions and
+// dead ones go first. The count replaced "a newer image of its
 // repository arrived since" (2026-11-25): on 90 runs of fresh seeds (67-96) `learned` went from
 // 1.162x to 1.132x the offline order in the median, 1.705x to 1.681x at worst, 36 runs better and
 // 4 worse; bench/FINDINGS.md has the study.
@@ -286,9 +287,10 @@ function arrivalCounter(): { arrive(imageId: string, repositories: string[]): vo
 
 /**
  * Counts gaps from uses in time order: each use closes the image's open gap (classed by its use
- * count then, by how many other images of its repository were used during the gap, and by the
- * time from its first use to the gap's start); at `nowMs` every image's last gap is open
- * (censored). First sightings of an image count as its pulls.
+ * count then, by how many other images of its repository were used during the gap, by the time
+ * from its first use to the gap's start, and by the images of its repository first used after it
+ * by the gap's end); at `nowMs` every image's last gap is open (censored). First sightings of an
+ * image count as its pulls.
  */
 export function countGaps(uses: Iterable<UseEvent>, nowMs: number): ReuseCounts {
   const counts = emptyCounts();
@@ -360,7 +362,7 @@ export function learnFromWorkload(workload: Workload, nowMs: number): ReuseModel
   return learnFromUses(usesOf(workload.jobs, (id) => images.get(id) as WorkloadImage), nowMs);
 }
 
-/** A replayed agent's model: it sees jobs as they happen and learns as the agent does (reuseModelAge). */
+/** A replayed agent's model: it sees jobs as they happen and learns as the agent does (reuseModelDue). */
 export function replayLearner(): { observe(job: WorkloadJob, repositories: string[]): void; modelAt(nowMs: number): ReuseModel | null } {
   const uses: UseEvent[] = [];
   let start = 0;
