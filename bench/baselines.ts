@@ -2,6 +2,7 @@
 // and the thresholds an operator would give the agent for a trace.
 import { protectingWatermark, type Watermarks } from '../agent/core/contenders';
 import { imageBytes, type Contender } from '../agent/core/replay';
+import { lastAtOrBefore } from '../agent/core/sorted';
 import type { Trace } from './trace';
 
 const MIN = 60_000;
@@ -54,21 +55,10 @@ export function rateOracle(trace: Trace, marks: Watermarks, protect: string[], h
     if (times === undefined) usesOf.set(job.imageId, [job.atMs]);
     else times.push(job.atMs);
   }
-  /** Index of the first time after `t` in sorted `times`. */
-  const after = (times: number[], t: number) => {
-    let lo = 0;
-    let hi = times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((times[mid] as number) <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
   return protectingWatermark(`rate oracle (uses in the next ${horizonMs / 3_600_000} h)`, marks, protect, (host) => {
     const coming = (id: string) => {
       const times = usesOf.get(id) ?? [];
-      return after(times, host.nowMs + horizonMs) - after(times, host.nowMs);
+      return lastAtOrBefore(times, host.nowMs + horizonMs) - lastAtOrBefore(times, host.nowMs);
     };
     return (a, b) => coming(a.id) - coming(b.id) || host.lastUsedMs(a.id) - host.lastUsedMs(b.id);
   });

@@ -18,6 +18,7 @@
 // that a sparse cell leans on what its neighbours say. The log's last week chooses how they are
 // used (choosePullOrder): alone, blended with least recently pulled first, or not at all.
 import { z } from 'zod';
+import { lastAtOrBefore } from './sorted';
 
 /** A manifest of the registry, live or deleted (the pull log names both). */
 export interface ModelManifest {
@@ -82,21 +83,6 @@ const SHRINK_MS = 2 * DAY_MS;
 /** 0, then log2 buckets: 1, 2-3, 4-7, ... capped. */
 function log2Bucket(n: number, cap: number): number {
   return n <= 0 ? 0 : Math.min(cap, Math.floor(Math.log2(n)) + 1);
-}
-
-/** Greatest index i with sorted[i] <= x, or -1. */
-function lastAtOrBefore(sorted: number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if ((sorted[mid] as number) <= x) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
 }
 
 const keyOf = (repository: string, digest: string) => `${repository}@${digest}`;

@@ -32,6 +32,7 @@
 import { z } from 'zod';
 import { repositoriesOf, type ImageRecord, type Layer } from './image';
 import type { Workload, WorkloadImage, WorkloadJob } from './replay';
+import { lastAtOrBefore } from './sorted';
 import { recencyMs, USE_SCORE_HALF_LIFE_MS, useScoreAt } from './usage';
 
 /** Idle-time buckets: [2^(b-1), 2^b) minutes, b = 0 for under a minute; the last is open-ended. */
@@ -393,17 +394,7 @@ function newerLiveImages(records: ImageRecord[]): (r: ImageRecord) => number {
     }
   }
   for (const times of firstSeen.values()) times.sort((a, b) => a - b);
-  // Entries after the last one at or before `ms`, by binary search.
-  const after = (times: number[], ms: number) => {
-    let lo = 0;
-    let hi = times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((times[mid] as number) <= ms) lo = mid + 1;
-      else hi = mid;
-    }
-    return times.length - lo;
-  };
+  const after = (times: number[], ms: number) => times.length - 1 - lastAtOrBefore(times, ms);
   return (r) => Math.max(0, ...repositoriesOf(r).map((repo) => after(firstSeen.get(repo) ?? [], r.firstSeenMs)));
 }
 
