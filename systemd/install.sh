@@ -16,6 +16,10 @@ mkdir -p "$PREFIX"
 rm -rf "$PREFIX/dist" "$PREFIX/migrations" "$PREFIX/policies"
 cp -r dist migrations policies package.json package-lock.json README.md "$PREFIX/"
 (cd "$PREFIX" && npm ci --omit=dev --no-audit --no-fund)
+# npm 12 skips install scripts package.json's allowScripts does not name; without its build step
+# better-sqlite3 has no binding and the agent could not open its state: say so now, not at start.
+(cd "$PREFIX" && node -e 'new (require("better-sqlite3"))(":memory:").close()') \
+  || { echo "install.sh: better-sqlite3 has no working SQLite binding under $PREFIX (npm ci skipped or failed its build)" >&2; exit 1; }
 chmod +x "$PREFIX/dist/agent/cli/main.js"
 ln -sf "$PREFIX/dist/agent/cli/main.js" /usr/local/bin/image-evictor
 
