@@ -8,7 +8,7 @@ import { measureDisk } from '../../agent/disk/disk';
 import { cli, startAgent } from '../harness/cli';
 import { buildImage, registryAddress, type BuiltImage } from '../harness/images';
 import { startPodman, type PodmanService } from '../harness/podman';
-import { eventsAppliedFrom } from '../harness/state';
+import { waitFor } from '../harness/proc';
 import { fileTestDir } from '../harness/tmp';
 
 const MiB = 2 ** 20;
@@ -58,19 +58,26 @@ describe('on a real Podman service', () => {
   const statePath = join(dir, 'state.db');
 
   it('tracks pulls (by reference) and a created container as a use; status and plan see them', async () => {
-    const agent = startAgent(['--docker-host', podman.host, '--state', statePath, '--interval', '1s', '--min-age', '0s', '--low-free', '1%', '--target-free', '2%']);
+    // Debug logs name each event applied (docker_event).
+    const agent = startAgent(['--docker-host', podman.host, '--state', statePath, '--interval', '1s', '--min-age', '0s', '--low-free', '1%', '--target-free', '2%', '--log-level', 'debug']);
     try {
       await agent.waitForLog('reconcile');
       for (const name of ['p1', 'p2', 'p3']) await pull(img[name] as BuiltImage);
       // Created, not started (starting may hit the sandbox's rlimits): its creation is a use already
       // (it counts in recency; the use count counts starts).
       // No network: setting one up would touch the host's CNI state outside the test's directory.
-      const createdFromMs = Date.now();
       const created = await podman.api('POST', '/containers/create?name=job-p2', { Image: (img.p2 as BuiltImage).ref, Cmd: ['/bin/busybox', 'true'], HostConfig: { NetworkMode: 'none' } });
       expect(created.status).toBe(201);
+      const createdId = (JSON.parse(created.body) as { Id: string }).Id;
       // The events, not only a reconcile (which also sees the images and the container), recorded
-      // them: the container's creation is applied only after the three pulls.
-      await eventsAppliedFrom(statePath, createdFromMs);
+      // them. Each event is waited for itself: Podman writes a pull's event up to half a second
+      // late, after later events (seen: p3's pull after the container's creation), so the event
+      // cursor passing the creation does not mean the pulls are in. Stopping the agent before a
+      // late pull arrives would lose it (the next agent replays from the cursor on).
+      const applied = (action: string, actor: (name: string) => boolean) => agent.logs.some((l) => l.message === 'docker_event' && l.action === action && actor(String(l.actor)));
+      await waitFor('the three pulls and the creation applied from Podman\'s events', () =>
+        ['p1', 'p2', 'p3'].every((n) => applied('pull', (actor) => actor.endsWith(`/podman/${n}:latest`))) && applied('create', (actor) => actor === createdId) ? true : undefined,
+      );
       const r = rows(statePath);
       const all = ['p1', 'p2', 'p3'].map((n) => r.get((img[n] as BuiltImage).id));
       expect(all.every((x) => x?.last_pulled_ms != null) && all[1]?.last_used_ms != null).toBe(true);
