@@ -383,11 +383,14 @@ export function replayLearner(): { observe(job: WorkloadJob, repositories: strin
   };
 }
 
-/** Per record: the live images of any of its repositories first seen after it (the most over its repositories). */
-function newerLiveImages(records: ImageRecord[]): (r: ImageRecord) => number {
+/**
+ * Per record: the live images of any of its repositories first seen after it (the most over its
+ * repositories). `repositoriesOfRecord`: each record's repositories, parsed once by the caller.
+ */
+function newerLiveImages(records: ImageRecord[], repositoriesOfRecord: (r: ImageRecord) => string[]): (r: ImageRecord) => number {
   const firstSeen = new Map<string, number[]>();
   for (const r of records) {
-    for (const repo of repositoriesOf(r)) {
+    for (const repo of repositoriesOfRecord(r)) {
       const times = firstSeen.get(repo);
       if (times === undefined) firstSeen.set(repo, [r.firstSeenMs]);
       else times.push(r.firstSeenMs);
@@ -395,7 +398,7 @@ function newerLiveImages(records: ImageRecord[]): (r: ImageRecord) => number {
   }
   for (const times of firstSeen.values()) times.sort((a, b) => a - b);
   const after = (times: number[], ms: number) => times.length - 1 - lastAtOrBefore(times, ms);
-  return (r) => Math.max(0, ...repositoriesOf(r).map((repo) => after(firstSeen.get(repo) ?? [], r.firstSeenMs)));
+  return (r) => Math.max(0, ...repositoriesOfRecord(r).map((repo) => after(firstSeen.get(repo) ?? [], r.firstSeenMs)));
 }
 
 /**
@@ -413,14 +416,17 @@ function newerLiveImages(records: ImageRecord[]): (r: ImageRecord) => number {
  * 1/λ on disk per use). `layersOf`: the image's layers, null if unknown (then its own key alone).
  */
 export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: number, uses: Map<string, number>, layersOf: (id: string) => Layer[] | null): (r: ImageRecord) => number {
+  // Each record's repositories, parsed once: every pass below and each key need them.
+  const parsed = new Map(records.map((r) => [r.id, repositoriesOf(r)]));
+  const repositoriesOfRecord = (r: ImageRecord) => parsed.get(r.id) ?? repositoriesOf(r);
   const recent: RecentByRepository = new Map();
   const byRecency = records.map((r) => ({ r, atMs: recencyMs(r) })).sort((a, b) => a.atMs - b.atMs);
-  for (const { r, atMs } of byRecency) noteUse(recent, repositoriesOf(r), { imageId: r.id, atMs });
-  const newerImages = newerLiveImages(records);
+  for (const { r, atMs } of byRecency) noteUse(recent, repositoriesOfRecord(r), { imageId: r.id, atMs });
+  const newerImages = newerLiveImages(records, repositoriesOfRecord);
   // Per layer, the repositories every live image holding it belongs to.
   const commonRepositories = new Map<string, string[]>();
   for (const r of records) {
-    const repositories = repositoriesOf(r);
+    const repositories = repositoriesOfRecord(r);
     for (const l of layersOf(r.id) ?? []) {
       const before = commonRepositories.get(l.chainId);
       commonRepositories.set(l.chainId, before === undefined ? repositories : before.filter((repo) => repositories.includes(repo)));
@@ -431,7 +437,7 @@ export function learnedKey(model: ReuseModel, records: ImageRecord[], nowMs: num
   return (r) => {
     const known = keys.get(r.id);
     if (known !== undefined) return known;
-    const repositories = repositoriesOf(r);
+    const repositories = repositoriesOfRecord(r);
     const last = recencyMs(r);
     let key = idlePerUseMs(model, classOf(r.useCount, othersUsedSince(recent, repositories, r.id, last), last - r.firstSeenMs, newerImages(r)), nowMs - last);
     const repositoryUses = Math.max(0, ...repositories.map((repo) => uses.get(repo) ?? 0));
