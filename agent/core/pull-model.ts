@@ -13,7 +13,11 @@
 // repository when its line is unknown or alone), so a release's latest patch is not taken for a
 // dead version because the repository pushed ten dev builds since. Lines added 2026-11-25: on
 // seeds they were not tried on, broken pulls in the bench's branch family 12,911 -> 12,331 and in
-// its release family 52,385 -> 39,666 (bench/FINDINGS.md). Each sample is watched for a
+// its release family 52,385 -> 39,666 (bench/FINDINGS.md). A fourth feature says whether the
+// manifest's line is still alive: its repository's pulls since the line's last pull (any of its
+// manifests). An old version of a branch that is still pulled and one of a branch that ended
+// (merged, a retired release line) look alike by their own pulls and pushes; their lines do not.
+// Added 2026-12-07 (FINDINGS has the numbers). Each sample is watched for a
 // day; a cell's rate is the pulls seen over the time watched, shrunk toward the coarser cells' so
 // that a sparse cell leans on what its neighbours say. The log's last week chooses how they are
 // used (choosePullOrder): alone, blended with least recently pulled first, or not at all.
@@ -65,7 +69,7 @@ export const PullModel = z.object({
   samples: z.number().int().nonnegative(),
   exposureMs: z.number().nonnegative(),
   pulls: z.number().int().nonnegative(),
-  /** Per cell at each level (`missed`, `missed|since`, `missed|since|depthAtPull`): time watched and pulls seen in it. */
+  /** Per cell at each level (`missed`, `missed|line`, `missed|since|line`, `missed|since|line|depthAtPull`): time watched and pulls seen in it. */
   cells: z.record(z.string(), Cell),
 });
 export type PullModel = z.infer<typeof PullModel>;
@@ -95,6 +99,8 @@ export interface PullLog {
   pulls: Map<string, number[]>;
   /** Pull times per repository, any manifest. */
   repositoryPulls: Map<string, number[]>;
+  /** Pull times per tag line of linePushes, any manifest of it. */
+  linePulls: Map<string, number[]>;
 }
 
 export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLog {
@@ -113,24 +119,27 @@ export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLo
   }
   for (const [key, times] of linePushes) if (times.length < MIN_LINE_MANIFESTS) linePushes.delete(key);
   for (const times of [...pushes.values(), ...linePushes.values()]) times.sort((a, b) => a - b);
+  const lineOf = new Map<string, string>();
+  for (const m of manifests) {
+    const lineKey = lineKeyOf(m);
+    if (lineKey !== null && linePushes.has(lineKey)) lineOf.set(keyOf(m.repository, m.digest), lineKey);
+  }
   const byManifest = new Map<string, number[]>();
   const repositoryPulls = new Map<string, number[]>();
+  const linePulls = new Map<string, number[]>();
   for (const p of pulls) {
-    const inRepository = repositoryPulls.get(p.repository);
-    if (inRepository === undefined) repositoryPulls.set(p.repository, [p.atMs]);
-    else inRepository.push(p.atMs);
+    append(repositoryPulls, p.repository, p.atMs);
     const k = keyOf(p.repository, p.digest);
-    const times = byManifest.get(k);
-    if (times === undefined) byManifest.set(k, [p.atMs]);
-    else times.push(p.atMs);
+    append(byManifest, k, p.atMs);
+    const lineKey = lineOf.get(k);
+    if (lineKey !== undefined) append(linePulls, lineKey, p.atMs);
   }
-  for (const times of byManifest.values()) times.sort((a, b) => a - b);
-  for (const times of repositoryPulls.values()) times.sort((a, b) => a - b);
-  return { pushes, linePushes, pulls: byManifest, repositoryPulls };
+  for (const times of [...byManifest.values(), ...repositoryPulls.values(), ...linePulls.values()]) times.sort((a, b) => a - b);
+  return { pushes, linePushes, pulls: byManifest, repositoryPulls, linePulls };
 }
 
 /** The cell keys of a manifest at `atMs`, coarse to fine; `lastPullMs` overrides the log's (the state's own record). */
-function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: number | null): [string, string, string] {
+function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: number | null): [string, string, string, string] {
   const pulls = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
   const fromLog = lastAtOrBefore(pulls, atMs);
   const lastPull = lastPullMs !== undefined ? lastPullMs : fromLog < 0 ? null : (pulls[fromLog] as number);
@@ -142,12 +151,18 @@ function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: num
   // wanted, in the repository's own traffic (five idle hours say much in a busy one, little in a quiet one).
   const repositoryPulls = log.repositoryPulls.get(m.repository) ?? [];
   const missed = log2Bucket(lastAtOrBefore(repositoryPulls, atMs) - lastAtOrBefore(repositoryPulls, Math.max(lastPull ?? -Infinity, m.pushedMs)), 12);
-  if (lastPull === null) return [`${missed}`, `${missed}|never`, `${missed}|never|${log2Bucket(newerThan(m.pushedMs), 7)}`];
+  // Whether its line is alive: the repository's pulls since any manifest of the line was last
+  // pulled ('-': no line of two or more manifests; 'n': the line never pulled).
+  const tracked = lineKey !== null && log.linePushes.has(lineKey);
+  const linePulls = (tracked ? log.linePulls.get(lineKey) : undefined) ?? [];
+  const lineLast = lastAtOrBefore(linePulls, atMs);
+  const line = !tracked ? '-' : lineLast < 0 ? 'n' : `${log2Bucket(lastAtOrBefore(repositoryPulls, atMs) - lastAtOrBefore(repositoryPulls, linePulls[lineLast] as number), 12)}`;
+  if (lastPull === null) return [`${missed}`, `${missed}|${line}`, `${missed}|never|${line}`, `${missed}|never|${line}|${log2Bucket(newerThan(m.pushedMs), 7)}`];
   // Pulled while many newer versions existed: a pinned release, a long-lived branch; a version
   // last pulled as one of the newest and superseded since: a retry window that has closed.
   const depthAtPull = lastAtOrBefore(pushes, lastPull) - lastAtOrBefore(pushes, m.pushedMs);
   const since = log2Bucket(newerThan(lastPull), 7);
-  return [`${missed}`, `${missed}|${since}`, `${missed}|${since}|${log2Bucket(depthAtPull, 7)}`];
+  return [`${missed}`, `${missed}|${line}`, `${missed}|${since}|${line}`, `${missed}|${since}|${line}|${log2Bucket(depthAtPull, 7)}`];
 }
 
 /**

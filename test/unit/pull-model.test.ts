@@ -113,6 +113,63 @@ describe('tag lines', () => {
   });
 });
 
+describe('whether a tag line is alive', () => {
+  /**
+   * A month of one repository: a main line pushed every 8 hours, its latest pulled every hour;
+   * two branch slots, x and y, each running a branch for 5 days, then a new one a day later. A
+   * branch pushes a version every 2 days; its latest is pulled every 6 hours and the one before
+   * it once a day, always at 20 hours before now on the clock, while the branch lives. Branch x0
+   * ended 19 hours ago, after its last pulls; branch y0 lives on. Their versions one back, x0-2
+   * and y0-1, were last pulled at the same moment, one back then, with no version pushed in their
+   * line since: by their own pulls and pushes and their repository's, they look the same.
+   */
+  function branchesMonth(): { manifests: ModelManifest[]; pulls: PullRecord[] } {
+    const manifests: ModelManifest[] = [];
+    const pulls: PullRecord[] = [];
+    const repository = 'ci/app';
+    const add = (tag: string, pushedMs: number): ModelManifest => {
+      const m = { repository, digest: `sha256:${tag}`, pushedMs, deletedMs: null, topLevel: true, line: tagLine([tag]) };
+      manifests.push(m);
+      return m;
+    };
+    const pull = (m: ModelManifest, atMs: number) => pulls.push({ repository, digest: m.digest, atMs });
+    let n = 0;
+    for (let t = T0 - 30 * DAY; t < T0 - HOUR; t += 8 * HOUR) {
+      const m = add(`main-${(n += 1)}`, t);
+      for (let u = t + 30 * 60_000; u < Math.min(t + 8 * HOUR, T0); u += HOUR) pull(m, u);
+    }
+    const branch = (name: string, startMs: number) => {
+      const endMs = startMs + 5 * DAY;
+      const versions: ModelManifest[] = [];
+      for (let t = startMs, v = 1; t < Math.min(endMs, T0 - HOUR); t += 2 * DAY, v += 1) versions.push(add(`${name}-${v}`, t));
+      const newestAt = (t: number) => versions.filter((m) => m.pushedMs <= t).length - 1;
+      for (let t = startMs + HOUR; t < Math.min(endMs, T0); t += 6 * HOUR) pull(versions[newestAt(t)] as ModelManifest, t);
+      for (let t = T0 - 20 * HOUR; t >= startMs; t -= DAY) {
+        const oneBack = versions[newestAt(t) - 1];
+        if (t < endMs && oneBack !== undefined) pull(oneBack, t);
+      }
+    };
+    for (let k = 0; k < 5; k += 1) {
+      branch(`x${k}`, T0 - 19 * HOUR - 5 * DAY - k * 6 * DAY);
+      branch(`y${k}`, T0 - 4 * DAY - k * 6 * DAY);
+    }
+    pulls.sort((a, b) => a.atMs - b.atMs);
+    return { manifests, pulls };
+  }
+
+  it('ranks an old version of a live branch above the same version of a branch that ended, which look alike by their own pulls', () => {
+    const { manifests, pulls } = branchesMonth();
+    const last = (digest: string) => Math.max(...pulls.filter((p) => p.digest === digest).map((p) => p.atMs));
+    // The premise: last pulled at the same moment, 20 hours ago.
+    expect(last('sha256:x0-2')).toBe(T0 - 20 * HOUR);
+    expect(last('sha256:y0-1')).toBe(T0 - 20 * HOUR);
+    const model = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
+    const log = pullLog(manifests, pulls);
+    const rate = (tag: string) => pullRate(model, log, manifests.find((m) => m.digest === `sha256:${tag}`) as ModelManifest, T0);
+    expect(rate('y0-1')).toBeGreaterThan(3 * rate('x0-2'));
+  });
+});
+
 describe('choosing the order from the log\'s last week', () => {
   it('keeps the learned rates where, as of a week ago, they would have lost fewer pulls than recency', () => {
     const { manifests, pulls } = month();
