@@ -5,6 +5,7 @@
 import { readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { tagLine } from '../../agent/core/pull-model';
 import { cli, startService } from '../harness/cli';
 import { builderCli, buildImage, type BuiltImage } from '../harness/images';
 import { busyAndQuietMonth, pinnedReleaseMonth, type MonthVersion } from '../harness/pull-month';
@@ -234,13 +235,14 @@ function writeMonth(statePath: string, month: MonthVersion[], built: Map<string,
   try {
     const { registry } = db.prepare('SELECT DISTINCT registry FROM registry_manifests').get() as { registry: string };
     const usage = db.prepare('UPDATE registry_manifests SET pushed_ms = ?, last_pull_ms = MAX(COALESCE(last_pull_ms, 0), ?), pulls = pulls + ? WHERE digest = ?');
-    const gone = db.prepare(`INSERT INTO registry_manifests (registry, repository, digest, media_type, pushed_ms, last_pull_ms, pulls, deleted_ms) VALUES (?, ?, ?, '${ACCEPT}', ?, ?, ?, ?)`);
+    // A deleted manifest keeps the tag line it was recorded with (migration 009), as listen and sync keep it.
+    const gone = db.prepare(`INSERT INTO registry_manifests (registry, repository, digest, media_type, pushed_ms, last_pull_ms, pulls, deleted_ms, line) VALUES (?, ?, ?, '${ACCEPT}', ?, ?, ?, ?, ?)`);
     const pull = db.prepare('INSERT INTO registry_pulls (registry, repository, digest, at_ms, head) VALUES (?, ?, ?, ?, 0)');
     db.transaction(() => {
       for (const v of month) {
         const image = built.get(v.name);
         const digest = image === undefined ? `sha256:${Buffer.from(v.name).toString('hex').padStart(64, '0')}` : digestOf(image);
-        if (v.deletedMs !== null) gone.run(registry, v.repository, digest, v.pushedMs, Math.max(...v.pullsMs), v.pullsMs.length, v.deletedMs);
+        if (v.deletedMs !== null) gone.run(registry, v.repository, digest, v.pushedMs, Math.max(...v.pullsMs), v.pullsMs.length, v.deletedMs, tagLine([v.name]));
         else if (usage.run(v.pushedMs, Math.max(...v.pullsMs), v.pullsMs.length, digest).changes !== 1) throw new Error(`writeMonth: no manifest ${digest}`);
         for (const atMs of v.pullsMs) pull.run(registry, v.repository, digest, atMs);
       }
