@@ -145,18 +145,19 @@ function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: num
   const lastPull = lastPullMs !== undefined ? lastPullMs : fromLog < 0 ? null : (pulls[fromLog] as number);
   // Newer versions are counted in the manifest's tag line, or its repository when the line is unknown or alone.
   const lineKey = lineKeyOf(m);
-  const pushes = (lineKey === null ? undefined : log.linePushes.get(lineKey)) ?? log.pushes.get(m.repository) ?? [];
+  const linePushes = lineKey === null ? undefined : log.linePushes.get(lineKey);
+  const pushes = linePushes ?? log.pushes.get(m.repository) ?? [];
   const newerThan = (t: number) => lastAtOrBefore(pushes, atMs) - lastAtOrBefore(pushes, t);
   // Pulls of its repository since it was last wanted, none for it: the evidence it is no longer
   // wanted, in the repository's own traffic (five idle hours say much in a busy one, little in a quiet one).
   const repositoryPulls = log.repositoryPulls.get(m.repository) ?? [];
-  const missed = log2Bucket(lastAtOrBefore(repositoryPulls, atMs) - lastAtOrBefore(repositoryPulls, Math.max(lastPull ?? -Infinity, m.pushedMs)), 12);
+  const repositoryPullsNow = lastAtOrBefore(repositoryPulls, atMs);
+  const missed = log2Bucket(repositoryPullsNow - lastAtOrBefore(repositoryPulls, Math.max(lastPull ?? -Infinity, m.pushedMs)), 12);
   // Whether its line is alive: the repository's pulls since any manifest of the line was last
   // pulled ('-': no line of two or more manifests; 'n': the line never pulled).
-  const tracked = lineKey !== null && log.linePushes.has(lineKey);
-  const linePulls = (tracked ? log.linePulls.get(lineKey) : undefined) ?? [];
+  const linePulls = (lineKey === null ? undefined : log.linePulls.get(lineKey)) ?? [];
   const lineLast = lastAtOrBefore(linePulls, atMs);
-  const line = !tracked ? '-' : lineLast < 0 ? 'n' : `${log2Bucket(lastAtOrBefore(repositoryPulls, atMs) - lastAtOrBefore(repositoryPulls, linePulls[lineLast] as number), 12)}`;
+  const line = linePushes === undefined ? '-' : lineLast < 0 ? 'n' : `${log2Bucket(repositoryPullsNow - lastAtOrBefore(repositoryPulls, linePulls[lineLast] as number), 12)}`;
   if (lastPull === null) return [`${missed}`, `${missed}|${line}`, `${missed}|never|${line}`, `${missed}|never|${line}|${log2Bucket(newerThan(m.pushedMs), 7)}`];
   // Pulled while many newer versions existed: a pinned release, a long-lived branch; a version
   // last pulled as one of the newest and superseded since: a retry window that has closed.
