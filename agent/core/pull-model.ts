@@ -18,9 +18,14 @@
 // manifests). An old version of a branch that is still pulled and one of a branch that ended
 // (merged, a retired release line) look alike by their own pulls and pushes; their lines do not.
 // Added 2026-12-07 (FINDINGS has the numbers). Each sample is watched for a
-// day; a cell's rate is the pulls seen over the time watched, shrunk toward the coarser cells' so
-// that a sparse cell leans on what its neighbours say. The log's last week chooses how they are
-// used (choosePullOrder): alone, blended with least recently pulled first, or not at all.
+// day; a cell learns what share of its repository's pulls its manifests get: the pulls seen over
+// the repository's pulls while they were watched, shrunk toward the coarser cells' so that a
+// sparse cell leans on what its neighbours say. A manifest's expected rate is that share times its
+// repository's traffic now. Until 2026-12-07 a cell learned pulls per hour watched, which pools a
+// repository pulled 5 times a day with one pulled 500 times: the latest build of a busy
+// repository, idle for a few of its pulls, then looked as dead as a quiet one's old build. The
+// log's last week chooses how the rates are used (choosePullOrder): alone, blended with least
+// recently pulled first, or not at all.
 import { z } from 'zod';
 import { lastAtOrBefore } from './sorted';
 
@@ -63,13 +68,14 @@ export interface PullRecord {
   atMs: number;
 }
 
-const Cell = z.object({ exposureMs: z.number().nonnegative(), pulls: z.number().int().nonnegative() });
+const Cell = z.object({ exposurePulls: z.number().nonnegative(), pulls: z.number().int().nonnegative() });
 
 export const PullModel = z.object({
   samples: z.number().int().nonnegative(),
-  exposureMs: z.number().nonnegative(),
+  /** Pulls of the samples' repositories while they were watched. */
+  exposurePulls: z.number().nonnegative(),
   pulls: z.number().int().nonnegative(),
-  /** Per cell at each level (`missed`, `missed|line`, `missed|since|line`, `missed|since|line|depthAtPull`): time watched and pulls seen in it. */
+  /** Per cell at each level (`missed`, `missed|line`, `missed|since|line`, `missed|since|line|depthAtPull`): its repositories' pulls watched and the pulls of its samples seen. */
   cells: z.record(z.string(), Cell),
 });
 export type PullModel = z.infer<typeof PullModel>;
@@ -81,8 +87,10 @@ const WATCH_MS = DAY_MS;
 const SAMPLE_EVERY_MS = 6 * HOUR_MS;
 /** Fewer samples, or no pull seen: the log says too little; least recently pulled first stays. */
 const MIN_SAMPLES = 200;
-/** Weight of the coarser cell's rate, as watched time: a cell needs more than this to speak for itself. */
-const SHRINK_MS = 2 * DAY_MS;
+/** Weight of the coarser cell's share, in its repositories' pulls watched: a cell needs more than this to speak for itself. */
+const SHRINK_PULLS = 20;
+/** A repository's traffic now: its pulls over this window (one more, so that a repository idle that long is not certain to stay so). */
+const TRAFFIC_MS = 7 * DAY_MS;
 
 /** 0, then log2 buckets: 1, 2-3, 4-7, ... capped. */
 function log2Bucket(n: number, cap: number): number {
@@ -168,9 +176,10 @@ function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: num
 
 /**
  * Learns from the log up to `nowMs`: each sample is watched until its next pull, its deletion,
- * a day, or now, whichever comes first; a cell's rate is its pulls over its watched time. Cut
- * short by a deletion, a sample still counts for the time it was watched, so what the planner
- * deleted does not vanish from the evidence. Null when the log says too little.
+ * a day, or now, whichever comes first; a cell's share is its pulls over its repositories' pulls
+ * in that time (the sample's own pull included). Cut short by a deletion, a sample still counts
+ * for what it was watched, so what the planner deleted does not vanish from the evidence. Null
+ * when the log says too little.
  */
 export function learnPullModel(manifests: ModelManifest[], pulls: PullRecord[], nowMs: number): PullModel | null {
   return pulls.length === 0 ? null : learnFromLog(manifests, pullLog(manifests, pulls), pulls.reduce((min, p) => Math.min(min, p.atMs), Infinity), nowMs);
@@ -178,43 +187,47 @@ export function learnPullModel(manifests: ModelManifest[], pulls: PullRecord[], 
 
 /** learnPullModel over a log already arranged; `firstMs`: its first pull. */
 function learnFromLog(manifests: ModelManifest[], log: PullLog, firstMs: number, nowMs: number): PullModel | null {
-  const cells: Record<string, { exposureMs: number; pulls: number }> = {};
+  const cells: Record<string, { exposurePulls: number; pulls: number }> = {};
   let samples = 0;
-  let exposureMs = 0;
+  let exposurePulls = 0;
   let pulled = 0;
   // Sample moments lie on one grid, every SAMPLE_EVERY_MS back from now.
   const onGrid = (t: number) => nowMs - Math.ceil((nowMs - t) / SAMPLE_EVERY_MS) * SAMPLE_EVERY_MS;
   for (const m of manifests) {
     const endMs = Math.min(nowMs, m.deletedMs ?? Infinity);
     const times = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
+    const repositoryPulls = log.repositoryPulls.get(m.repository) ?? [];
     for (let atMs = onGrid(Math.max(m.pushedMs, firstMs)); atMs < endMs; atMs += SAMPLE_EVERY_MS) {
       const next = times[lastAtOrBefore(times, atMs) + 1];
       const watchEndMs = Math.min(endMs, atMs + WATCH_MS);
       const wanted = next !== undefined && next <= watchEndMs;
-      const watched = (wanted ? (next as number) : watchEndMs) - atMs;
+      // A watch in which its repository was not pulled at all says nothing of the manifest's share.
+      const watched = lastAtOrBefore(repositoryPulls, wanted ? (next as number) : watchEndMs) - lastAtOrBefore(repositoryPulls, atMs);
       if (watched <= 0) continue;
       samples += 1;
-      exposureMs += watched;
+      exposurePulls += watched;
       if (wanted) pulled += 1;
       for (const key of cellKeys(log, m, atMs)) {
-        const cell = (cells[key] ??= { exposureMs: 0, pulls: 0 });
-        cell.exposureMs += watched;
+        const cell = (cells[key] ??= { exposurePulls: 0, pulls: 0 });
+        cell.exposurePulls += watched;
         if (wanted) cell.pulls += 1;
       }
     }
   }
   if (samples < MIN_SAMPLES || pulled === 0) return null;
-  return { samples, exposureMs, pulls: pulled, cells };
+  return { samples, exposurePulls, pulls: pulled, cells };
 }
 
-/** How often `m` is expected to be pulled from `nowMs` on, in pulls a day. */
+/** How often `m` is expected to be pulled from `nowMs` on, in pulls a day: its share of its repository's pulls times their rate now. */
 export function pullRate(model: PullModel, log: PullLog, m: ModelManifest, nowMs: number, lastPullMs?: number | null): number {
-  let rate = model.pulls / model.exposureMs;
+  let share = model.pulls / model.exposurePulls;
   for (const key of cellKeys(log, m, nowMs, lastPullMs)) {
     const cell = model.cells[key];
-    if (cell !== undefined) rate = (cell.pulls + SHRINK_MS * rate) / (cell.exposureMs + SHRINK_MS);
+    if (cell !== undefined) share = (cell.pulls + SHRINK_PULLS * share) / (cell.exposurePulls + SHRINK_PULLS);
   }
-  return rate * DAY_MS;
+  const repositoryPulls = log.repositoryPulls.get(m.repository) ?? [];
+  const traffic = lastAtOrBefore(repositoryPulls, nowMs) - lastAtOrBefore(repositoryPulls, nowMs - TRAFFIC_MS) + 1;
+  return (share * traffic * DAY_MS) / TRAFFIC_MS;
 }
 
 /** How the last week of the log judges the learned rates, the blend and least recently pulled first. */

@@ -44,7 +44,7 @@ it('a deleted version\'s silence counts for the time it was watched', () => {
   const learned = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
   const undeleted = learnPullModel(kept, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
   // Watched only until deleted: less time than had they stayed, but their samples are there.
-  expect(learned.exposureMs).toBeLessThan(undeleted.exposureMs);
+  expect(learned.exposurePulls).toBeLessThan(undeleted.exposurePulls);
   expect(learned.samples).toBeGreaterThan(25 * 4 * 4);
 });
 
@@ -57,6 +57,44 @@ it('takes the state\'s last pull over the log\'s (pulls older than the log), and
   expect(pullRate(model, log, b27, T0, T0 - HOUR)).toBeGreaterThan(pullRate(model, log, b27, T0));
   const fresh: ModelManifest = { repository: 'ci/busy', digest: 'sha256:b31', pushedMs: T0 - HOUR, deletedMs: null, topLevel: true, line: null };
   expect(pullRate(model, log, fresh, T0, null)).toBeGreaterThan(0);
+});
+
+describe('a repository\'s traffic', () => {
+  /**
+   * Thirty days of two repositories with one habit: a build pushed every 2 days, and only the
+   * latest pulled. ci/busy is pulled every 7 minutes (about 200 times a day), ci/quiet every 12
+   * hours. Both latest builds were last pulled 5 minutes ago and are alike in every feature of the
+   * cells; only their repositories' traffic tells them apart.
+   */
+  function busyAndQuietLatest(): { manifests: ModelManifest[]; pulls: PullRecord[] } {
+    const manifests: ModelManifest[] = [];
+    const pulls: PullRecord[] = [];
+    for (const [repository, everyMs] of [['ci/busy', 7 * 60_000], ['ci/quiet', 12 * HOUR]] as const) {
+      const builds: ModelManifest[] = [];
+      for (let t = T0 - 30 * DAY, n = 1; t < T0 - HOUR; t += 2 * DAY, n += 1) builds.push({ repository, digest: `sha256:${repository}-${n}`, pushedMs: t, deletedMs: null, topLevel: true, line: null });
+      manifests.push(...builds);
+      for (let t = T0 - 5 * 60_000; t > T0 - 30 * DAY; t -= everyMs) {
+        const latest = builds.filter((m) => m.pushedMs <= t).at(-1);
+        if (latest !== undefined) pulls.push({ repository, digest: latest.digest, atMs: t });
+      }
+    }
+    pulls.sort((a, b) => a.atMs - b.atMs);
+    return { manifests, pulls };
+  }
+
+  it('expects a busy repository\'s latest build to be pulled about as often as its repository, and far more than a quiet one\'s', () => {
+    const { manifests, pulls } = busyAndQuietLatest();
+    const model = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
+    const log = pullLog(manifests, pulls);
+    const latest = (repository: string) => manifests.filter((m) => m.repository === repository).at(-1) as ModelManifest;
+    const busy = pullRate(model, log, latest('ci/busy'), T0);
+    const quiet = pullRate(model, log, latest('ci/quiet'), T0);
+    // Pulls a day: about 205 and 2 (within a factor of 2).
+    expect(busy).toBeGreaterThan(100);
+    expect(busy).toBeLessThan(400);
+    expect(quiet).toBeGreaterThan(1);
+    expect(quiet).toBeLessThan(4);
+  });
 });
 
 describe('tag lines', () => {
