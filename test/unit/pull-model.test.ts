@@ -38,12 +38,12 @@ it('ranks a quiet repository\'s image above a busy one\'s superseded versions, t
   }
 });
 
-it('a deleted version\'s silence counts for the time it was watched', () => {
+it('a deleted version\'s silence counts for the repository pulls it was watched through', () => {
   const { manifests, pulls } = month();
   const kept = manifests.map((m) => ({ ...m, deletedMs: null }));
   const learned = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
   const undeleted = learnPullModel(kept, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
-  // Watched only until deleted: less time than had they stayed, but their samples are there.
+  // Watched only until deleted: through fewer of their repository's pulls than had they stayed, but their samples are there.
   expect(learned.exposurePulls).toBeLessThan(undeleted.exposurePulls);
   expect(learned.samples).toBeGreaterThan(25 * 4 * 4);
 });
