@@ -6,8 +6,8 @@
 import { DEFAULTS } from '../agent/config/schema';
 import type { BlobRef, RegistryImage } from '../agent/core/registry';
 import type { SizeSpec } from '../agent/core/units';
-import { blendedScores, choosePullOrder, pullRate, tagLine, type ModelManifest, type PullRecord } from '../agent/core/pull-model';
-import { planRegistry } from '../agent/core/registry-planner';
+import { choosePullOrder, pressureLikelihood, pullRate, tagLine, type ModelManifest, type PullOrder, type PullRecord } from '../agent/core/pull-model';
+import { ownLayerBytes, planRegistry } from '../agent/core/registry-planner';
 import { median, times, type Table } from './report';
 import { seededRandom } from './trace';
 
@@ -115,6 +115,8 @@ interface Live {
 interface Past {
   manifests: Map<string, ModelManifest>;
   pulls: PullRecord[];
+  /** Per blob, the manifests pushed with it (the state's registry_blobs, deleted ones too). */
+  blobHolders: Map<string, number>;
 }
 
 /** A retention policy: given the live tags at night, the digests to delete. */
@@ -189,17 +191,20 @@ const pullLru =
     }));
     const blobs = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, l.version.blobs]));
     let likelihood: Map<string, number> | undefined;
-    if (learn && capBytes - usedBytes < LOW_SHARE * capBytes) {
+    const key = (l: Live) => `${l.version.repository}@${l.version.digest}`;
+    const underPressure = capBytes - usedBytes < LOW_SHARE * capBytes;
+    // As `registry plan` ranks (cli/registry-pull-order.ts): rates per MiB of each manifest's own layers.
+    const ranked = (order: Exclude<PullOrder, 'least-recently-pulled'>, rateOf: (l: Live) => number) => {
+      const own = ownLayerBytes(images, blobs, past.blobHolders);
+      return pressureLikelihood(order, live.map((l) => ({ key: key(l), rate: rateOf(l), lastWantedMs: Math.max(l.version.pushedMs, l.lastPullMs ?? -Infinity), ownBytes: own.get(key(l)) ?? 0 })));
+    };
+    if (learn && underPressure) {
       const pulls = past.pulls.filter((p) => p.atMs >= nowMs - LOG_WINDOW_MS);
       const manifests = [...past.manifests.values()].filter((m) => m.deletedMs === null || m.deletedMs >= nowMs - LOG_WINDOW_MS);
       const { order, model, log } = choosePullOrder(manifests, pulls, nowMs);
-      if (model !== null && log !== null) {
-        const key = (l: Live) => `${l.version.repository}@${l.version.digest}`;
-        const rates = new Map(live.map((l) => [key(l), pullRate(model, log, past.manifests.get(l.version.digest) as ModelManifest, nowMs)]));
-        likelihood = order === 'blended' ? blendedScores(live.map((l) => ({ key: key(l), rate: rates.get(key(l)) as number, lastWantedMs: Math.max(l.version.pushedMs, l.lastPullMs ?? -Infinity) }))) : rates;
-      }
+      if (order !== 'least-recently-pulled' && model !== null && log !== null) likelihood = ranked(order, (l) => pullRate(model, log, past.manifests.get(l.version.digest) as ModelManifest, nowMs));
     }
-    if (oracle !== undefined) likelihood = new Map(live.map((l) => [`${l.version.repository}@${l.version.digest}`, oracle(l.version.digest, nowMs)]));
+    if (oracle !== undefined && underPressure) likelihood = ranked('learned', (l) => oracle(l.version.digest, nowMs));
     const plan = planRegistry({
       likelihood,
       images,
@@ -259,7 +264,7 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
   const brokenByKind = new Map<PullKind, number>();
   let pulls = 0;
   const samples: number[] = [];
-  const past: Past = { manifests: new Map(), pulls: [] };
+  const past: Past = { manifests: new Map(), pulls: [], blobHolders: new Map() };
   let night = 3 * 3_600_000;
   const nightly = (nowMs: number) => {
     const used = storageOf(live.values());
@@ -280,6 +285,7 @@ function run(events: Event[], days: number, cleanup: Cleanup, pullsOf?: Map<stri
       list.push(event.version);
       versions.set(event.version.repository, list);
       live.set(event.version.digest, { version: event.version, lastPullMs: null, pulls: 0 });
+      for (const b of event.version.blobs) past.blobHolders.set(b.digest, (past.blobHolders.get(b.digest) ?? 0) + 1);
       past.manifests.set(event.version.digest, { repository: event.version.repository, digest: event.version.digest, pushedMs: event.version.pushedMs, deletedMs: null, topLevel: true, line: tagLine([event.version.tag]) });
       continue;
     }

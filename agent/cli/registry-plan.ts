@@ -32,7 +32,7 @@ async function buildPlan(
   const storage = await measureStorage(config, images, blobs, nowMs);
   const pressure = storage === null ? null : { freeBytes: storage.freeBytes, lowBytes: storage.lowFreeBytes, targetBytes: storage.targetFreeBytes };
   // Only pressure orders candidates; rules alone do not need the model.
-  const learned = pressure !== null && pressure.freeBytes < pressure.lowBytes ? pullRates(ctx, images, nowMs) : null;
+  const learned = pressure !== null && pressure.freeBytes < pressure.lowBytes ? pullRates(ctx, images, blobs, nowMs) : null;
   const plan = planRegistry({
     images,
     blobs,

@@ -2,8 +2,9 @@
 // and `status`: chosen by the registry's own pull log (core/pull-model.ts) when the log says
 // enough: the learned rates, their blend with recency, or least recently pulled first, whichever
 // its last week says would have lost fewest pulls.
-import { blendedScores, choosePullOrder, pullRate, tagLine, type PullOrder, type PullOrderTrial } from '../core/pull-model';
-import { lastPullMs, lastWantedMs, type RegistryImage } from '../core/registry';
+import { choosePullOrder, pressureLikelihood, pullRate, tagLine, type PullOrder, type PullOrderTrial } from '../core/pull-model';
+import { lastPullMs, lastWantedMs, type BlobRef, type RegistryImage } from '../core/registry';
+import { ownLayerBytes } from '../core/registry-planner';
 import { formatDuration } from '../core/units';
 import { PULL_LOG_MS } from '../state/registry-store';
 import type { RegistryContext } from './registry-context';
@@ -15,10 +16,11 @@ export type PressureOrder =
 
 /**
  * Each image's expected pulls a day (core/pull-model.ts), learned from this registry's pull log,
- * and the planner's likelihood under the order the log's last week chose (the rates themselves,
- * or their blend with recency); both null, with the reason, under least recently pulled first.
+ * and the planner's likelihood under the order the log's last week chose (the rates per MiB of
+ * the image's own layers, or their blend with recency); both null, with the reason, under least recently
+ * pulled first.
  */
-export function pullRates(ctx: RegistryContext, images: RegistryImage[], nowMs: number): { rates: Map<string, number> | null; likelihood: Map<string, number> | null; order: PressureOrder } {
+export function pullRates(ctx: RegistryContext, images: RegistryImage[], blobs: Map<string, BlobRef[]>, nowMs: number): { rates: Map<string, number> | null; likelihood: Map<string, number> | null; order: PressureOrder } {
   const headCounts = ctx.config.registryHeadCounts;
   const sinceMs = nowMs - PULL_LOG_MS;
   const pulls = ctx.store.pulls(sinceMs, headCounts);
@@ -31,15 +33,17 @@ export function pullRates(ctx: RegistryContext, images: RegistryImage[], nowMs: 
   // Each image in the line the model counted it in (its first tag's), else its tags now.
   const lines = new Map(manifests.map((m) => [`${m.repository}@${m.digest}`, m.line]));
   const rates = new Map<string, number>();
+  const own = ownLayerBytes(images, blobs, ctx.store.blobHolders());
   const entries = images.map((image) => {
     const m = image.manifest;
     const line = lines.get(`${image.repository}@${m.digest}`) ?? tagLine(image.tags);
     const modelManifest = { repository: image.repository, digest: m.digest, pushedMs: m.pushedMs, deletedMs: null, topLevel: image.parents.length === 0, line };
-    const entry = { key: `${image.repository}@${m.digest}`, rate: pullRate(model, log, modelManifest, nowMs, lastPullMs(m, headCounts)), lastWantedMs: lastWantedMs(m, headCounts) };
+    const key = `${image.repository}@${m.digest}`;
+    const entry = { key, rate: pullRate(model, log, modelManifest, nowMs, lastPullMs(m, headCounts)), lastWantedMs: lastWantedMs(m, headCounts), ownBytes: own.get(key) ?? 0 };
     rates.set(entry.key, entry.rate);
     return entry;
   });
-  const likelihood = choice.order === 'blended' ? blendedScores(entries) : rates;
+  const likelihood = pressureLikelihood(choice.order, entries);
   return { rates, likelihood, order: { order: choice.order, pulls: pulls.length, samples: model.samples, reason: choice.reason, trial: choice.trial } };
 }
 

@@ -52,7 +52,7 @@ export async function registryStatusCommand(ctx: RegistryContext, json: boolean,
     // One read of the blobs serves the storage figures and the ranks.
     const blobs = ctx.store.blobs();
     const storage = await measureStorage(ctx.config, images, blobs, nowMs);
-    const learned = rankless(ctx) ? null : pullRates(ctx, images, nowMs);
+    const learned = rankless(ctx) ? null : pullRates(ctx, images, blobs, nowMs);
     const rates = learned?.rates ?? null;
     const classOf = classes(ctx, images, blobs, rules, nowMs, learned?.likelihood ?? null);
     const cls = (i: RegistryImage) => classOf.get(`${i.repository}@${i.manifest.digest}`) ?? { class: 'kept', rank: null };

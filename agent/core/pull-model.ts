@@ -264,6 +264,26 @@ export function blendedScores(entries: BlendEntry[]): Map<string, number> {
   return score;
 }
 
+/** A manifest as storage pressure ranks it: a blend entry and the bytes of its own layers (ownLayerBytes). */
+export interface RankEntry extends BlendEntry {
+  ownBytes: number;
+}
+
+const MIB = 2 ** 20;
+
+/**
+ * The planner's likelihood under the learned order or the blend: each manifest's expected pulls a
+ * day per MiB of its own layers (less counts as 1 MiB), alone or blended with recency. A broken
+ * pull costs the same whatever the size of what was deleted, so of two manifests pulled alike the
+ * one that frees more goes first. Only layers no other manifest ever held count: a base shared
+ * with versions since deleted would make its last holder, often a pinned release, look cheap.
+ * Added 2026-12-07 (bench/FINDINGS.md has the numbers).
+ */
+export function pressureLikelihood(order: Exclude<PullOrder, 'least-recently-pulled'>, entries: RankEntry[]): Map<string, number> {
+  const perMiB = entries.map((e) => ({ key: e.key, lastWantedMs: e.lastWantedMs, rate: e.rate / (Math.max(e.ownBytes, MIB) / MIB) }));
+  return order === 'blended' ? blendedScores(perMiB) : new Map(perMiB.map((e) => [e.key, e.rate]));
+}
+
 /** Which order storage pressure takes: the learned rates, their blend with recency, or least recently pulled first. */
 export const PullOrder = z.enum(['learned', 'blended', 'least-recently-pulled']);
 export type PullOrder = z.infer<typeof PullOrder>;

@@ -139,6 +139,40 @@ function blobLedger(images: RegistryImage[], blobs: Map<string, BlobRef[]>) {
   };
 }
 
+/**
+ * Per top-level manifest (`repository@digest`), the bytes of its own layers: blobs no other
+ * manifest the state knows of has ever held, live or deleted, counting those of the untagged
+ * children only it lists (they go with it). `holders`: per blob, how many manifests have held
+ * it. A layer shared with the repository's other versions counts for none of them, even for its
+ * last live holder: the last holder of an old base is often a release a deployment is pinned to,
+ * which the pull model underestimates (bench/FINDINGS.md).
+ */
+export function ownLayerBytes(images: RegistryImage[], blobs: Map<string, BlobRef[]>, holders: Map<string, number>): Map<string, number> {
+  // What goes with each top-level manifest: itself, and the untagged children it alone lists.
+  const members = new Map<string, RegistryImage[]>();
+  for (const image of images) {
+    const holder = image.parents.length === 0 ? image.manifest.digest : image.tags.length === 0 && image.parents.length === 1 ? (image.parents[0] as string) : null;
+    if (holder === null) continue;
+    const k = key(image.repository, holder);
+    const list = members.get(k);
+    if (list === undefined) members.set(k, [image]);
+    else list.push(image);
+  }
+  const own = new Map<string, number>();
+  for (const image of images) {
+    if (image.parents.length > 0) continue;
+    const k = key(image.repository, image.manifest.digest);
+    const held = new Map<string, { holders: number; sizeBytes: number }>();
+    for (const member of members.get(k) ?? []) {
+      for (const blob of blobs.get(key(member.repository, member.manifest.digest)) ?? []) held.set(blob.digest, { holders: (held.get(blob.digest)?.holders ?? 0) + 1, sizeBytes: blob.sizeBytes });
+    }
+    let bytes = 0;
+    for (const [digest, h] of held) if ((holders.get(digest) ?? h.holders) <= h.holders) bytes += h.sizeBytes;
+    own.set(k, bytes);
+  }
+  return own;
+}
+
 export function planRegistry(input: RegistryPlanInput): RegistryPlan {
   const { images, rules, nowMs, headCounts, minAgeMs } = input;
   const byKey = new Map(images.map((i) => [key(i.repository, i.manifest.digest), i]));

@@ -36,6 +36,8 @@ export interface RegistryStore {
   modelManifests(sinceMs: number): ModelManifest[];
   /** Blobs of every live manifest, by `repository@digest`. */
   blobs(): Map<string, BlobRef[]>;
+  /** Per blob, how many manifests the state knows have held it, deleted ones too. */
+  blobHolders(): Map<string, number>;
   /** A named mark for this registry in the state's `meta` (e.g. "left read-only by gc"); null: none. */
   mark(name: string): string | null;
   setMark(name: string, value: string | null): void;
@@ -122,6 +124,7 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
     SELECT b.repository, b.manifest, b.blob, b.size_bytes FROM registry_blobs b
     JOIN registry_manifests m ON m.registry = b.registry AND m.repository = b.repository AND m.digest = b.manifest
     WHERE b.registry = ? AND m.deleted_ms IS NULL`);
+  const selectHolders = db.prepare('SELECT blob, COUNT(*) AS holders FROM registry_blobs WHERE registry = ? GROUP BY blob');
   const selectMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
   const upsertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   const deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
@@ -289,6 +292,7 @@ export function createRegistryStore(db: Database, registry: string): RegistrySto
       }
       return byManifest;
     },
+    blobHolders: () => new Map((selectHolders.all(registry) as Array<{ blob: string; holders: number }>).map((row) => [row.blob, row.holders])),
     markDeleted: (repository, digest, atMs) => markDeleted.immediate(repository, digest, atMs),
     deletedSince: (sinceMs) => (countDeletedSince.get(registry, sinceMs) as { n: number }).n,
     dropUntagged: (repository, atMs) => dropUntagged.immediate(repository, atMs),

@@ -1,6 +1,6 @@
 // The pull model (core/pull-model.ts): what a registry's own pull log says about which images will
 // be pulled again, where least recently pulled first is wrong.
-import { blendedScores, choosePullOrder, learnPullModel, pullLog, pullRate, tagLine, trialWinner, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
+import { blendedScores, choosePullOrder, learnPullModel, pressureLikelihood, pullLog, pullRate, tagLine, trialWinner, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
 import { busyAndQuietMonth, pinnedReleaseMonth, type MonthVersion } from '../harness/pull-month';
 import { DAY, HOUR, T0 } from './fixtures';
 
@@ -285,5 +285,25 @@ describe('the blend of the learned rates and recency', () => {
     ]);
     expect(scores.get('a')).toBe(0);
     expect(scores.get('b')).toBe(2);
+  });
+});
+
+describe('what pressure ranks by: expected pulls per MiB of a manifest\'s own layers', () => {
+  const MiB = 2 ** 20;
+
+  it('of two manifests pulled alike, takes the one with more of its own first; one with none counts as 1 MiB', () => {
+    const entries = [
+      { key: 'small', rate: 2, lastWantedMs: T0 - DAY, ownBytes: 10 * MiB },
+      { key: 'large', rate: 2, lastWantedMs: T0 - HOUR, ownBytes: 400 * MiB },
+      { key: 'shares-all', rate: 0.5, lastWantedMs: T0 - 9 * DAY, ownBytes: 0 },
+      { key: 'dead', rate: 0.001, lastWantedMs: T0 - 2 * DAY, ownBytes: 5 * MiB },
+    ];
+    const learned = pressureLikelihood('learned', entries);
+    expect(Object.fromEntries(learned)).toEqual({ small: 0.2, large: 0.005, 'shares-all': 0.5, dead: 0.0002 });
+    const order = (scores: Map<string, number>) => [...scores].sort((a, b) => a[1] - b[1]).map(([key]) => key);
+    expect(order(learned)).toEqual(['dead', 'large', 'small', 'shares-all']);
+    // The blend sums places in that order and in recency (shares-all, dead, small, large): dead 0+1,
+    // large 1+3, small 2+2, shares-all 3+0.
+    expect(Object.fromEntries(pressureLikelihood('blended', entries))).toEqual({ dead: 1, 'shares-all': 3, large: 4, small: 4 });
   });
 });

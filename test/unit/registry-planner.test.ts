@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRuleFile } from '../../agent/config/rule-syntax';
 import type { BlobRef, RegistryImage } from '../../agent/core/registry';
-import { bytesPushedSince, planRegistry, type RegistryPlanInput } from '../../agent/core/registry-planner';
+import { bytesPushedSince, ownLayerBytes, planRegistry, type RegistryPlanInput } from '../../agent/core/registry-planner';
 import { DAY, T0 } from './fixtures';
 
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -176,6 +176,51 @@ describe('storage pressure', () => {
     const order = (extra: Partial<RegistryPlanInput>) => planRegistry(input([pinned, superseded, tool, other, kept], 'Repository("ci/base") : Keep', { pressure, ...extra })).deletions.map((d) => d.tags[0]);
     expect(order({})).toEqual(['release', '1', '2', 'v7']);
     expect(order({ likelihood })).toEqual(['v7', '1', '2', 'release']);
+  });
+});
+
+describe('ownLayerBytes: the layers only one manifest has ever held', () => {
+  const blob = (n: number, sizeBytes: number): BlobRef => ({ digest: `sha256:${n.toString(16).padStart(64, 'e')}`, sizeBytes });
+
+  it('counts a manifest\'s layers no other manifest held, an index\'s own children with it; not a base, even for its last live holder, nor a child another index lists', () => {
+    const base = blob(1, 1000);
+    const oldBase = blob(8, 900);
+    const v1 = image('ci/app', ['v1'], 3);
+    const v2 = image('ci/app', ['v2'], 2);
+    // The last live holder of a base its deleted predecessors shared.
+    const pinned = image('ci/app', ['release'], 20);
+    const lone = image('ci/tool', ['1'], 3);
+    const index = image('ci/multi', ['latest'], 1, { mediaType: 'application/vnd.oci.image.index.v1+json' });
+    const otherIndex = image('ci/multi', ['old'], 2, { mediaType: 'application/vnd.oci.image.index.v1+json' });
+    const amd64 = image('ci/multi', [], 1, { parents: [index.manifest.digest] });
+    const shared = image('ci/multi', [], 1, { parents: [index.manifest.digest, otherIndex.manifest.digest] });
+    const blobs = new Map([
+      [`ci/app@${v1.manifest.digest}`, [base, blob(2, 50)]],
+      [`ci/app@${v2.manifest.digest}`, [base, blob(3, 70)]],
+      [`ci/app@${pinned.manifest.digest}`, [oldBase, blob(9, 30)]],
+      [`ci/tool@${lone.manifest.digest}`, [blob(4, 500), blob(5, 20)]],
+      [`ci/multi@${index.manifest.digest}`, []],
+      [`ci/multi@${otherIndex.manifest.digest}`, []],
+      [`ci/multi@${amd64.manifest.digest}`, [blob(6, 300)]],
+      [`ci/multi@${shared.manifest.digest}`, [blob(7, 400)]],
+    ]);
+    // As the state counts them: every manifest that held each blob, the deleted ones too (the old base had three).
+    const holders = new Map<string, number>();
+    for (const list of blobs.values()) for (const b of list) holders.set(b.digest, (holders.get(b.digest) ?? 0) + 1);
+    holders.set(oldBase.digest, 3);
+    const all = [v1, v2, pinned, lone, index, otherIndex, amd64, shared];
+    const own = ownLayerBytes(all, blobs, holders);
+    const named = new Map(all.map((i) => [`${i.repository}@${i.manifest.digest}`, `${i.repository}:${i.tags[0] ?? ''}`]));
+    expect(Object.fromEntries([...own].map(([k, bytes]) => [named.get(k), bytes]))).toEqual({
+      'ci/app:v1': 50,
+      'ci/app:v2': 70,
+      'ci/app:release': 30,
+      'ci/tool:1': 520,
+      'ci/multi:latest': 300,
+      'ci/multi:old': 0,
+    });
+    // Children are not ranked on their own: they go with their index.
+    expect(own.has(`ci/multi@${amd64.manifest.digest}`)).toBe(false);
   });
 });
 

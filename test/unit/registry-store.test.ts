@@ -65,6 +65,23 @@ it('logs each pull and HEAD with its time, forgets those older than 30 days, and
   }
 });
 
+it('counts every manifest that held a blob, deleted ones too: a base its predecessors shared is no one\'s own layer', () => {
+  const { db } = openDatabase(join(dir, 'holders.db'), silentLog, T0);
+  const store = createRegistryStore(db, 'http://127.0.0.1:5000');
+  try {
+    const base = { digest: digest('0'), sizeBytes: 1000 };
+    const layer = (c: string) => ({ digest: digest(c), sizeBytes: 10 });
+    store.saveManifest('ci/app', digest('a'), MANIFEST, T0 - 9 * DAY, { blobs: [base, layer('1')], children: [] });
+    store.saveManifest('ci/app', digest('b'), MANIFEST, T0 - 5 * DAY, { blobs: [base, layer('2')], children: [] });
+    store.applyEvent(event('delete', T0 - DAY, digest('a')));
+    // Only b is live, and holds the base alone; the state still knows a held it.
+    expect([...store.blobs().keys()]).toEqual([`ci/app@${digest('b')}`]);
+    expect(Object.fromEntries(store.blobHolders())).toEqual({ [digest('0')]: 2, [digest('1')]: 1, [digest('2')]: 1 });
+  } finally {
+    store.close();
+  }
+});
+
 it('records each manifest\'s tag line from the first tags seen on it (a numbered tag first), and reads older rows\' lines from their tags', () => {
   const { db } = openDatabase(join(dir, 'lines.db'), silentLog, T0);
   const store = createRegistryStore(db, 'http://127.0.0.1:5000');
