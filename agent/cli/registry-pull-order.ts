@@ -17,8 +17,8 @@ export type PressureOrder =
 /**
  * Each image's expected pulls a day (core/pull-model.ts), learned from this registry's pull log,
  * and the planner's likelihood under the order the log's last week chose (the rates per MiB of
- * the image's own layers, or their blend with recency); both null, with the reason, under least recently
- * pulled first.
+ * each image's own layers, or their blend with recency); both null, with the reason, under least
+ * recently pulled first.
  */
 export function pullRates(ctx: RegistryContext, images: RegistryImage[], blobs: Map<string, BlobRef[]>, nowMs: number): { rates: Map<string, number> | null; likelihood: Map<string, number> | null; order: PressureOrder } {
   const headCounts = ctx.config.registryHeadCounts;

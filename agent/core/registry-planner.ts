@@ -27,9 +27,10 @@ export interface RegistryPlanInput {
    */
   perTag?: boolean;
   /**
-   * The chance each manifest is pulled again soon, by `repository@digest` (core/pull-model.ts,
-   * learned from this registry's pull log): under pressure the least likely go first, ties by
-   * last pull. Absent: least recently pulled first.
+   * How much each manifest is worth keeping, by `repository@digest` (core/pull-model.ts
+   * pressureLikelihood: its expected pulls per MiB of its own layers, learned from this
+   * registry's pull log, or that order's blend with recency): under pressure the lowest go first,
+   * ties by last pull. Absent: least recently pulled first.
    */
   likelihood?: Map<string, number>;
 }
@@ -167,6 +168,7 @@ export function ownLayerBytes(images: RegistryImage[], blobs: Map<string, BlobRe
       for (const blob of blobs.get(key(member.repository, member.manifest.digest)) ?? []) held.set(blob.digest, { holders: (held.get(blob.digest)?.holders ?? 0) + 1, sizeBytes: blob.sizeBytes });
     }
     let bytes = 0;
+    // A blob the state has no count for is taken as held here alone.
     for (const [digest, h] of held) if ((holders.get(digest) ?? h.holders) <= h.holders) bytes += h.sizeBytes;
     own.set(k, bytes);
   }
