@@ -7,7 +7,7 @@ import { applyRegistryPlan, type ApplyResult } from '../registry/apply';
 import { writeRegistryMetrics } from '../registry/metrics';
 import { formatAgo, formatBytes, isoTime, renderTable } from './format';
 import { distributionClient, type RegistryContext } from './registry-context';
-import { pressureOrderText, pullRates, type PressureOrder } from './registry-pull-order';
+import { pressureOrderText, pullRates, rankedBy, type PressureOrder, type PressureRates } from './registry-pull-order';
 import { measureStorage, storageText, type StorageFigures } from './registry-storage';
 
 /** The registry refused deletes: the run stopped at its first one. */
@@ -24,7 +24,7 @@ export interface PlanOptions {
 async function buildPlan(
   ctx: RegistryContext,
   rules: Rule[],
-): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean; pressureOrder: PressureOrder | null; rates: Map<string, number> | null; storage: StorageFigures | null }> {
+): Promise<{ plan: RegistryPlan; nowMs: number; pullTimes: boolean; pressureOrder: PressureOrder | null; rates: PressureRates | null; storage: StorageFigures | null }> {
   const { config } = ctx;
   const nowMs = ctx.clock();
   const images = ctx.store.images().filter((i) => ctx.inScope(i.repository));
@@ -78,7 +78,7 @@ function planText(ctx: RegistryContext, plan: RegistryPlan, nowMs: number, pullT
   return `${lines.join('\n')}\n`;
 }
 
-function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult | null, pullTimes: boolean, pressureOrder: PressureOrder | null, rates: Map<string, number> | null, storage: StorageFigures | null): unknown {
+function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult | null, pullTimes: boolean, pressureOrder: PressureOrder | null, rates: PressureRates | null, storage: StorageFigures | null): unknown {
   return {
     registry: ctx.name,
     ...(storage === null ? {} : { storage }),
@@ -87,7 +87,7 @@ function planJson(ctx: RegistryContext, plan: RegistryPlan, applied: ApplyResult
     ...(pullTimes ? {} : { note: pullTimesNote(ctx) }),
     ...plan,
     pressureOrder,
-    deletions: plan.deletions.map((d) => ({ ...d, lastWanted: isoTime(d.lastWantedMs), ...(rates === null ? {} : { expectedPullsPerDay: rates.get(`${d.repository}@${d.digest}`) ?? null }) })),
+    deletions: plan.deletions.map((d) => ({ ...d, lastWanted: isoTime(d.lastWantedMs), ...rankedBy(rates, `${d.repository}@${d.digest}`) })),
     ...(applied === null ? {} : { outcomes: applied.outcomes, refused: applied.refused }),
   };
 }

@@ -14,13 +14,21 @@ export type PressureOrder =
   | { order: Exclude<PullOrder, 'least-recently-pulled'>; pulls: number; samples: number; reason: string; trial: PullOrderTrial }
   | { order: 'least-recently-pulled'; pulls: number; reason: string; trial: PullOrderTrial | null };
 
+/** Per image (`repository@digest`): what pressure ranks it by, shown by `plan --json` and `status`. */
+export interface PressureRates {
+  /** Expected pulls a day. */
+  perDay: Map<string, number>;
+  /** The bytes of its own layers (ownLayerBytes), which the learned order divides the rate by. */
+  ownBytes: Map<string, number>;
+}
+
 /**
  * Each image's expected pulls a day (core/pull-model.ts), learned from this registry's pull log,
- * and the planner's likelihood under the order the log's last week chose (the rates per MiB of
- * each image's own layers, or their blend with recency); both null, with the reason, under least
- * recently pulled first.
+ * with the bytes of its own layers, and the planner's likelihood under the order the log's last
+ * week chose (the rates per MiB of those layers, or their blend with recency); both null, with
+ * the reason, under least recently pulled first.
  */
-export function pullRates(ctx: RegistryContext, images: RegistryImage[], blobs: Map<string, BlobRef[]>, nowMs: number): { rates: Map<string, number> | null; likelihood: Map<string, number> | null; order: PressureOrder } {
+export function pullRates(ctx: RegistryContext, images: RegistryImage[], blobs: Map<string, BlobRef[]>, nowMs: number): { rates: PressureRates | null; likelihood: Map<string, number> | null; order: PressureOrder } {
   const headCounts = ctx.config.registryHeadCounts;
   const sinceMs = nowMs - PULL_LOG_MS;
   const pulls = ctx.store.pulls(sinceMs, headCounts);
@@ -32,7 +40,7 @@ export function pullRates(ctx: RegistryContext, images: RegistryImage[], blobs: 
   const { model, log } = choice;
   // Each image in the line the model counted it in (its first tag's), else its tags now.
   const lines = new Map(manifests.map((m) => [`${m.repository}@${m.digest}`, m.line]));
-  const rates = new Map<string, number>();
+  const perDay = new Map<string, number>();
   const own = ownLayerBytes(images, blobs, ctx.store.blobHolders());
   const entries = images.map((image) => {
     const m = image.manifest;
@@ -40,11 +48,16 @@ export function pullRates(ctx: RegistryContext, images: RegistryImage[], blobs: 
     const modelManifest = { repository: image.repository, digest: m.digest, pushedMs: m.pushedMs, deletedMs: null, topLevel: image.parents.length === 0, line };
     const key = `${image.repository}@${m.digest}`;
     const entry = { key, rate: pullRate(model, log, modelManifest, nowMs, lastPullMs(m, headCounts)), lastWantedMs: lastWantedMs(m, headCounts), ownBytes: own.get(key) ?? 0 };
-    rates.set(entry.key, entry.rate);
+    perDay.set(entry.key, entry.rate);
     return entry;
   });
   const likelihood = pressureLikelihood(choice.order, entries);
-  return { rates, likelihood, order: { order: choice.order, pulls: pulls.length, samples: model.samples, reason: choice.reason, trial: choice.trial } };
+  return { rates: { perDay, ownBytes: own }, likelihood, order: { order: choice.order, pulls: pulls.length, samples: model.samples, reason: choice.reason, trial: choice.trial } };
+}
+
+/** The JSON fields that say why an image ranks where it does: none under least recently pulled first. */
+export function rankedBy(rates: PressureRates | null, key: string): { expectedPullsPerDay?: number | null; ownLayerBytes?: number | null } {
+  return rates === null ? {} : { expectedPullsPerDay: rates.perDay.get(key) ?? null, ownLayerBytes: rates.ownBytes.get(key) ?? null };
 }
 
 export function pressureOrderText(order: PressureOrder): string {

@@ -5,7 +5,7 @@ import type { Rule } from '../core/rules';
 import { escapeControl } from '../log';
 import { formatAgo, formatBytes, isoTime, renderTable } from './format';
 import type { RegistryContext } from './registry-context';
-import { pressureOrderText, pullRates } from './registry-pull-order';
+import { pressureOrderText, pullRates, rankedBy } from './registry-pull-order';
 import { measureStorage, storageText } from './registry-storage';
 
 function statusRows(images: RegistryImage[], headCounts: boolean): RegistryImage[] {
@@ -70,15 +70,24 @@ export async function registryStatusCommand(ctx: RegistryContext, json: boolean,
         pulls: i.manifest.pulls,
         lastHead: isoTime(i.manifest.lastHeadMs),
         heads: i.manifest.heads,
-        ...(rates === null ? {} : { expectedPullsPerDay: rates.get(`${i.repository}@${i.manifest.digest}`) ?? null }),
+        ...rankedBy(rates, `${i.repository}@${i.manifest.digest}`),
       }));
       process.stdout.write(`${JSON.stringify({ registry: ctx.name, headCounts: ctx.config.registryHeadCounts, ...(storage === null ? {} : { storage }), pressureOrder: learned?.order ?? null, images: out }, null, 2)}\n`);
       return 0;
     }
     const tagsCell = (i: RegistryImage) => (i.tags.length > 0 ? i.tags.map(escapeControl).join(',') : i.parents.length > 0 ? `<child of ${i.parents.length} index>` : '<untagged>');
+    // Under a learned order, what the rank comes from: expected pulls a day, and the own layers they are taken per MiB of.
+    const ranked = (i: RegistryImage) => {
+      if (rates === null) return [];
+      const key = `${i.repository}@${i.manifest.digest}`;
+      const perDay = rates.perDay.get(key);
+      const own = rates.ownBytes.get(key);
+      return [perDay === undefined ? '' : perDay.toFixed(perDay < 10 ? 2 : 0), own === undefined ? '' : formatBytes(own)];
+    };
     const rows = images.map((i) => [
       cls(i).class,
       cls(i).rank === null ? '' : String(cls(i).rank),
+      ...ranked(i),
       escapeControl(i.repository),
       tagsCell(i),
       i.manifest.digest.replace(/^sha256:/, '').slice(0, 12),
@@ -88,9 +97,9 @@ export async function registryStatusCommand(ctx: RegistryContext, json: boolean,
       String(i.manifest.pulls),
       String(i.manifest.heads),
     ]);
-    const rank = rankless(ctx) || learned === null ? 'no RANK: without --storage nothing is evicted under pressure' : `RANK: eviction order ${pressureOrderText(learned.order)}`;
+    const rank = rankless(ctx) || learned === null ? 'no RANK: without --storage nothing is evicted under pressure' : `RANK: eviction order ${pressureOrderText(learned.order)}${rates === null ? '' : '; PULLS/DAY: expected pulls a day, taken per MiB of OWN LAYERS (layers no other manifest has held)'}`;
     process.stdout.write(`registry ${escapeControl(ctx.name)}: ${images.length} manifests, least recently pulled first; CLASS under ${rules.length === 0 ? 'no rules (--rules FILE to see a rule file\'s)' : 'the rules given'}, ${rank}\n`);
-    process.stdout.write(`${renderTable(['CLASS', 'RANK', 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
+    process.stdout.write(`${renderTable(['CLASS', 'RANK', ...(rates === null ? [] : ['PULLS/DAY', 'OWN LAYERS']), 'REPOSITORY', 'TAGS', 'DIGEST', 'SIZE', 'PUSHED', 'LAST PULL', 'PULLS', 'HEADS'], rows)}\n`);
     if (storage !== null) process.stdout.write(`${storageText(storage)}\n`);
     return 0;
   } finally {

@@ -286,9 +286,12 @@ async function expectDeadVersionsDeleted(statePath: string, registry: Registry, 
   expect(await manifestStatus(registry, 'ci/quiet', 'q1')).toBe(200);
 }
 
+/** A rate as the status table prints it. */
+const shownRate = (perDay: number) => perDay.toFixed(perDay < 10 ? 2 : 0);
+
 interface ShownStatus {
   pressureOrder: { order: string; pulls: number; trial: { learnedLostPulls: number; blendedLostPulls: number; recencyLostPulls: number } };
-  images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; lastPull: string }>;
+  images: Array<{ tags: string[]; rank: number; expectedPullsPerDay: number; ownLayerBytes: number; lastPull: string }>;
 }
 
 describe('registry apply learns from its pull log', () => {
@@ -313,6 +316,17 @@ describe('registry apply learns from its pull log', () => {
         expect(q1?.expectedPullsPerDay).toBeGreaterThan(3 * (d?.expectedPullsPerDay ?? Infinity));
         expect(d?.rank).toBeLessThan(q1?.rank ?? 0);
       }
+      // Pressure takes the rates per MiB of each image's own layers: its 8 MiB random layer and
+      // config, not the busybox layer every image of the test shares.
+      for (const image of shown.images) {
+        expect(image.ownLayerBytes).toBeGreaterThanOrEqual(8 * MiB);
+        expect(image.ownLayerBytes).toBeLessThan(8.5 * MiB);
+      }
+      // The table shows the same: q1's row carries its rate and its own layers.
+      const table = await cli(['--state', statePath, 'registry', '--registry', `http://${registry.address}`, ...thresholds, 'status']);
+      expect(table.stdout).toMatch(/PULLS\/DAY: expected pulls a day, taken per MiB of OWN LAYERS/);
+      const q1Row = table.stdout.split('\n').find((line) => /\sci\/quiet\s+q1\s/.test(line)) ?? '';
+      expect(q1Row).toMatch(new RegExp(`^candidate\\s+${q1?.rank ?? -1}\\s+${shownRate(q1?.expectedPullsPerDay ?? -1).replace('.', '\\.')}\\s+8(\\.\\d+)? MiB\\s+ci/quiet`));
 
       await expectDeadVersionsDeleted(statePath, registry, thresholds, 'learned', ['b29', 'b30']);
     } finally {
