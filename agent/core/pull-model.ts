@@ -17,7 +17,11 @@
 // manifest's line is still alive: its repository's pulls since the line's last pull (any of its
 // manifests). An old version of a branch that is still pulled and one of a branch that ended
 // (merged, a retired release line) look alike by their own pulls and pushes; their lines do not.
-// Added 2026-12-07 (FINDINGS has the numbers). Each sample is watched for a
+// Added 2026-12-07 (FINDINGS has the numbers). In a repository of several lines, each line also
+// learns its own profile by depth (its versions' share at 0, 1, 2... newer versions in the line),
+// against its repository's: a release line keeps its older patches pulled for weeks, a dev line
+// drops its builds within a day, and the cells, pooling versions alike by their own pulls, cannot
+// tell them apart (lineDepthFactor; 2026-12-07). Each sample is watched for a
 // day; a cell learns what share of its repository's pulls its manifests get: the pulls seen over
 // the repository's pulls while they were watched, shrunk toward the coarser cells' so that a
 // sparse cell leans on what its neighbours say. A manifest's expected rate is that share times its
@@ -75,7 +79,11 @@ export const PullModel = z.object({
   /** Pulls of the samples' repositories while they were watched. */
   exposurePulls: z.number().nonnegative(),
   pulls: z.number().int().nonnegative(),
-  /** Per cell at each level (`missed`, `missed|line`, `missed|since|line`, `missed|since|line|depthAtPull`): its repositories' pulls watched and the pulls of its samples seen. */
+  /**
+   * Per cell at each level (`missed`, `missed|line`, `missed|since|line`, `missed|since|line|depthAtPull`),
+   * and per depth in a line (`depth|d`, `repository-depth|repository|d`, `line-depth|line|d`; lineDepthFactor):
+   * its repositories' pulls watched and the pulls of its samples seen.
+   */
   cells: z.record(z.string(), Cell),
 });
 export type PullModel = z.infer<typeof PullModel>;
@@ -109,6 +117,8 @@ export interface PullLog {
   repositoryPulls: Map<string, number[]>;
   /** Pull times per tag line of linePushes, any manifest of it. */
   linePulls: Map<string, number[]>;
+  /** Repositories with two or more lines of linePushes: where a line's own depth profile is learned (lineDepthFactor). */
+  multiLine: Set<string>;
 }
 
 export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLog {
@@ -126,6 +136,12 @@ export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLo
     if (lineKey !== null) append(linePushes, lineKey, m.pushedMs);
   }
   for (const [key, times] of linePushes) if (times.length < MIN_LINE_MANIFESTS) linePushes.delete(key);
+  const lineCount = new Map<string, number>();
+  for (const lineKey of linePushes.keys()) {
+    const repository = lineKey.slice(0, lineKey.indexOf('\0'));
+    lineCount.set(repository, (lineCount.get(repository) ?? 0) + 1);
+  }
+  const multiLine = new Set([...lineCount].filter(([, n]) => n >= 2).map(([repository]) => repository));
   for (const times of [...pushes.values(), ...linePushes.values()]) times.sort((a, b) => a - b);
   const lineOf = new Map<string, string>();
   for (const m of manifests) {
@@ -143,7 +159,7 @@ export function pullLog(manifests: ModelManifest[], pulls: PullRecord[]): PullLo
     if (lineKey !== undefined) append(linePulls, lineKey, p.atMs);
   }
   for (const times of [...byManifest.values(), ...repositoryPulls.values(), ...linePulls.values()]) times.sort((a, b) => a - b);
-  return { pushes, linePushes, pulls: byManifest, repositoryPulls, linePulls };
+  return { pushes, linePushes, pulls: byManifest, repositoryPulls, linePulls, multiLine };
 }
 
 /** The cell keys of a manifest at `atMs`, coarse to fine; `lastPullMs` overrides the log's (the state's own record). */
@@ -172,6 +188,30 @@ function cellKeys(log: PullLog, m: ModelManifest, atMs: number, lastPullMs?: num
   const depthAtPull = lastAtOrBefore(pushes, lastPull) - lastAtOrBefore(pushes, m.pushedMs);
   const since = log2Bucket(newerThan(lastPull), 7);
   return [`${missed}`, `${missed}|${line}`, `${missed}|${since}|${line}`, `${missed}|${since}|${line}|${log2Bucket(depthAtPull, 7)}`];
+}
+
+/** Depths in a line are counted up to this; deeper ones share a cell. */
+const MAX_LINE_DEPTH = 16;
+/**
+ * Weight of the repository's share at a depth against its line's, in repository pulls: a line
+ * must say it many times before it moves its versions off its repository's profile, so that
+ * lines alike (a repository's branches) do not drift apart on noise. On the bench, 100 against
+ * 20 (SHRINK_PULLS) and 300: branch family +0.9% against +1.6% and +0.5% broken pulls, release
+ * family -9.4% against -8.8% and -9.0% (seeds 7-36 and 7-14).
+ */
+const LINE_DEPTH_SHRINK_PULLS = 100;
+
+/**
+ * The cells of a manifest's depth in its line at `atMs` (the versions its line pushed since), for
+ * lineDepthFactor: any line's at that depth, its repository's, its line's. None outside a
+ * repository of two or more lines.
+ */
+function depthCellKeys(log: PullLog, m: ModelManifest, atMs: number): [string, string, string] | null {
+  const lineKey = lineKeyOf(m);
+  const linePushes = lineKey === null ? undefined : log.linePushes.get(lineKey);
+  if (linePushes === undefined || !log.multiLine.has(m.repository)) return null;
+  const depth = Math.min(MAX_LINE_DEPTH, lastAtOrBefore(linePushes, atMs) - lastAtOrBefore(linePushes, m.pushedMs));
+  return [`depth|${depth}`, `repository-depth|${m.repository}|${depth}`, `line-depth|${lineKey}|${depth}`];
 }
 
 /**
@@ -207,7 +247,7 @@ function learnFromLog(manifests: ModelManifest[], log: PullLog, firstMs: number,
       samples += 1;
       exposurePulls += watched;
       if (wanted) pulled += 1;
-      for (const key of cellKeys(log, m, atMs)) {
+      for (const key of [...cellKeys(log, m, atMs), ...(depthCellKeys(log, m, atMs) ?? [])]) {
         const cell = (cells[key] ??= { exposurePulls: 0, pulls: 0 });
         cell.exposurePulls += watched;
         if (wanted) cell.pulls += 1;
@@ -221,13 +261,37 @@ function learnFromLog(manifests: ModelManifest[], log: PullLog, firstMs: number,
 /** How often `m` is expected to be pulled from `nowMs` on, in pulls a day: its share of its repository's pulls times their rate now. */
 export function pullRate(model: PullModel, log: PullLog, m: ModelManifest, nowMs: number, lastPullMs?: number | null): number {
   let share = model.pulls / model.exposurePulls;
-  for (const key of cellKeys(log, m, nowMs, lastPullMs)) {
-    const cell = model.cells[key];
-    if (cell !== undefined) share = (cell.pulls + SHRINK_PULLS * share) / (cell.exposurePulls + SHRINK_PULLS);
-  }
+  for (const key of cellKeys(log, m, nowMs, lastPullMs)) share = shrunk(model, key, share);
+  share *= lineDepthFactor(model, log, m, nowMs);
   const repositoryPulls = log.repositoryPulls.get(m.repository) ?? [];
   const traffic = lastAtOrBefore(repositoryPulls, nowMs) - lastAtOrBefore(repositoryPulls, nowMs - TRAFFIC_MS) + 1;
   return (share * traffic * DAY_MS) / TRAFFIC_MS;
+}
+
+/** A cell's share, shrunk toward `toward` (the coarser estimate): a sparse cell leans on it. */
+function shrunk(model: PullModel, key: string, toward: number, weight = SHRINK_PULLS): number {
+  const cell = model.cells[key];
+  return cell === undefined ? toward : (cell.pulls + weight * toward) / (cell.exposurePulls + weight);
+}
+
+/**
+ * How much more (or less) of its repository's pulls a manifest's line gives its versions at the
+ * manifest's depth than the repository's lines together do. The cells pool versions alike by
+ * their own pulls and pushes; in a repository of dev builds and release lines, the patch one
+ * back stays deployed for weeks while the dev build one back is dead within a day, and so the
+ * cells took patches for the dev builds they sat with (bench/FINDINGS.md: 95% of the release
+ * family's broken pulls were patches deleted while dead dev builds were kept). The line's share
+ * at that depth is shrunk toward the repository's, the repository's toward every multi-line
+ * repository's. 1 in a repository of one line: there a pinned release moves deeper through
+ * versions that died at each depth before it, and a profile by depth would call it dead (it cost
+ * the bench's first family 10% more broken pulls). Added 2026-12-07.
+ */
+export function lineDepthFactor(model: PullModel, log: PullLog, m: ModelManifest, nowMs: number): number {
+  const keys = depthCellKeys(log, m, nowMs);
+  if (keys === null) return 1;
+  const [anyLine, repository, line] = keys;
+  const repositoryShare = shrunk(model, repository, shrunk(model, anyLine, model.pulls / model.exposurePulls));
+  return shrunk(model, line, repositoryShare, LINE_DEPTH_SHRINK_PULLS) / repositoryShare;
 }
 
 /** How the last week of the log judges the learned rates, the blend and least recently pulled first. */

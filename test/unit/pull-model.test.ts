@@ -1,6 +1,6 @@
 // The pull model (core/pull-model.ts): what a registry's own pull log says about which images will
 // be pulled again, where least recently pulled first is wrong.
-import { blendedScores, choosePullOrder, learnPullModel, pressureLikelihood, pullLog, pullRate, tagLine, trialWinner, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
+import { blendedScores, choosePullOrder, learnPullModel, lineDepthFactor, pressureLikelihood, pullLog, pullRate, tagLine, trialWinner, type ModelManifest, type PullRecord } from '../../agent/core/pull-model';
 import { busyAndQuietMonth, pinnedReleaseMonth, type MonthVersion } from '../harness/pull-month';
 import { DAY, HOUR, T0 } from './fixtures';
 
@@ -148,6 +148,61 @@ describe('tag lines', () => {
     expect(lined.patch).toBeGreaterThan(3 * lined.dead);
     const unlined = rates(false);
     expect(unlined.patch).toBeLessThan(unlined.dead);
+  });
+});
+
+describe('a line\'s own profile by depth', () => {
+  /**
+   * A month of one repository with two lines. Dev builds every 6 hours, pulled hourly while
+   * newest and once more half an hour after the next arrives (a retry), never after. Release
+   * patches every 4 days, pulled every 12 hours while newest and as long again once superseded
+   * (deployments pinned to the previous patch). One back in its line, a patch is still wanted;
+   * a dev build is not.
+   */
+  function devAndDeployedMonth(): { manifests: ModelManifest[]; pulls: PullRecord[] } {
+    const manifests: ModelManifest[] = [];
+    const pulls: PullRecord[] = [];
+    const repository = 'ci/app';
+    const add = (tag: string, pushedMs: number, pullsMs: number[]) => {
+      const m = { repository, digest: `sha256:${tag}`, pushedMs, deletedMs: null, topLevel: true, line: tagLine([tag]) };
+      manifests.push(m);
+      for (const atMs of pullsMs.filter((t) => t < T0)) pulls.push({ repository, digest: m.digest, atMs });
+    };
+    let n = 0;
+    for (let t = T0 - 30 * DAY; t < T0 - HOUR; t += 6 * HOUR) add(`dev-${(n += 1)}`, t, [1, 2, 3, 4, 5, 6, 6.5].map((k) => t + k * HOUR - 30 * 60_000));
+    let patch = 0;
+    for (let t = T0 - 30 * DAY + 2 * HOUR; t < T0; t += 4 * DAY) {
+      const times: number[] = [];
+      for (let u = t + 5 * HOUR; u < t + 8 * DAY; u += 12 * HOUR) times.push(u);
+      add(`1.${(patch += 1)}`, t, times);
+    }
+    pulls.sort((a, b) => a.atMs - b.atMs);
+    return { manifests, pulls };
+  }
+
+  it('keeps a release line\'s previous patch above the dev line\'s previous build, by what each line gives its versions one back', () => {
+    const { manifests, pulls } = devAndDeployedMonth();
+    const model = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
+    const log = pullLog(manifests, pulls);
+    const byTag = (tag: string) => manifests.find((m) => m.digest === `sha256:${tag}`) as ModelManifest;
+    // The premise: 1.7 and dev-119 are each one back in their line (1.8 and dev-120 are newer).
+    expect(manifests.filter((m) => m.line === '1.#').at(-1)?.digest).toBe('sha256:1.8');
+    expect(manifests.filter((m) => m.line === 'dev-#').at(-1)?.digest).toBe('sha256:dev-120');
+    const patch = lineDepthFactor(model, log, byTag('1.7'), T0);
+    const build = lineDepthFactor(model, log, byTag('dev-119'), T0);
+    expect(patch).toBeGreaterThan(1.5);
+    expect(build).toBeLessThan(0.75);
+    expect(pullRate(model, log, byTag('1.7'), T0)).toBeGreaterThan(3 * pullRate(model, log, byTag('dev-119'), T0));
+  });
+
+  it('leaves a repository of one line alone: a pinned release there moves through depths its dead versions held', () => {
+    const { manifests, pulls } = month(pinnedReleaseMonth(T0));
+    const lined = manifests.map((m) => ({ ...m, line: tagLine([m.digest.replace('sha256:', '')]) }));
+    const model = learnPullModel(lined, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
+    const log = pullLog(lined, pulls);
+    expect(log.multiLine.size).toBe(0);
+    for (const m of lined) expect(lineDepthFactor(model, log, m, T0)).toBe(1);
+    expect(Object.keys(model.cells).some((key) => key.includes('depth|'))).toBe(false);
   });
 });
 
