@@ -202,16 +202,26 @@ const MAX_LINE_DEPTH = 16;
 const LINE_DEPTH_SHRINK_PULLS = 100;
 
 /**
- * The cells of a manifest's depth in its line at `atMs` (the versions its line pushed since), for
- * lineDepthFactor: any line's at that depth, its repository's, its line's. None outside a
- * repository of two or more lines.
+ * What a manifest's depth cells need, worked out once per manifest (learning visits each at every
+ * sample): its line's push times, its own place in them, and the stems of its cell keys (any
+ * line's, its repository's, its line's). Null outside a repository of two or more lines.
  */
-function depthCellKeys(log: PullLog, m: ModelManifest, atMs: number): [string, string, string] | null {
+interface DepthCells {
+  linePushes: number[];
+  pushedIndex: number;
+  stems: readonly [string, string, string];
+}
+
+function depthCells(log: PullLog, m: ModelManifest): DepthCells | null {
   const lineKey = lineKeyOf(m);
   const linePushes = lineKey === null ? undefined : log.linePushes.get(lineKey);
   if (linePushes === undefined || !log.multiLine.has(m.repository)) return null;
-  const depth = Math.min(MAX_LINE_DEPTH, lastAtOrBefore(linePushes, atMs) - lastAtOrBefore(linePushes, m.pushedMs));
-  return [`depth|${depth}`, `repository-depth|${m.repository}|${depth}`, `line-depth|${lineKey}|${depth}`];
+  return { linePushes, pushedIndex: lastAtOrBefore(linePushes, m.pushedMs), stems: ['depth|', `repository-depth|${m.repository}|`, `line-depth|${lineKey}|`] };
+}
+
+/** The manifest's depth in its line at `atMs`: the versions the line pushed since, capped. */
+function depthAt(d: DepthCells, atMs: number): number {
+  return Math.min(MAX_LINE_DEPTH, lastAtOrBefore(d.linePushes, atMs) - d.pushedIndex);
 }
 
 /**
@@ -231,12 +241,19 @@ function learnFromLog(manifests: ModelManifest[], log: PullLog, firstMs: number,
   let samples = 0;
   let exposurePulls = 0;
   let pulled = 0;
+  // A manifest's samples per depth in its line, added to the depth cells once per manifest (a key
+  // per sample made learning a quarter slower).
+  const depthExposure = new Float64Array(MAX_LINE_DEPTH + 1);
+  const depthPulls = new Float64Array(MAX_LINE_DEPTH + 1);
   // Sample moments lie on one grid, every SAMPLE_EVERY_MS back from now.
   const onGrid = (t: number) => nowMs - Math.ceil((nowMs - t) / SAMPLE_EVERY_MS) * SAMPLE_EVERY_MS;
   for (const m of manifests) {
     const endMs = Math.min(nowMs, m.deletedMs ?? Infinity);
     const times = log.pulls.get(keyOf(m.repository, m.digest)) ?? [];
     const repositoryPulls = log.repositoryPulls.get(m.repository) ?? [];
+    const depth = depthCells(log, m);
+    depthExposure.fill(0);
+    depthPulls.fill(0);
     for (let atMs = onGrid(Math.max(m.pushedMs, firstMs)); atMs < endMs; atMs += SAMPLE_EVERY_MS) {
       const next = times[lastAtOrBefore(times, atMs) + 1];
       const watchEndMs = Math.min(endMs, atMs + WATCH_MS);
@@ -247,10 +264,25 @@ function learnFromLog(manifests: ModelManifest[], log: PullLog, firstMs: number,
       samples += 1;
       exposurePulls += watched;
       if (wanted) pulled += 1;
-      for (const key of [...cellKeys(log, m, atMs), ...(depthCellKeys(log, m, atMs) ?? [])]) {
+      for (const key of cellKeys(log, m, atMs)) {
         const cell = (cells[key] ??= { exposurePulls: 0, pulls: 0 });
         cell.exposurePulls += watched;
         if (wanted) cell.pulls += 1;
+      }
+      // The grid's first sample can fall up to 6 h before the push (depth -1): no depth cell is ever asked for it.
+      const d = depth === null ? -1 : depthAt(depth, atMs);
+      if (d >= 0) {
+        depthExposure[d] += watched;
+        if (wanted) depthPulls[d] += 1;
+      }
+    }
+    if (depth === null) continue;
+    for (let d = 0; d <= MAX_LINE_DEPTH; d += 1) {
+      if (depthExposure[d] === 0) continue;
+      for (const stem of depth.stems) {
+        const cell = (cells[`${stem}${d}`] ??= { exposurePulls: 0, pulls: 0 });
+        cell.exposurePulls += depthExposure[d] as number;
+        cell.pulls += depthPulls[d] as number;
       }
     }
   }
@@ -287,9 +319,10 @@ function shrunk(model: PullModel, key: string, toward: number, weight = SHRINK_P
  * the bench's first family 10% more broken pulls). Added 2026-12-07.
  */
 export function lineDepthFactor(model: PullModel, log: PullLog, m: ModelManifest, nowMs: number): number {
-  const keys = depthCellKeys(log, m, nowMs);
-  if (keys === null) return 1;
-  const [anyLine, repository, line] = keys;
+  const depth = depthCells(log, m);
+  if (depth === null) return 1;
+  const d = depthAt(depth, nowMs);
+  const [anyLine, repository, line] = depth.stems.map((stem) => `${stem}${d}`) as [string, string, string];
   const repositoryShare = shrunk(model, repository, shrunk(model, anyLine, model.pulls / model.exposurePulls));
   return shrunk(model, line, repositoryShare, LINE_DEPTH_SHRINK_PULLS) / repositoryShare;
 }
