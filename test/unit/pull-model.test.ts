@@ -97,6 +97,35 @@ describe('a repository\'s traffic', () => {
   });
 });
 
+/**
+ * A month of one repository: a dev build every 6 hours, pulled hourly for its first 6 hours (and,
+ * with `devRetry`, once more half an hour after the next arrives); and a release line, a patch
+ * every 4 days, pulled every 12 hours for `patchPulledDays` after its push (4: while newest; 8: as
+ * long again once superseded). In the repository's own count the latest patch is always 10 or
+ * more versions deep, like the dead dev builds.
+ */
+function devAndReleaseMonth(options: { withLines: boolean; devRetry: boolean; patchPulledDays: number }): { manifests: ModelManifest[]; pulls: PullRecord[] } {
+  const manifests: ModelManifest[] = [];
+  const pulls: PullRecord[] = [];
+  const repository = 'ci/app';
+  const add = (tag: string, pushedMs: number, pullsMs: number[]) => {
+    const m = { repository, digest: `sha256:${tag}`, pushedMs, deletedMs: null, topLevel: true, line: options.withLines ? tagLine([tag]) : null };
+    manifests.push(m);
+    for (const atMs of pullsMs.filter((t) => t < T0)) pulls.push({ repository, digest: m.digest, atMs });
+  };
+  const devPulls = options.devRetry ? [1, 2, 3, 4, 5, 6, 6.5] : [1, 2, 3, 4, 5, 6];
+  let n = 0;
+  for (let t = T0 - 30 * DAY; t < T0 - HOUR; t += 6 * HOUR) add(`dev-${(n += 1)}`, t, devPulls.map((k) => t + k * HOUR - 30 * 60_000));
+  let patch = 0;
+  for (let t = T0 - 30 * DAY + 2 * HOUR; t < T0; t += 4 * DAY) {
+    const times: number[] = [];
+    for (let u = t + 5 * HOUR; u < t + options.patchPulledDays * DAY; u += 12 * HOUR) times.push(u);
+    add(`1.${(patch += 1)}`, t, times);
+  }
+  pulls.sort((a, b) => a.atMs - b.atMs);
+  return { manifests, pulls };
+}
+
 describe('tag lines', () => {
   it.each([
     [['dev-17'], 'dev-#'],
@@ -109,35 +138,9 @@ describe('tag lines', () => {
     [[], null],
   ])('%j is in the line %s', (tags, line) => expect(tagLine(tags)).toBe(line));
 
-  /**
-   * A month of one repository: a dev build every 6 hours, pulled for its first 6 hours only; and a
-   * release line, a patch every 4 days, its latest pulled every 12 hours. In the repository's own
-   * count the latest patch is always 10 or more versions deep, like the dead dev builds.
-   */
-  function devAndReleaseMonth(withLines: boolean): { manifests: ModelManifest[]; pulls: PullRecord[] } {
-    const manifests: ModelManifest[] = [];
-    const pulls: PullRecord[] = [];
-    const repository = 'ci/app';
-    const add = (tag: string, pushedMs: number, pullsMs: number[]) => {
-      const m = { repository, digest: `sha256:${tag}`, pushedMs, deletedMs: null, topLevel: true, line: withLines ? tagLine([tag]) : null };
-      manifests.push(m);
-      for (const atMs of pullsMs.filter((t) => t < T0)) pulls.push({ repository, digest: m.digest, atMs });
-    };
-    let n = 0;
-    for (let t = T0 - 30 * DAY; t < T0 - HOUR; t += 6 * HOUR) add(`dev-${(n += 1)}`, t, [1, 2, 3, 4, 5, 6].map((k) => t + k * HOUR - 30 * 60_000));
-    let patch = 0;
-    for (let t = T0 - 30 * DAY + 2 * HOUR; t < T0; t += 4 * DAY) {
-      const times: number[] = [];
-      for (let u = t + 5 * HOUR; u < t + 4 * DAY; u += 12 * HOUR) times.push(u);
-      add(`1.${(patch += 1)}`, t, times);
-    }
-    pulls.sort((a, b) => a.atMs - b.atMs);
-    return { manifests, pulls };
-  }
-
   it('counts a release\'s newer versions in its own line: its latest patch outranks the superseded dev builds, which it does not in the repository\'s count', () => {
     const rates = (withLines: boolean) => {
-      const { manifests, pulls } = devAndReleaseMonth(withLines);
+      const { manifests, pulls } = devAndReleaseMonth({ withLines, devRetry: false, patchPulledDays: 4 });
       const model = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
       const log = pullLog(manifests, pulls);
       const rate = (tag: string) => pullRate(model, log, manifests.find((m) => m.digest === `sha256:${tag}`) as ModelManifest, T0);
@@ -152,36 +155,11 @@ describe('tag lines', () => {
 });
 
 describe('a line\'s own profile by depth', () => {
-  /**
-   * A month of one repository with two lines. Dev builds every 6 hours, pulled hourly while
-   * newest and once more half an hour after the next arrives (a retry), never after. Release
-   * patches every 4 days, pulled every 12 hours while newest and as long again once superseded
-   * (deployments pinned to the previous patch). One back in its line, a patch is still wanted;
-   * a dev build is not.
-   */
-  function devAndDeployedMonth(): { manifests: ModelManifest[]; pulls: PullRecord[] } {
-    const manifests: ModelManifest[] = [];
-    const pulls: PullRecord[] = [];
-    const repository = 'ci/app';
-    const add = (tag: string, pushedMs: number, pullsMs: number[]) => {
-      const m = { repository, digest: `sha256:${tag}`, pushedMs, deletedMs: null, topLevel: true, line: tagLine([tag]) };
-      manifests.push(m);
-      for (const atMs of pullsMs.filter((t) => t < T0)) pulls.push({ repository, digest: m.digest, atMs });
-    };
-    let n = 0;
-    for (let t = T0 - 30 * DAY; t < T0 - HOUR; t += 6 * HOUR) add(`dev-${(n += 1)}`, t, [1, 2, 3, 4, 5, 6, 6.5].map((k) => t + k * HOUR - 30 * 60_000));
-    let patch = 0;
-    for (let t = T0 - 30 * DAY + 2 * HOUR; t < T0; t += 4 * DAY) {
-      const times: number[] = [];
-      for (let u = t + 5 * HOUR; u < t + 8 * DAY; u += 12 * HOUR) times.push(u);
-      add(`1.${(patch += 1)}`, t, times);
-    }
-    pulls.sort((a, b) => a.atMs - b.atMs);
-    return { manifests, pulls };
-  }
-
   it('keeps a release line\'s previous patch above the dev line\'s previous build, by what each line gives its versions one back', () => {
-    const { manifests, pulls } = devAndDeployedMonth();
+    // Dev builds pulled once more half an hour after the next arrives (a retry), never after;
+    // patches pulled as long again once superseded (deployments pinned to the previous patch).
+    // One back in its line, a patch is still wanted; a dev build is not.
+    const { manifests, pulls } = devAndReleaseMonth({ withLines: true, devRetry: true, patchPulledDays: 8 });
     const model = learnPullModel(manifests, pulls, T0) as NonNullable<ReturnType<typeof learnPullModel>>;
     const log = pullLog(manifests, pulls);
     const byTag = (tag: string) => manifests.find((m) => m.digest === `sha256:${tag}`) as ModelManifest;
