@@ -79,10 +79,8 @@ export async function registryStatusCommand(ctx: RegistryContext, json: boolean,
     // Under a learned order, what the rank comes from: expected pulls a day, and the own layers they are taken per MiB of.
     const ranked = (i: RegistryImage) => {
       if (rates === null) return [];
-      const key = `${i.repository}@${i.manifest.digest}`;
-      const perDay = rates.perDay.get(key);
-      const own = rates.ownBytes.get(key);
-      return [perDay === undefined ? '' : perDay.toFixed(perDay < 10 ? 2 : 0), own === undefined ? '' : formatBytes(own)];
+      const { expectedPullsPerDay: perDay, ownLayerBytes: own } = rankedBy(rates, `${i.repository}@${i.manifest.digest}`);
+      return [perDay === undefined || perDay === null ? '' : perDay.toFixed(perDay < 10 ? 2 : 0), own === undefined || own === null ? '' : formatBytes(own)];
     };
     const rows = images.map((i) => [
       cls(i).class,
